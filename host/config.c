@@ -1,0 +1,1 @@
+/* placeholder, being written */ typedef int pp_placeholder_config;
