@@ -50,7 +50,10 @@ const char *pp_error_message(void);   /* its message ("" if none) */
 void pp_error_clear(void);
 /* Message, context lines and traceback, one per line, each prefixed by prefix. */
 void pp_error_print(FILE *stream, const char *prefix);
-/* Mark the error as known to every rank (set by runtime's collective check). */
+/* Whether every rank knows about the error in flight (set by runtime's collective check):
+ * LOCAL (only this rank), COLLECTIVE (every rank; this one reports it), COLLECTIVE_QUIET (every
+ * rank; another rank reports it). */
+enum { PP_ERROR_LOCAL = 0, PP_ERROR_COLLECTIVE = 1, PP_ERROR_COLLECTIVE_QUIET = 2 };
 void pp_error_set_collective(int collective);
 int pp_error_is_collective(void);
 

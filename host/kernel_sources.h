@@ -1,4 +1,4 @@
-/* kernel_sources: the OpenCL C sources of kernels/*.cl, embedded at build time
+/* kernel_sources: the OpenCL C sources of the kernels folder (every .cl file), embedded at build time
  * (cmake/embed_kernels.cmake). Each text starts with  #line 1 "kernels/<name>.cl"  so compiler
  * messages name the .cl file and line. */
 #ifndef PP_KERNEL_SOURCES_H

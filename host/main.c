@@ -1,0 +1,463 @@
+/* pinprick command line: parses arguments and dispatches to the modules; no physics here.
+ *
+ * Exit status: 0 success; 2 bad input (command line, config, units); 1 any other failure
+ * (device, OpenCL, MPI, HDF5, I/O, another rank failed). */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "clrt.h"
+#include "config.h"
+#include "error.h"
+#include "log.h"
+#include "run_record.h"
+#include "runtime.h"
+#include "version.h"
+
+enum { MAX_SETS = 256, EXIT_BAD_INPUT = 2, EXIT_FAILURE_OTHER = 1, SELF_TEST_LENGTH = 4099 };
+
+typedef struct {
+  const char *command;
+  const char *config_path;
+  const char *output_dir;
+  const char *explain_key;
+  const char *device;          /* --device P:D or N */
+  const char *sets[MAX_SETS];
+  int set_count;
+  int overwrite;
+  int reference;               /* config --reference */
+  pp_log_level log_level;
+  char command_line[8192];
+} cli_options;
+
+static const char usage_text[] =
+  "usage: pinprick [-v|-q] [--device P:D] COMMAND [ARGUMENTS]\n"
+  "\n"
+  "Commands:\n"
+  "  run CONFIG --output DIR [--set KEY=VALUE]... [--overwrite]\n"
+  "                     run a case (under `mpiexec -n R` for R ranks)\n"
+  "  demo [--output DIR] [--set KEY=VALUE]... [--overwrite]\n"
+  "                     run the embedded default microneedling case (output: out/)\n"
+  "  check CONFIG [--set KEY=VALUE]...\n"
+  "                     validate a config without running; print the effective values,\n"
+  "                     their units and where each came from\n"
+  "  config [--reference]\n"
+  "                     print the embedded default case as YAML (--reference: the key table\n"
+  "                     as Markdown)\n"
+  "  explain KEY        meaning, unit, default and range of a config key\n"
+  "  devices            list every OpenCL platform and device\n"
+  "\n"
+  "Options:\n"
+  "  -h, --help         this text\n"
+  "  --version          version, git hash, MPI/HDF5/OpenCL versions\n"
+  "  -v, --verbose      debug messages\n"
+  "  -q, --quiet        errors only\n"
+  "  --device P:D|N     OpenCL device (platform:device or the index `pinprick devices` shows);\n"
+  "                     overrides PINPRICK_DEVICE and runtime.platform/runtime.device\n"
+  "  --set KEY=VALUE    override a config key (repeatable), e.g. --set needle.insertion_depth=0.8mm\n"
+  "  --output DIR       output folder\n"
+  "  --overwrite        replace a completed run in the output folder\n"
+  "\n"
+  "Environment: PINPRICK_DEVICE (device choice), PINPRICK_FAULT=RANK:PHASE (tests: fail a rank at a\n"
+  "phase), PINPRICK_CL_SYNC_DEBUG=1 (finish after every kernel).\n";
+
+static int exit_status_for(pp_err code)
+{
+  return (code == PP_ERR_USAGE || code == PP_ERR_CONFIG || code == PP_ERR_UNITS) ? EXIT_BAD_INPUT
+                                                                                   : EXIT_FAILURE_OTHER;
+}
+
+/* Outside MPI (help, config, explain, devices, check): print and exit. */
+static _Noreturn void fail_serial(void)
+{
+  pp_error_print(stderr, "");
+  exit(exit_status_for(pp_error_code()));
+}
+
+static pp_err record_command_line(cli_options *options, int argc, char **argv)
+{
+  size_t used = 0;
+  for (int i = 0; i < argc; ++i) {
+    int written = snprintf(options->command_line + used, sizeof options->command_line - used, "%s%s",
+                           i ? " " : "", argv[i]);
+    PP_CHECK(written >= 0 && (size_t)written < sizeof options->command_line - used, PP_ERR_USAGE,
+             "command line longer than %zu characters", sizeof options->command_line);
+    used += (size_t)written;
+  }
+  return PP_OK;
+}
+
+static pp_err parse_arguments(int argc, char **argv, cli_options *options)
+{
+  memset(options, 0, sizeof *options);
+  options->log_level = PP_LOG_INFO;
+  PP_CALL(record_command_line(options, argc, argv));
+  for (int i = 1; i < argc; ++i) {
+    const char *arg = argv[i];
+    int has_value = i + 1 < argc;
+    if (!strcmp(arg, "-h") || !strcmp(arg, "--help")) options->command = "help";
+    else if (!strcmp(arg, "--version")) options->command = "version";
+    else if (!strcmp(arg, "-v") || !strcmp(arg, "--verbose")) options->log_level = PP_LOG_DEBUG;
+    else if (!strcmp(arg, "-q") || !strcmp(arg, "--quiet")) options->log_level = PP_LOG_ERROR;
+    else if (!strcmp(arg, "--overwrite")) options->overwrite = 1;
+    else if (!strcmp(arg, "--reference")) options->reference = 1;
+    else if (!strcmp(arg, "--device") || !strcmp(arg, "--output") || !strcmp(arg, "--set")) {
+      PP_CHECK(has_value, PP_ERR_USAGE, "option %s needs a value (see pinprick --help)", arg);
+      const char *value = argv[++i];
+      if (!strcmp(arg, "--device")) options->device = value;
+      else if (!strcmp(arg, "--output")) options->output_dir = value;
+      else {
+        PP_CHECK(options->set_count < MAX_SETS, PP_ERR_USAGE, "more than %d --set options", MAX_SETS);
+        options->sets[options->set_count++] = value;
+      }
+    } else if (arg[0] == '-' && arg[1] != '\0') {
+      PP_RAISE(PP_ERR_USAGE, "unknown option '%s' (see pinprick --help)", arg);
+    } else if (!options->command) {
+      static const char *const commands[] = {"run", "demo", "check", "config", "explain", "devices"};
+      for (size_t c = 0; c < sizeof commands / sizeof commands[0]; ++c)
+        if (!strcmp(arg, commands[c])) options->command = commands[c];
+      PP_CHECK(options->command, PP_ERR_USAGE,
+               "unknown command '%s'; expected one of run, demo, check, config, explain, devices", arg);
+    } else if (!strcmp(options->command, "explain") && !options->explain_key) {
+      options->explain_key = arg;
+    } else if ((!strcmp(options->command, "run") || !strcmp(options->command, "check")) &&
+               !options->config_path) {
+      options->config_path = arg;
+    } else {
+      PP_RAISE(PP_ERR_USAGE, "unexpected argument '%s' for command '%s'", arg,
+               options->command ? options->command : "");
+    }
+  }
+  PP_CHECK(options->command, PP_ERR_USAGE, "no command given\n%s", usage_text);
+  const char *command = options->command;
+  if (!strcmp(command, "run")) {
+    PP_CHECK(options->config_path, PP_ERR_USAGE,
+             "pinprick run needs a config file: pinprick run CONFIG --output DIR "
+             "(start one with `pinprick config > case.yaml`, or use `pinprick demo`)");
+    PP_CHECK(options->output_dir, PP_ERR_USAGE, "pinprick run needs --output DIR");
+  }
+  if (!strcmp(command, "check"))
+    PP_CHECK(options->config_path, PP_ERR_USAGE, "pinprick check needs a config file: pinprick check CONFIG");
+  if (!strcmp(command, "explain"))
+    PP_CHECK(options->explain_key, PP_ERR_USAGE, "pinprick explain needs a key, e.g. pinprick explain needle.tip_radius");
+  int takes_sets = !strcmp(command, "run") || !strcmp(command, "demo") || !strcmp(command, "check");
+  PP_CHECK(takes_sets || options->set_count == 0, PP_ERR_USAGE, "--set is not used by '%s'", command);
+  int takes_output = !strcmp(command, "run") || !strcmp(command, "demo");
+  PP_CHECK(takes_output || (!options->output_dir && !options->overwrite), PP_ERR_USAGE,
+           "--output/--overwrite are not used by '%s'", command);
+  if (!strcmp(command, "demo") && !options->output_dir) options->output_dir = "out";
+  return PP_OK;
+}
+
+static pp_err read_text_file(const char *path, char **text)
+{
+  FILE *in = fopen(path, "rb");
+  PP_CHECK(in, PP_ERR_IO, "cannot open config file %s: %s", path, strerror(errno));
+  size_t capacity = 4096, length = 0;
+  char *buffer = malloc(capacity);
+  PP_CHECK(buffer, PP_ERR_MEMORY, "out of memory reading %s", path);
+  size_t got;
+  while ((got = fread(buffer + length, 1, capacity - length - 1, in)) > 0) {
+    length += got;
+    if (capacity - length - 1 == 0) {
+      char *bigger = capacity < ((size_t)1 << 26) ? realloc(buffer, capacity * 2) : NULL;
+      if (!bigger) {
+        free(buffer);
+        fclose(in);
+        PP_RAISE(PP_ERR_CONFIG, "config file %s is larger than 64 MiB; is it really a config?", path);
+      }
+      buffer = bigger;
+      capacity *= 2;
+    }
+  }
+  int failed = ferror(in);
+  fclose(in);
+  if (failed) {
+    free(buffer);
+    PP_RAISE(PP_ERR_IO, "error reading config file %s", path);
+  }
+  buffer[length] = '\0';
+  *text = buffer;
+  return PP_OK;
+}
+
+/* Defaults, then the file (or the embedded case), then each --set. */
+static pp_err load_config_text(pp_config *config, const char *origin, const char *text, const cli_options *options)
+{
+  PP_CALL(pp_config_init(config));
+  PP_CALL(pp_config_load_text(config, origin, text));
+  for (int i = 0; i < options->set_count; ++i) PP_CALL(pp_config_apply_set(config, options->sets[i]));
+  PP_CALL(pp_config_validate(config));
+  return PP_OK;
+}
+
+static pp_err command_check(const cli_options *options)
+{
+  char *text = NULL;
+  PP_CALL(read_text_file(options->config_path, &text));
+  pp_config config;
+  pp_err result = load_config_text(&config, options->config_path, text, options);
+  free(text);
+  if (result != PP_OK) {
+    pp_config_free(&config);
+    return pp_error_trace(result, __FILE__, __LINE__, __func__);
+  }
+  printf("# %s is valid. Effective configuration (SI inside; shown in display units),\n"
+         "# with where each value came from:\n", options->config_path);
+  result = pp_config_write_yaml(&config, stdout, 1);
+  pp_config_free(&config);
+  PP_CALL(result);
+  printf("# No mesh file is named: the layered mesh is generated from skin.* (mesh generator: later issue).\n");
+  return PP_OK;
+}
+
+static pp_err command_devices(void)
+{
+  pp_device_info *devices = NULL;
+  int count = 0;
+  PP_CALL(pp_clrt_list_devices(&devices, &count));
+  if (count == 0) {
+    free(devices);
+    PP_RAISE(PP_ERR_DEVICE, "no OpenCL device found: install a platform (e.g. Debian's pocl-opencl-icd "
+                            "for CPUs, or the GPU vendor's ICD) and check /etc/OpenCL/vendors");
+  }
+  pp_clrt_print_devices(stdout, devices, count);
+  free(devices);
+  return PP_OK;
+}
+
+static void print_version(void)
+{
+  char libraries[4096];
+  pp_version_libraries(libraries, sizeof libraries);
+  printf("pinprick %s (git %s)\ncompiler: %s\nkernel precision default: %s\n%s", pp_version(), pp_version_git(),
+         pp_version_compiler(), PINPRICK_DEFAULT_REAL, libraries);
+}
+
+/* Parse --device "P:D" or "N" into the options the OpenCL runtime takes. */
+static pp_err parse_device_option(const char *text, pp_clrt_options *cl_options)
+{
+  int platform = -1, device = -1, consumed = 0;
+  if (sscanf(text, "%d:%d%n", &platform, &device, &consumed) == 2 && text[consumed] == '\0' && platform >= 0 &&
+      device >= 0) {
+    cl_options->platform = platform;
+    cl_options->device = device;
+    cl_options->flat_index = -1;
+    return PP_OK;
+  }
+  int flat = -1;
+  consumed = 0;
+  PP_CHECK(sscanf(text, "%d%n", &flat, &consumed) == 1 && text[consumed] == '\0' && flat >= 0, PP_ERR_USAGE,
+           "--device '%s': expected PLATFORM:DEVICE (e.g. 0:1) or the index from `pinprick devices`", text);
+  cl_options->platform = -1;
+  cl_options->device = -1;
+  cl_options->flat_index = flat;
+  return PP_OK;
+}
+
+/* The one stage that exists in this version: prove that every rank's device computes, and that
+ * the ranks can combine results. A triad on the device, checked exactly, then a global count. */
+static pp_err device_self_test(const pp_runtime *runtime, pp_clrt *clrt, long *global_correct)
+{
+  const size_t n = SELF_TEST_LENGTH;
+  size_t real_size = (size_t)pp_clrt_real_size(clrt);
+  cl_mem a = NULL, b = NULL, c = NULL;
+  pp_err result = PP_OK;
+  double *host = malloc(n * sizeof(double));
+  float *host_float = malloc(n * sizeof(float));
+  PP_CHECK(host && host_float, PP_ERR_MEMORY, "out of memory for the device self-test");
+  if ((result = pp_clrt_buffer(clrt, CL_MEM_READ_WRITE, n * real_size, "self-test a", &a)) ||
+      (result = pp_clrt_buffer(clrt, CL_MEM_READ_WRITE, n * real_size, "self-test b", &b)) ||
+      (result = pp_clrt_buffer(clrt, CL_MEM_READ_WRITE, n * real_size, "self-test c", &c)))
+    goto done;
+  /* Values chosen so that b + s*c is exact in float and double: small integers and s = 3. */
+  for (size_t i = 0; i < n; ++i) {
+    host[i] = (double)(i % 1024);
+    host_float[i] = (float)(i % 1024);
+  }
+  void *pattern = real_size == 8 ? (void *)host : (void *)host_float;
+  cl_int status = clEnqueueWriteBuffer(pp_clrt_queue(clrt), b, CL_TRUE, 0, n * real_size, pattern, 0, NULL, NULL);
+  if (status == CL_SUCCESS)
+    status = clEnqueueWriteBuffer(pp_clrt_queue(clrt), c, CL_TRUE, 0, n * real_size, pattern, 0, NULL, NULL);
+  if (status != CL_SUCCESS) {
+    result = pp_error_raise(PP_ERR_OPENCL, __FILE__, __LINE__, __func__, "writing self-test buffers: %s (%d)",
+                            pp_cl_error_name(status), status);
+    goto done;
+  }
+  if ((result = pp_clrt_triad(clrt, a, b, c, 3.0, n))) goto done;
+  status = clEnqueueReadBuffer(pp_clrt_queue(clrt), a, CL_TRUE, 0, n * real_size, pattern, 0, NULL, NULL);
+  if (status != CL_SUCCESS) {
+    result = pp_error_raise(PP_ERR_OPENCL, __FILE__, __LINE__, __func__, "reading self-test result: %s (%d)",
+                            pp_cl_error_name(status), status);
+    goto done;
+  }
+  long correct = 0;
+  for (size_t i = 0; i < n; ++i) {
+    double expected = 4.0 * (double)(i % 1024);
+    double got = real_size == 8 ? host[i] : (double)host_float[i];
+    correct += got == expected;
+  }
+  if ((result = pp_runtime_fault_point(runtime, "self-test"))) goto done;
+  int mpi_code = MPI_Allreduce(&correct, global_correct, 1, MPI_LONG, MPI_SUM, runtime->comm);
+  if (mpi_code != MPI_SUCCESS) {
+    result = pp_mpi_error(mpi_code, __FILE__, __LINE__, __func__, "summing self-test results");
+    goto done;
+  }
+  if (*global_correct != (long)n * runtime->size)
+    result = pp_error_raise(PP_ERR_DEVICE, __FILE__, __LINE__, __func__,
+                            "device self-test failed: %ld of %ld triad values wrong (this rank: %ld)",
+                            (long)n * runtime->size - *global_correct, (long)n * runtime->size, (long)n - correct);
+done:
+  if (a) clReleaseMemObject(a);
+  if (b) clReleaseMemObject(b);
+  if (c) clReleaseMemObject(c);
+  free(host);
+  free(host_float);
+  return result;
+}
+
+typedef struct {
+  pp_runtime runtime;
+  pp_config config;
+  int config_ready;
+  pp_clrt *clrt;
+  char device_line[512];
+} run_state;
+
+/* The whole run, every phase ending in a collective agreement so that no rank is left waiting. */
+static pp_err run_case(run_state *state, const cli_options *options, int embedded)
+{
+  pp_runtime *runtime = &state->runtime;
+  PP_CALL(pp_runtime_agree(runtime, pp_runtime_fault_point(runtime, "startup"), "start-up"));
+
+  /* Config: rank 0 reads the file, every rank parses the same text. */
+  const char *origin = embedded ? "embedded demo case" : options->config_path;
+  char *text = NULL;
+  pp_err local = PP_OK;
+  if (runtime->rank == 0) {
+    if (embedded) {
+      text = strdup(pp_demo_case_yaml);
+      if (!text) local = pp_error_raise(PP_ERR_MEMORY, __FILE__, __LINE__, __func__, "out of memory");
+    } else {
+      local = read_text_file(options->config_path, &text);
+    }
+  }
+  PP_CALL(pp_runtime_agree(runtime, local, "reading the config"));
+  PP_CALL(pp_runtime_broadcast_text(runtime, &text, 0));
+  local = load_config_text(&state->config, origin, text, options);
+  state->config_ready = 1;
+  free(text);
+  if (local == PP_OK) local = pp_runtime_fault_point(runtime, "config");
+  PP_CALL(pp_runtime_agree(runtime, local, "config validation"));
+  pp_log(PP_LOG_INFO, "case '%s' from %s, %d rank(s)", pp_config_text(&state->config, "case.name"), origin,
+         runtime->size);
+
+  /* Device: one per rank, chosen from the node-local rank (clrt), overridable. */
+  pp_clrt_options cl_options = {
+    .platform = (int)pp_config_integer(&state->config, "runtime.platform"),
+    .device = (int)pp_config_integer(&state->config, "runtime.device"),
+    .flat_index = -1,
+    .choice_from_command_line = options->device != NULL,
+    .allow_shared_device = pp_config_boolean(&state->config, "runtime.allow_shared_device"),
+    .use_double = strcmp(pp_config_text(&state->config, "runtime.precision"), "double") == 0,
+    .profiling = pp_config_boolean(&state->config, "runtime.kernel_profiling"),
+  };
+  local = options->device ? parse_device_option(options->device, &cl_options) : PP_OK;
+  PP_CALL(pp_runtime_agree(runtime, local, "reading --device"));
+  local = pp_runtime_fault_point(runtime, "device");
+  PP_CALL(pp_runtime_agree(runtime, local, "device set-up"));
+  PP_CALL(pp_clrt_create(&state->clrt, runtime->comm, &cl_options));
+  pp_clrt_describe(state->clrt, state->device_line, sizeof state->device_line);
+  pp_log_all(PP_LOG_INFO, "%s", state->device_line);
+
+  /* Output folder before any work, so a refused folder costs nothing. */
+  local = pp_runtime_fault_point(runtime, "output");
+  PP_CALL(pp_runtime_agree(runtime, local, "output set-up"));
+  PP_CALL(pp_output_prepare(runtime, options->output_dir, options->overwrite));
+
+  long correct = 0;
+  PP_CALL(device_self_test(runtime, state->clrt, &correct));
+  pp_log(PP_LOG_INFO, "device self-test: %ld triad values exact on %d rank(s)", correct, runtime->size);
+
+  pp_stage_report stages[] = {
+    {"device self-test", PP_STAGE_COMPLETED, "triad on every rank's device, checked exactly, summed over ranks"},
+    {"layered mesh", PP_STAGE_NOT_IMPLEMENTED, "distributed layered skin mesh: not implemented yet"},
+    {"needle mechanics (stage 1)", PP_STAGE_NOT_IMPLEMENTED,
+     "TLED needle insertion, contact and puncture: not implemented yet"},
+    {"healing (stage 2)", PP_STAGE_NOT_IMPLEMENTED,
+     "growth factors, fibroblasts and collagen: not implemented yet"},
+  };
+  int stage_count = (int)(sizeof stages / sizeof stages[0]);
+  for (int s = 1; s < stage_count; ++s)
+    pp_log(PP_LOG_WARN, "stage '%s' skipped: %s; no results for it are written", stages[s].name, stages[s].note);
+
+  if (cl_options.profiling && runtime->rank == 0) pp_clrt_print_timing(state->clrt, stdout);
+  pp_run_info info = {
+    .command_line = options->command_line,
+    .config = &state->config,
+    .device_line = state->device_line,
+    .precision = cl_options.use_double ? "double" : "float",
+    .stages = stages,
+    .stage_count = stage_count,
+    .status = "completed",
+  };
+  PP_CALL(pp_run_record_write(runtime, options->output_dir, &info));
+  pp_log(PP_LOG_INFO, "run record written to %s/run.json (resolved config: %s/config.yaml)", options->output_dir,
+         options->output_dir);
+  return PP_OK;
+}
+
+static int command_run(const cli_options *options, int embedded, int *argc, char ***argv)
+{
+  run_state state;
+  memset(&state, 0, sizeof state);
+  if (pp_runtime_start(&state.runtime, argc, argv) != PP_OK) {
+    pp_error_print(stderr, "");
+    return EXIT_FAILURE_OTHER;
+  }
+  pp_log_init(state.runtime.rank, options->log_level);
+  pp_err result = run_case(&state, options, embedded);
+  if (state.clrt) pp_clrt_destroy(state.clrt);
+  if (state.config_ready) pp_config_free(&state.config);
+  if (result != PP_OK) {
+    pp_err code = pp_error_code();
+    pp_runtime_fail(&state.runtime, code == PP_ERR_OTHER_RANK ? EXIT_FAILURE_OTHER : exit_status_for(code));
+  }
+  pp_runtime_stop(&state.runtime);
+  return EXIT_SUCCESS;
+}
+
+int main(int argc, char **argv)
+{
+  cli_options options;
+  if (parse_arguments(argc, argv, &options) != PP_OK) fail_serial();
+  pp_log_init(0, options.log_level);
+  const char *command = options.command;
+  if (!strcmp(command, "help")) {
+    fputs(usage_text, stdout);
+    return EXIT_SUCCESS;
+  }
+  if (!strcmp(command, "version")) {
+    print_version();
+    return EXIT_SUCCESS;
+  }
+  if (!strcmp(command, "config")) {
+    if (options.reference) pp_config_write_reference(stdout);
+    else fputs(pp_demo_case_yaml, stdout);
+    return EXIT_SUCCESS;
+  }
+  if (!strcmp(command, "explain")) {
+    if (pp_config_explain(options.explain_key, stdout) != PP_OK) fail_serial();
+    return EXIT_SUCCESS;
+  }
+  if (!strcmp(command, "devices")) {
+    if (command_devices() != PP_OK) fail_serial();
+    return EXIT_SUCCESS;
+  }
+  if (!strcmp(command, "check")) {
+    if (command_check(&options) != PP_OK) fail_serial();
+    return EXIT_SUCCESS;
+  }
+  return command_run(&options, !strcmp(command, "demo"), &argc, &argv);
+}
