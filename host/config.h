@@ -68,10 +68,15 @@ typedef struct {
 pp_err pp_config_init(pp_config *config);
 void pp_config_free(pp_config *config);
 
-/* Read YAML from a file / from text (origin names it in messages). */
+/* Read YAML from a file / from text (origin names it in messages). Nested mappings give dotted
+ * paths ("needle:\n  length: 1 mm" is needle.length; "needle.length: 1 mm" is the same key).
+ * Anchors, aliases and a second document are refused. Every file must contain schema_version.
+ * A failed load changes nothing. */
 pp_err pp_config_load_file(pp_config *config, const char *path);
 pp_err pp_config_load_text(pp_config *config, const char *origin, const char *text);
-/* One --set override, "key.path=value". */
+
+/* One --set override, "key.path=value". A list value is a YAML flow sequence ("[1 ms, 2 ms]");
+ * every other value is taken as written (trimmed), so strings need no YAML quoting. */
 pp_err pp_config_apply_set(pp_config *config, const char *assignment);
 /* Required keys present, schema_version supported, cross-key checks (layer order, depth < length...). */
 pp_err pp_config_validate(const pp_config *config);
@@ -82,6 +87,8 @@ long pp_config_integer(const pp_config *config, const char *path);
 int pp_config_boolean(const pp_config *config, const char *path);
 const char *pp_config_text(const pp_config *config, const char *path);
 const pp_config_value *pp_config_value_of(const pp_config *config, const char *path);
+/* PP_KEY_REAL_LIST: the values in SI (NULL when empty) and their number in *length. */
+const double *pp_config_real_list(const pp_config *config, const char *path, int *length);
 
 /* The effective configuration as YAML with display units; with_provenance adds a comment per
  * key saying where the value came from ("# file case.yaml:12", "# default", "# --set"). */

@@ -1,0 +1,643 @@
+/* test_config: the key table, the YAML reader, --set, validation and the writers
+ * (host/config.c). Bad inputs are an in-test table: each names the file, the line and the key
+ * its message must point at, so a message that loses its position fails here. */
+#include <check.h>
+#include <errno.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "config.h"
+
+static void assert_contains(const char *haystack, const char *needle)
+{
+  ck_assert_msg(strstr(haystack, needle) != NULL, "expected '%s' in:\n%s", needle, haystack);
+}
+
+/* Lines of text, the last one with or without its newline. */
+static int line_count(const char *text)
+{
+  int lines = 0;
+  for (const char *c = text; *c; ++c)
+    if (*c == '\n' || c[1] == '\0') ++lines;
+  return lines;
+}
+
+static void init_config(pp_config *config)
+{
+  pp_error_clear();
+  pp_err err = pp_config_init(config);
+  ck_assert_msg(err == PP_OK, "pp_config_init failed: %s", pp_error_message());
+}
+
+/* Identical values (exact doubles: the writers must round-trip bit for bit). */
+static void assert_same_values(const pp_config *a, const pp_config *b, int skip_schema)
+{
+  int count = 0;
+  const pp_key_spec *keys = pp_config_keys(&count);
+  for (int i = 0; i < count; ++i) {
+    if (skip_schema && strcmp(keys[i].path, "schema_version") == 0) continue;
+    const pp_config_value *x = &a->values[i], *y = &b->values[i];
+    ck_assert_msg(x->is_set == y->is_set, "%s: is_set %d vs %d", keys[i].path, x->is_set, y->is_set);
+    switch (keys[i].type) {
+      case PP_KEY_REAL:
+        ck_assert_msg(x->real == y->real, "%s: %.17g vs %.17g", keys[i].path, x->real, y->real);
+        break;
+      case PP_KEY_INTEGER:
+      case PP_KEY_BOOLEAN:
+        ck_assert_msg(x->integer == y->integer, "%s: %ld vs %ld", keys[i].path, x->integer, y->integer);
+        break;
+      case PP_KEY_STRING:
+      case PP_KEY_CHOICE:
+        ck_assert_msg(strcmp(x->text ? x->text : "", y->text ? y->text : "") == 0, "%s: '%s' vs '%s'",
+                      keys[i].path, x->text, y->text);
+        break;
+      case PP_KEY_REAL_LIST:
+        ck_assert_msg(x->list_length == y->list_length, "%s: %d vs %d items", keys[i].path, x->list_length,
+                      y->list_length);
+        for (int k = 0; k < x->list_length; ++k)
+          ck_assert_msg(x->list[k] == y->list[k], "%s[%d]: %.17g vs %.17g", keys[i].path, k, x->list[k],
+                        y->list[k]);
+        break;
+    }
+  }
+}
+
+/* ------------------------------------------------------------------------------------------ */
+/* Bad inputs                                                                                 */
+/* ------------------------------------------------------------------------------------------ */
+
+typedef struct {
+  const char *file;      /* origin name given to the loader; must appear in the message */
+  const char *text;
+  int line;              /* must appear as ":LINE:" */
+  const char *key;       /* key path that must appear */
+  const char *detail;    /* a further fragment that says what is wrong */
+} bad_input;
+
+#define V1 "schema_version: 1\n"
+
+static const bad_input bad_inputs[] = {
+  /* YAML itself */
+  {"syntax_flow.yaml", V1 "needle: [1.2 mm\nskin: 2\n", 3, "needle", "did not find expected ',' or ']'"},
+  {"syntax_tab.yaml", V1 "needle:\n\tlength: 1 mm\n", 3, "needle", "cannot start any token"},
+  {"two_documents.yaml", V1 "---\nschema_version: 1\n", 2, "schema_version", "second one"},
+  {"bad_utf8.yaml", V1 "case:\n  name: \xff\xfe\n", 3, "(top level)", "UTF-8"},
+  {"anchor.yaml", V1 "needle:\n  length: &l 1 mm\n", 3, "needle.length", "anchor"},
+  {"alias.yaml", V1 "needle:\n  length: 1 mm\n  base_diameter: *x\n", 4, "needle.base_diameter", "alias"},
+  /* the shape of the file */
+  {"empty.yaml", "", 1, "(top level)", "empty file"},
+  {"comments_only.yaml", "# nothing here\n", 1, "(top level)", "empty file"},
+  {"top_scalar.yaml", "microneedling\n", 1, "(top level)", "the scalar 'microneedling'"},
+  {"top_list.yaml", "- schema_version: 1\n", 1, "(top level)", "found a list"},
+  {"no_schema.yaml", "needle:\n  length: 1 mm\n", 1, "schema_version", "found no schema_version"},
+  {"schema_2.yaml", "# from the future\nschema_version: 2\nneedle:\n  sharpness: 3\n", 2, "schema_version",
+   "config files of schema 2 are not read by this version"},
+  {"schema_text.yaml", "schema_version: one\n", 1, "schema_version", "not an integer"},
+  /* keys */
+  {"typo.yaml", V1 "needle:\n  lenght: 1 mm\n", 3, "needle.lenght", "did you mean 'needle.length'?"},
+  {"wrong_section.yaml", V1 "tip_radius: 3 um\n", 2, "tip_radius", "did you mean 'needle.tip_radius'?"},
+  {"unknown_section.yaml", V1 "needl:\n  length: 1 mm\n", 2, "needl", "did you mean 'needle'?"},
+  {"duplicate.yaml", V1 "needle:\n  length: 1 mm\n  length: 2 mm\n", 4, "needle.length", "first given at line 3"},
+  {"duplicate_dotted.yaml", V1 "needle:\n  length: 1 mm\nneedle.length: 2 mm\n", 4, "needle.length",
+   "first given at line 3"},
+  {"section_scalar.yaml", V1 "needle: 5\n", 2, "needle", "expected a section with the keys length, tip_radius"},
+  /* types */
+  {"mapping_for_scalar.yaml", V1 "needle:\n  length:\n    value: 1 mm\n", 4, "needle.length", "found a mapping"},
+  {"list_for_scalar.yaml", V1 "skin:\n  density: [1000, 1100]\n", 3, "skin.density", "found a list"},
+  {"empty_value.yaml", V1 "needle:\n  length:\n  tip_radius: 4 um\n", 3, "needle.length", "found nothing"},
+  {"text_for_number.yaml", V1 "needle:\n  length: long\n", 3, "needle.length", "'long' (not a number)"},
+  {"not_integer.yaml", V1 "treatment:\n  sessions: 4.5\n", 3, "treatment.sessions", "'4.5' (not an integer)"},
+  {"bad_boolean.yaml", V1 "runtime:\n  kernel_profiling: yes\n", 3, "runtime.kernel_profiling",
+   "expected true or false, found 'yes'"},
+  {"bad_choice.yaml", V1 "runtime:\n  precision: single\n", 3, "runtime.precision",
+   "expected one of: double, float, found 'single'"},
+  {"scalar_for_list.yaml", V1 "output:\n  mechanics_times: 1 ms\n", 3, "output.mechanics_times", "a list of times"},
+  /* quantities */
+  {"wrong_dimension.yaml", V1 "needle:\n  tip_radius: 3 s\n", 3, "needle.tip_radius",
+   "expected a length (m) between 0.5 um and 100 um, found '3 s' (a time)"},
+  {"rate_for_time.yaml", V1 "treatment:\n  session_interval: 15 1/d\n", 3, "treatment.session_interval",
+   "(a rate)"},
+  {"unknown_unit.yaml", V1 "needle:\n  length: 1 furlongz\n", 3, "needle.length", "unknown unit 'furlongz'"},
+  {"slash_unit.yaml", V1 "treatment:\n  session_interval: 15 /d\n", 3, "treatment.session_interval",
+   "'15 1/d' or '15 d-1'"},
+  {"out_of_range.yaml", V1 "skin:\n  stratum_corneum:\n    thickness: 500 um\n", 4,
+   "skin.stratum_corneum.thickness", "between 5 um and 100 um, found '500 um' (out of range)"},
+  {"integer_range.yaml", V1 "treatment:\n  sessions: 0\n", 3, "treatment.sessions", "between 1 and 20"},
+  {"infinite.yaml", V1 "skin:\n  density: .inf\n", 3, "skin.density", "not a finite number"},
+  {"nan.yaml", V1 "needle:\n  length: nan mm\n", 3, "needle.length", "not a finite number"},
+  {"huge.yaml", V1 "needle:\n  length: 1e400 mm\n", 3, "needle.length", "not a finite number"},
+  {"list_item.yaml", V1 "output:\n  mechanics_times: [1 ms, 2 m]\n", 3, "output.mechanics_times[2]", "(a length)"},
+  /* across keys (pp_config_validate) */
+  {"too_deep.yaml", V1 "needle:\n  length: 1 mm\n  insertion_depth: 1.5 mm\n", 4, "needle.insertion_depth",
+   "needle.insertion_depth < needle.length"},
+  {"short_needle.yaml", V1 "needle:\n  length: 0.3 mm\n", 3, "needle.length",
+   "needle.insertion_depth = 0.5 mm (default)"},
+  {"through_skin.yaml",
+   V1 "needle:\n  length: 5 mm\n  insertion_depth: 4.9 mm\nskin:\n  hypodermis:\n    thickness: 0.5 mm\n", 4,
+   "needle.insertion_depth", "total skin thickness"},
+  {"blunt.yaml", V1 "needle:\n  tip_radius: 80 um\n", 3, "needle.tip_radius", "2 x needle.tip_radius < needle.base_diameter"},
+  {"short_healing.yaml", V1 "healing:\n  duration: 30 d\n", 3, "healing.duration",
+   "(treatment.sessions - 1) x treatment.session_interval = 84 d"},
+  {"output_interval.yaml", V1 "output:\n  healing_interval: 200 d\n", 3, "output.healing_interval",
+   "output.healing_interval <= healing.duration"},
+  {"times_order.yaml", V1 "output:\n  mechanics_times: [1 ms, 0.5 ms]\n", 3, "output.mechanics_times",
+   "strictly increasing"},
+  {"case_name.yaml", V1 "case:\n  name: runs/a\n", 3, "case.name", "letters, digits"},
+};
+enum { BAD_INPUT_COUNT = (int)(sizeof bad_inputs / sizeof bad_inputs[0]) };
+
+START_TEST(bad_input_is_reported_with_file_line_and_key)
+{
+  const bad_input *bad = &bad_inputs[_i];
+  pp_config config;
+  init_config(&config);
+  pp_err err = pp_config_load_text(&config, bad->file, bad->text);
+  if (err == PP_OK) err = pp_config_validate(&config);
+  ck_assert_msg(err == PP_ERR_CONFIG, "%s: code %d, expected PP_ERR_CONFIG; message: %s", bad->file, err,
+                pp_error_message());
+  const char *message = pp_error_message();
+  char position[64];
+  snprintf(position, sizeof position, "%s:%d:", bad->file, bad->line);
+  assert_contains(message, position);
+  assert_contains(message, bad->key);
+  assert_contains(message, bad->detail);
+  /* The format every line follows: FILE:LINE:COL: KEY: expected ..., found ... */
+  char prefix[256];
+  snprintf(prefix, sizeof prefix, "%s:%d:", bad->file, bad->line);
+  const char *line = strstr(message, prefix);
+  const char *after_column = strchr(line + strlen(prefix), ':');
+  ck_assert_ptr_nonnull(after_column);
+  ck_assert_msg(strncmp(after_column, ": ", 2) == 0 && strstr(after_column, "expected") != NULL,
+                "line not in the FILE:LINE:COL: KEY: expected ... form: %s", line);
+  pp_config_free(&config);
+}
+END_TEST
+
+START_TEST(failed_load_changes_nothing)
+{
+  pp_config config;
+  init_config(&config);
+  double length = pp_config_real(&config, "needle.length");
+  ck_assert_int_eq(pp_config_load_text(&config, "half.yaml", V1 "needle:\n  length: 2 mm\n  tip_radius: 3 s\n"),
+                   PP_ERR_CONFIG);
+  ck_assert(pp_config_real(&config, "needle.length") == length);
+  ck_assert_int_eq(pp_config_value_of(&config, "needle.length")->source, PP_SOURCE_DEFAULT);
+  pp_config_free(&config);
+}
+END_TEST
+
+START_TEST(all_problems_of_a_file_at_once)
+{
+  const char *text = V1
+    "needle:\n"
+    "  tip_radius: 3 s\n"          /* line 3: wrong dimension */
+    "  lenght: 1 mm\n"             /* line 4: unknown key */
+    "treatment:\n"
+    "  sessions: 4.5\n"            /* line 6: not an integer */
+    "runtime:\n"
+    "  precision: single\n"        /* line 8: bad choice */
+    "  allow_shared_device: yes\n" /* line 9: bad boolean */
+    "skin:\n"
+    "  density: 1e400\n";          /* line 11: not finite */
+  pp_config config;
+  init_config(&config);
+  ck_assert_int_eq(pp_config_load_text(&config, "many.yaml", text), PP_ERR_CONFIG);
+  const char *message = pp_error_message();
+  assert_contains(message, "many.yaml:3:15: needle.tip_radius: expected a length (m) between 0.5 um and 100 um, "
+                           "found '3 s' (a time)");
+  assert_contains(message, "many.yaml:4:3: needle.lenght:");
+  assert_contains(message, "many.yaml:6:13: treatment.sessions:");
+  assert_contains(message, "many.yaml:8:14: runtime.precision:");
+  assert_contains(message, "many.yaml:9:24: runtime.allow_shared_device:");
+  assert_contains(message, "many.yaml:11:12: skin.density:");
+  ck_assert_int_eq(line_count(message), 6);
+  /* In file order. */
+  ck_assert(strstr(message, "many.yaml:3:") < strstr(message, "many.yaml:11:"));
+  pp_config_free(&config);
+}
+END_TEST
+
+START_TEST(missing_and_unreadable_files)
+{
+  pp_config config;
+  init_config(&config);
+  ck_assert_int_eq(pp_config_load_file(&config, "/nonexistent/dir/case.yaml"), PP_ERR_IO);
+  assert_contains(pp_error_message(), "/nonexistent/dir/case.yaml");
+  assert_contains(pp_error_message(), strerror(ENOENT));
+
+  char directory[] = "/tmp/pinprick_test_config_XXXXXX";
+  ck_assert_ptr_nonnull(mkdtemp(directory));
+  ck_assert_int_eq(pp_config_load_file(&config, directory), PP_ERR_IO);
+  assert_contains(pp_error_message(), directory);
+  assert_contains(pp_error_message(), strerror(EISDIR));
+
+  /* A real file: messages name it by the path it was opened with. */
+  char path[256];
+  snprintf(path, sizeof path, "%s/case.yaml", directory);
+  FILE *file = fopen(path, "w");
+  ck_assert_ptr_nonnull(file);
+  fputs(V1 "needle:\n  tip_radius: 3 s\n", file);
+  fclose(file);
+  ck_assert_int_eq(pp_config_load_file(&config, path), PP_ERR_CONFIG);
+  char expected[300];
+  snprintf(expected, sizeof expected, "%s:3:15: needle.tip_radius:", path);
+  assert_contains(pp_error_message(), expected);
+  unlink(path);
+  rmdir(directory);
+  pp_config_free(&config);
+}
+END_TEST
+
+START_TEST(defaults_without_a_file_lack_only_the_schema)
+{
+  pp_config config;
+  init_config(&config);
+  ck_assert_int_eq(pp_config_validate(&config), PP_ERR_CONFIG);
+  assert_contains(pp_error_message(), "schema_version");
+  ck_assert_int_eq(line_count(pp_error_message()), 1);
+  pp_config_free(&config);
+}
+END_TEST
+
+/* ------------------------------------------------------------------------------------------ */
+/* Good inputs                                                                                */
+/* ------------------------------------------------------------------------------------------ */
+
+START_TEST(default_values)
+{
+  pp_config config;
+  init_config(&config);
+  ck_assert_double_eq_tol(pp_config_real(&config, "skin.stratum_corneum.thickness"), 15e-6, 1e-18);
+  ck_assert_double_eq_tol(pp_config_real(&config, "skin.reticular_dermis.thickness"), 1.2e-3, 1e-15);
+  ck_assert_double_eq_tol(pp_config_real(&config, "needle.tip_radius"), 4e-6, 1e-18);
+  ck_assert_double_eq_tol(pp_config_real(&config, "needle.insertion_speed"), 0.5, 1e-15);
+  ck_assert_double_eq_tol(pp_config_real(&config, "treatment.puncture_density"), 2.5e6, 1e-6);
+  ck_assert_double_eq_tol(pp_config_real(&config, "treatment.session_interval"), 28 * 86400.0, 1e-6);
+  ck_assert_double_eq_tol(pp_config_real(&config, "output.healing_interval"), 86400.0, 1e-9);
+  ck_assert_int_eq(pp_config_integer(&config, "treatment.sessions"), 4);
+  ck_assert_int_eq(pp_config_integer(&config, "runtime.device"), -1);
+  ck_assert_int_eq(pp_config_boolean(&config, "runtime.allow_shared_device"), 0);
+  ck_assert_str_eq(pp_config_text(&config, "runtime.precision"), "double");
+  ck_assert_str_eq(pp_config_text(&config, "case.name"), "microneedling-demo");
+  ck_assert_str_eq(pp_config_text(&config, "case.description"), "");
+  int times = -1;
+  pp_config_real_list(&config, "output.mechanics_times", &times);
+  ck_assert_int_eq(times, 0);
+  const pp_config_value *value = pp_config_value_of(&config, "needle.length");
+  ck_assert_int_eq(value->source, PP_SOURCE_DEFAULT);
+  ck_assert_int_eq(pp_config_value_of(&config, "schema_version")->is_set, 0);
+  ck_assert_ptr_null(pp_config_value_of(&config, "needle.no_such_key"));
+  pp_config_free(&config);
+}
+END_TEST
+
+START_TEST(key_table_is_consistent)
+{
+  int count = 0;
+  const pp_key_spec *keys = pp_config_keys(&count);
+  ck_assert_int_ge(count, 25);
+  pp_config config;
+  init_config(&config);
+  for (int i = 0; i < count; ++i) {
+    ck_assert_ptr_eq(pp_config_find_key(keys[i].path), &keys[i]);
+    ck_assert_msg(keys[i].meaning && strlen(keys[i].meaning) > 20, "%s: meaning too short", keys[i].path);
+    /* Every default lies inside its own range. */
+    const pp_config_value *value = &config.values[i];
+    if (keys[i].min <= keys[i].max && keys[i].type == PP_KEY_REAL)
+      ck_assert_msg(value->real >= keys[i].min && value->real <= keys[i].max, "%s: default %.17g outside range",
+                    keys[i].path, value->real);
+    if (keys[i].min <= keys[i].max && keys[i].type == PP_KEY_INTEGER && value->is_set)
+      ck_assert_msg(value->integer >= keys[i].min && value->integer <= keys[i].max, "%s: default outside range",
+                    keys[i].path);
+    /* Sections are contiguous: once left, a section never comes back. */
+    for (int j = 0; j + 1 < i; ++j) {
+      const char *dot = strrchr(keys[i].path, '.');
+      if (!dot) continue;
+      size_t section = (size_t)(dot - keys[i].path);
+      int same_j = strncmp(keys[j].path, keys[i].path, section) == 0 && keys[j].path[section] == '.';
+      int same_next = strncmp(keys[j + 1].path, keys[i].path, section) == 0 && keys[j + 1].path[section] == '.';
+      ck_assert_msg(!(same_j && !same_next), "section of %s is split (at %s)", keys[i].path, keys[j + 1].path);
+    }
+  }
+  pp_config_free(&config);
+}
+END_TEST
+
+START_TEST(units_in_a_file)
+{
+  const char *text = V1
+    "needle:\n"
+    "  length: 0.08 cm\n"
+    "  tip_radius: 0.004 mm\n"
+    "  insertion_speed: 50 cm/s\n"
+    "skin:\n"
+    "  density: 1.05 g/cm3\n"
+    "  viable_epidermis:\n"
+    "    thickness: 70 \xc2\xb5m\n"
+    "treatment:\n"
+    "  session_interval: 3 weeks\n"
+    "  puncture_density: 2500000\n" /* bare number: already in SI (m-2) */
+    "output:\n"
+    "  healing_interval: 12 h\n"
+    "  mechanics_times: [0.25 ms, 500 us, 0.001 s]\n"
+    "runtime:\n"
+    "  precision: Float\n"
+    "  kernel_profiling: true\n"
+    "case:\n"
+    "  name: forearm_test\n"
+    "  description: 'Needle test: 0.8 mm'\n";
+  pp_config config;
+  init_config(&config);
+  pp_err err = pp_config_load_text(&config, "units.yaml", text);
+  ck_assert_msg(err == PP_OK, "%s", pp_error_message());
+  ck_assert_int_eq(pp_config_validate(&config), PP_OK);
+  ck_assert_double_eq_tol(pp_config_real(&config, "needle.length"), 0.8e-3, 1e-15);
+  ck_assert_double_eq_tol(pp_config_real(&config, "needle.tip_radius"), 4e-6, 1e-18);
+  ck_assert_double_eq_tol(pp_config_real(&config, "needle.insertion_speed"), 0.5, 1e-15);
+  ck_assert_double_eq_tol(pp_config_real(&config, "skin.density"), 1050.0, 1e-9);
+  ck_assert_double_eq_tol(pp_config_real(&config, "skin.viable_epidermis.thickness"), 70e-6, 1e-18);
+  ck_assert_double_eq_tol(pp_config_real(&config, "treatment.session_interval"), 21 * 86400.0, 1e-6);
+  ck_assert_double_eq_tol(pp_config_real(&config, "treatment.puncture_density"), 2.5e6, 1e-6);
+  ck_assert_double_eq_tol(pp_config_real(&config, "output.healing_interval"), 43200.0, 1e-9);
+  int count = 0;
+  const double *times = pp_config_real_list(&config, "output.mechanics_times", &count);
+  ck_assert_int_eq(count, 3);
+  ck_assert_double_eq_tol(times[0], 2.5e-4, 1e-18);
+  ck_assert_double_eq_tol(times[1], 5e-4, 1e-18);
+  ck_assert_double_eq_tol(times[2], 1e-3, 1e-18);
+  ck_assert_str_eq(pp_config_text(&config, "runtime.precision"), "float"); /* the table's spelling */
+  ck_assert_int_eq(pp_config_boolean(&config, "runtime.kernel_profiling"), 1);
+  ck_assert_str_eq(pp_config_text(&config, "case.description"), "Needle test: 0.8 mm");
+
+  /* Provenance: file, line and column of the value. */
+  const pp_config_value *value = pp_config_value_of(&config, "skin.density");
+  ck_assert_int_eq(value->source, PP_SOURCE_FILE);
+  ck_assert_str_eq(value->origin, "units.yaml");
+  ck_assert_int_eq(value->line, 7);
+  ck_assert_int_eq(value->column, 12);
+  ck_assert_str_eq(value->text, "1.05 g/cm3");
+  /* Keys the file does not give keep their defaults. */
+  ck_assert_int_eq(pp_config_value_of(&config, "needle.base_diameter")->source, PP_SOURCE_DEFAULT);
+  pp_config_free(&config);
+}
+END_TEST
+
+START_TEST(set_overrides_with_provenance)
+{
+  pp_config config;
+  init_config(&config);
+  ck_assert_int_eq(pp_config_load_text(&config, "case.yaml", V1 "needle:\n  length: 1.2 mm\n"), PP_OK);
+  ck_assert_int_eq(pp_config_value_of(&config, "needle.length")->line, 3);
+  ck_assert_int_eq(pp_config_apply_set(&config, "needle.length=1.5 mm"), PP_OK);
+  ck_assert_int_eq(pp_config_apply_set(&config, " treatment.sessions = 6 "), PP_OK);
+  ck_assert_int_eq(pp_config_apply_set(&config, "output.mechanics_times=[0.5 ms, 1 ms]"), PP_OK);
+  ck_assert_int_eq(pp_config_apply_set(&config, "case.description=Needle test: 1.5 mm, # not a comment"), PP_OK);
+  ck_assert_int_eq(pp_config_apply_set(&config, "runtime.allow_shared_device=true"), PP_OK);
+
+  ck_assert_double_eq_tol(pp_config_real(&config, "needle.length"), 1.5e-3, 1e-15);
+  const pp_config_value *value = pp_config_value_of(&config, "needle.length");
+  ck_assert_int_eq(value->source, PP_SOURCE_SET);
+  ck_assert_str_eq(value->origin, "--set");
+  ck_assert_int_eq(value->line, 0);
+  ck_assert_int_eq(pp_config_integer(&config, "treatment.sessions"), 6);
+  int count = 0;
+  pp_config_real_list(&config, "output.mechanics_times", &count);
+  ck_assert_int_eq(count, 2);
+  ck_assert_str_eq(pp_config_text(&config, "case.description"), "Needle test: 1.5 mm, # not a comment");
+  ck_assert_int_eq(pp_config_boolean(&config, "runtime.allow_shared_device"), 1);
+
+  /* Provenance comments in the effective config. */
+  char *yaml = NULL;
+  size_t size = 0;
+  FILE *out = open_memstream(&yaml, &size);
+  ck_assert_int_eq(pp_config_write_yaml(&config, out, 1), PP_OK);
+  fclose(out);
+  assert_contains(yaml, "length: 1.5 mm");
+  assert_contains(yaml, "# --set");
+  assert_contains(yaml, "# default");
+  assert_contains(yaml, "schema_version: 1");
+  assert_contains(yaml, "# file case.yaml:1");
+  free(yaml);
+  pp_config_free(&config);
+}
+END_TEST
+
+START_TEST(set_errors_name_set_and_the_key)
+{
+  static const struct {
+    const char *assignment, *fragment;
+  } bad_sets[] = {
+    {"needle.length=3 s", "--set: needle.length: expected a length (m) between 0.1 mm and 5 mm, found '3 s' (a time)"},
+    {"needle.lenght=2 mm", "--set: needle.lenght: expected a known key, found an unknown one; did you mean 'needle.length'?"},
+    {"needle.length", "--set: expected key.path=value, found 'needle.length' (no '=')"},
+    {"=3", "--set: expected key.path=value"},
+    {"needle=3 mm", "--set: needle: expected a key, found a section"},
+    {"treatment.sessions=many", "--set: treatment.sessions: expected an integer between 1 and 20, found 'many'"},
+    {"runtime.precision=half", "--set: runtime.precision: expected one of: double, float, found 'half'"},
+    {"output.mechanics_times=[1 ms", "--set: output.mechanics_times:"},
+    {"output.mechanics_times=[1 ms, 2 kg]", "--set: output.mechanics_times[2]:"},
+    {"needle.length=", "--set: needle.length: expected a length (m) between 0.1 mm and 5 mm, found nothing"},
+    {"schema_version=2", "--set: schema_version: expected 1, found 2"},
+  };
+  pp_config config;
+  init_config(&config);
+  for (size_t i = 0; i < sizeof bad_sets / sizeof bad_sets[0]; ++i) {
+    pp_err err = pp_config_apply_set(&config, bad_sets[i].assignment);
+    ck_assert_msg(err == PP_ERR_CONFIG, "--set %s: code %d", bad_sets[i].assignment, err);
+    assert_contains(pp_error_message(), bad_sets[i].fragment);
+  }
+  /* Nothing was changed by the failed overrides. */
+  ck_assert_int_eq(pp_config_value_of(&config, "needle.length")->source, PP_SOURCE_DEFAULT);
+  pp_config_free(&config);
+}
+END_TEST
+
+START_TEST(demo_case_loads_and_equals_the_defaults)
+{
+  pp_config defaults, demo;
+  init_config(&defaults);
+  init_config(&demo);
+  pp_err err = pp_config_load_text(&demo, "demo_case.yaml", pp_demo_case_yaml);
+  ck_assert_msg(err == PP_OK, "%s", pp_error_message());
+  ck_assert_int_eq(pp_config_validate(&demo), PP_OK);
+  assert_same_values(&defaults, &demo, 1);
+  ck_assert_int_eq(pp_config_integer(&demo, "schema_version"), PP_CONFIG_SCHEMA_VERSION);
+  /* Every key is written in the demo case (it documents them all). */
+  int count = 0;
+  const pp_key_spec *keys = pp_config_keys(&count);
+  for (int i = 0; i < count; ++i)
+    ck_assert_msg(demo.values[i].source == PP_SOURCE_FILE, "%s missing from demo_case.yaml", keys[i].path);
+
+  /* The file in the source tree is the one that was embedded. */
+  const char *source_dir = getenv("PINPRICK_SOURCE_DIR");
+  if (source_dir) {
+    char path[1024];
+    snprintf(path, sizeof path, "%s/host/demo_case.yaml", source_dir);
+    pp_config from_file;
+    init_config(&from_file);
+    ck_assert_msg(pp_config_load_file(&from_file, path) == PP_OK, "%s", pp_error_message());
+    assert_same_values(&demo, &from_file, 0);
+    pp_config_free(&from_file);
+  }
+  pp_config_free(&defaults);
+  pp_config_free(&demo);
+}
+END_TEST
+
+/* Writes config as YAML (no provenance) and loads it into a fresh config. */
+static void write_and_reload(const pp_config *config, pp_config *reloaded)
+{
+  char *yaml = NULL;
+  size_t size = 0;
+  FILE *out = open_memstream(&yaml, &size);
+  ck_assert_int_eq(pp_config_write_yaml(config, out, 0), PP_OK);
+  fclose(out);
+  init_config(reloaded);
+  pp_err err = pp_config_load_text(reloaded, "written.yaml", yaml);
+  ck_assert_msg(err == PP_OK, "%s\nin:\n%s", pp_error_message(), yaml);
+  ck_assert_msg(strchr(yaml, '#') == NULL, "no comments expected without provenance:\n%s", yaml);
+  free(yaml);
+}
+
+START_TEST(write_yaml_round_trips)
+{
+  pp_config defaults, reloaded;
+  init_config(&defaults);
+  write_and_reload(&defaults, &reloaded);
+  assert_same_values(&defaults, &reloaded, 1);
+  ck_assert_int_eq(pp_config_integer(&reloaded, "schema_version"), 1);
+  pp_config_free(&reloaded);
+
+  /* Awkward values: many digits, units that do not divide evenly, quotes in strings. */
+  const char *sets[] = {"needle.tip_radius=3.3333333333333333 um", "treatment.session_interval=1.2345 week",
+                        "skin.density=1.0123456789 g/cm3", "needle.insertion_speed=0.1 mm/ms",
+                        "output.mechanics_times=[0.1 ms, 0.3333 ms, 1e-3 s]", "case.description=say \"hi\"\\ \n ok",
+                        "case.name=yes", "output.healing_interval=7 min"};
+  for (size_t i = 0; i < sizeof sets / sizeof sets[0]; ++i)
+    ck_assert_msg(pp_config_apply_set(&defaults, sets[i]) == PP_OK, "%s: %s", sets[i], pp_error_message());
+  write_and_reload(&defaults, &reloaded);
+  assert_same_values(&defaults, &reloaded, 1);
+  pp_config_free(&reloaded);
+  pp_config_free(&defaults);
+}
+END_TEST
+
+START_TEST(write_yaml_uses_display_units)
+{
+  pp_config config;
+  init_config(&config);
+  char *yaml = NULL;
+  size_t size = 0;
+  FILE *out = open_memstream(&yaml, &size);
+  ck_assert_int_eq(pp_config_write_yaml(&config, out, 0), PP_OK);
+  fclose(out);
+  assert_contains(yaml, "skin:\n  stratum_corneum:\n    thickness: 15 um\n");
+  assert_contains(yaml, "  papillary_dermis:\n    thickness: 300 um\n");
+  assert_contains(yaml, "  puncture_density: 250 cm-2\n");
+  assert_contains(yaml, "  session_interval: 28 d\n");
+  assert_contains(yaml, "  mechanics_times: []\n");
+  assert_contains(yaml, "  allow_shared_device: false\n");
+  free(yaml);
+  pp_config_free(&config);
+}
+END_TEST
+
+START_TEST(explain_known_section_and_unknown_keys)
+{
+  char *text = NULL;
+  size_t size = 0;
+  FILE *out = open_memstream(&text, &size);
+  ck_assert_int_eq(pp_config_explain("needle.tip_radius", out), PP_OK);
+  fclose(out);
+  assert_contains(text, "needle.tip_radius\n");
+  assert_contains(text, "Kalluri 2011");
+  assert_contains(text, "default: 4 um");
+  assert_contains(text, "range:   0.5 um to 100 um");
+  assert_contains(text, "length");
+  free(text);
+
+  out = open_memstream(&text, &size);
+  ck_assert_int_eq(pp_config_explain("runtime.precision", out), PP_OK);
+  fclose(out);
+  assert_contains(text, "choices: double, float");
+  free(text);
+
+  out = open_memstream(&text, &size);
+  ck_assert_int_eq(pp_config_explain("needle", out), PP_OK);
+  fclose(out);
+  assert_contains(text, "needle.length\n");
+  assert_contains(text, "needle.insertion_speed\n");
+  free(text);
+
+  out = open_memstream(&text, &size);
+  ck_assert_int_eq(pp_config_explain("needle.tip_radus", out), PP_ERR_USAGE);
+  fclose(out);
+  ck_assert_int_eq((int)size, 0);
+  assert_contains(pp_error_message(), "unknown key 'needle.tip_radus'");
+  assert_contains(pp_error_message(), "did you mean 'needle.tip_radius'?");
+  free(text);
+
+  ck_assert_int_eq(pp_config_explain("zzzzzzzzzz", stdout), PP_ERR_USAGE);
+  assert_contains(pp_error_message(), "pinprick config");
+}
+END_TEST
+
+START_TEST(reference_table)
+{
+  char *text = NULL;
+  size_t size = 0;
+  FILE *out = open_memstream(&text, &size);
+  pp_config_write_reference(out);
+  fclose(out);
+  assert_contains(text, "| key | type | default | range | meaning |\n|---|---|---|---|---|\n");
+  int count = 0;
+  const pp_key_spec *keys = pp_config_keys(&count);
+  for (int i = 0; i < count; ++i) {
+    char cell[128];
+    snprintf(cell, sizeof cell, "| `%s` |", keys[i].path);
+    assert_contains(text, cell);
+  }
+  assert_contains(text, "| `needle.tip_radius` | real (length) | `4 um` | 0.5 um to 100 um |");
+  assert_contains(text, "| double, float |");
+  ck_assert_int_eq(line_count(text), count + 2);
+  free(text);
+}
+END_TEST
+
+static Suite *config_suite(void)
+{
+  Suite *suite = suite_create("config");
+  TCase *bad = tcase_create("bad inputs");
+  tcase_add_loop_test(bad, bad_input_is_reported_with_file_line_and_key, 0, BAD_INPUT_COUNT);
+  tcase_add_test(bad, failed_load_changes_nothing);
+  tcase_add_test(bad, all_problems_of_a_file_at_once);
+  tcase_add_test(bad, missing_and_unreadable_files);
+  tcase_add_test(bad, defaults_without_a_file_lack_only_the_schema);
+  tcase_add_test(bad, set_errors_name_set_and_the_key);
+  suite_add_tcase(suite, bad);
+
+  TCase *good = tcase_create("good inputs");
+  tcase_add_test(good, default_values);
+  tcase_add_test(good, key_table_is_consistent);
+  tcase_add_test(good, units_in_a_file);
+  tcase_add_test(good, set_overrides_with_provenance);
+  tcase_add_test(good, demo_case_loads_and_equals_the_defaults);
+  tcase_add_test(good, write_yaml_round_trips);
+  tcase_add_test(good, write_yaml_uses_display_units);
+  tcase_add_test(good, explain_known_section_and_unknown_keys);
+  tcase_add_test(good, reference_table);
+  suite_add_tcase(suite, good);
+  return suite;
+}
+
+int main(void)
+{
+  SRunner *runner = srunner_create(config_suite());
+  srunner_run_all(runner, CK_NORMAL);
+  int failed = srunner_ntests_failed(runner);
+  srunner_free(runner);
+  return failed == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
+}
