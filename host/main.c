@@ -13,9 +13,10 @@
 #include "log.h"
 #include "run_record.h"
 #include "runtime.h"
+#include "selftest.h"
 #include "version.h"
 
-enum { MAX_SETS = 256, EXIT_BAD_INPUT = 2, EXIT_FAILURE_OTHER = 1, SELF_TEST_LENGTH = 4099 };
+enum { MAX_SETS = 256, EXIT_BAD_INPUT = 2, EXIT_FAILURE_OTHER = 1 };
 
 typedef struct {
   const char *command;
@@ -235,88 +236,6 @@ static void print_version(void)
          pp_version_compiler(), PINPRICK_DEFAULT_REAL, libraries);
 }
 
-/* Parse --device "P:D" or "N" into the options the OpenCL runtime takes. */
-static pp_err parse_device_option(const char *text, pp_clrt_options *cl_options)
-{
-  int platform = -1, device = -1, consumed = 0;
-  if (sscanf(text, "%d:%d%n", &platform, &device, &consumed) == 2 && text[consumed] == '\0' && platform >= 0 &&
-      device >= 0) {
-    cl_options->platform = platform;
-    cl_options->device = device;
-    cl_options->flat_index = -1;
-    return PP_OK;
-  }
-  int flat = -1;
-  consumed = 0;
-  PP_CHECK(sscanf(text, "%d%n", &flat, &consumed) == 1 && text[consumed] == '\0' && flat >= 0, PP_ERR_USAGE,
-           "--device '%s': expected PLATFORM:DEVICE (e.g. 0:1) or the index from `pinprick devices`", text);
-  cl_options->platform = -1;
-  cl_options->device = -1;
-  cl_options->flat_index = flat;
-  return PP_OK;
-}
-
-/* The one stage that exists in this version: prove that every rank's device computes, and that
- * the ranks can combine results. A triad on the device, checked exactly, then a global count. */
-static pp_err device_self_test(const pp_runtime *runtime, pp_clrt *clrt, long *global_correct)
-{
-  const size_t n = SELF_TEST_LENGTH;
-  size_t real_size = (size_t)pp_clrt_real_size(clrt);
-  cl_mem a = NULL, b = NULL, c = NULL;
-  pp_err result = PP_OK;
-  double *host = malloc(n * sizeof(double));
-  float *host_float = malloc(n * sizeof(float));
-  PP_CHECK(host && host_float, PP_ERR_MEMORY, "out of memory for the device self-test");
-  if ((result = pp_clrt_buffer(clrt, CL_MEM_READ_WRITE, n * real_size, "self-test a", &a)) ||
-      (result = pp_clrt_buffer(clrt, CL_MEM_READ_WRITE, n * real_size, "self-test b", &b)) ||
-      (result = pp_clrt_buffer(clrt, CL_MEM_READ_WRITE, n * real_size, "self-test c", &c)))
-    goto done;
-  /* Values chosen so that b + s*c is exact in float and double: small integers and s = 3. */
-  for (size_t i = 0; i < n; ++i) {
-    host[i] = (double)(i % 1024);
-    host_float[i] = (float)(i % 1024);
-  }
-  void *pattern = real_size == 8 ? (void *)host : (void *)host_float;
-  cl_int status = clEnqueueWriteBuffer(pp_clrt_queue(clrt), b, CL_TRUE, 0, n * real_size, pattern, 0, NULL, NULL);
-  if (status == CL_SUCCESS)
-    status = clEnqueueWriteBuffer(pp_clrt_queue(clrt), c, CL_TRUE, 0, n * real_size, pattern, 0, NULL, NULL);
-  if (status != CL_SUCCESS) {
-    result = pp_error_raise(PP_ERR_OPENCL, __FILE__, __LINE__, __func__, "writing self-test buffers: %s (%d)",
-                            pp_cl_error_name(status), status);
-    goto done;
-  }
-  if ((result = pp_clrt_triad(clrt, a, b, c, 3.0, n))) goto done;
-  status = clEnqueueReadBuffer(pp_clrt_queue(clrt), a, CL_TRUE, 0, n * real_size, pattern, 0, NULL, NULL);
-  if (status != CL_SUCCESS) {
-    result = pp_error_raise(PP_ERR_OPENCL, __FILE__, __LINE__, __func__, "reading self-test result: %s (%d)",
-                            pp_cl_error_name(status), status);
-    goto done;
-  }
-  long correct = 0;
-  for (size_t i = 0; i < n; ++i) {
-    double expected = 4.0 * (double)(i % 1024);
-    double got = real_size == 8 ? host[i] : (double)host_float[i];
-    correct += got == expected;
-  }
-  if ((result = pp_runtime_fault_point(runtime, "self-test"))) goto done;
-  int mpi_code = MPI_Allreduce(&correct, global_correct, 1, MPI_LONG, MPI_SUM, runtime->comm);
-  if (mpi_code != MPI_SUCCESS) {
-    result = pp_mpi_error(mpi_code, __FILE__, __LINE__, __func__, "summing self-test results");
-    goto done;
-  }
-  if (*global_correct != (long)n * runtime->size)
-    result = pp_error_raise(PP_ERR_DEVICE, __FILE__, __LINE__, __func__,
-                            "device self-test failed: %ld of %ld triad values wrong (this rank: %ld)",
-                            (long)n * runtime->size - *global_correct, (long)n * runtime->size, (long)n - correct);
-done:
-  if (a) clReleaseMemObject(a);
-  if (b) clReleaseMemObject(b);
-  if (c) clReleaseMemObject(c);
-  free(host);
-  free(host_float);
-  return result;
-}
-
 typedef struct {
   pp_runtime runtime;
   pp_config config;
@@ -363,7 +282,7 @@ static pp_err run_case(run_state *state, const cli_options *options, int embedde
     .use_double = strcmp(pp_config_text(&state->config, "runtime.precision"), "double") == 0,
     .profiling = pp_config_boolean(&state->config, "runtime.kernel_profiling"),
   };
-  local = options->device ? parse_device_option(options->device, &cl_options) : PP_OK;
+  local = options->device ? pp_clrt_parse_device(options->device, "--device", &cl_options) : PP_OK;
   PP_CALL(pp_runtime_agree(runtime, local, "reading --device"));
   local = pp_runtime_fault_point(runtime, "device");
   PP_CALL(pp_runtime_agree(runtime, local, "device set-up"));
@@ -377,7 +296,7 @@ static pp_err run_case(run_state *state, const cli_options *options, int embedde
   PP_CALL(pp_output_prepare(runtime, options->output_dir, options->overwrite));
 
   long correct = 0;
-  PP_CALL(device_self_test(runtime, state->clrt, &correct));
+  PP_CALL(pp_selftest_device(runtime, state->clrt, &correct));
   pp_log(PP_LOG_INFO, "device self-test: %ld triad values exact on %d rank(s)", correct, runtime->size);
 
   pp_stage_report stages[] = {

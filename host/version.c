@@ -31,7 +31,7 @@ void pp_version_libraries(char *buffer, size_t size)
   if (comma) *comma = '\0';
   unsigned major = 0, minor = 0, release = 0;
   H5get_libversion(&major, &minor, &release);
-  char line[512];
+  char line[1024];
   snprintf(line, sizeof line, "MPI: %s\nHDF5: %u.%u.%u (parallel)\n", mpi_version, major, minor, release);
   append(buffer, size, line);
 

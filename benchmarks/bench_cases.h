@@ -1,0 +1,16 @@
+/* bench_cases: the benchmark cases pinprick_bench runs (table in pinprick_bench.c).
+ * Each case allocates, times through the harness, checks its result exactly, records its row,
+ * and frees what it allocated. A failed check is a recorded FAILED row, not an error return;
+ * an error return means the case could not run at all. */
+#ifndef PP_BENCH_CASES_H
+#define PP_BENCH_CASES_H
+
+#include "harness.h"
+
+/* bench_stream.c: BabelStream-style memory bandwidth. */
+pp_err pp_bench_case_triad(pp_bench *bench); /* a = b + s*c, 3 n sizeof(REAL) bytes */
+pp_err pp_bench_case_copy(pp_bench *bench);  /* b = a, 2 n sizeof(REAL) bytes */
+/* bench_fma.c: floating-point peak (kernels/bench_peak.cl). */
+pp_err pp_bench_case_fma(pp_bench *bench);
+
+#endif
