@@ -79,6 +79,46 @@ static const pp_key_spec key_table[] = {
   {"healing.duration", PP_KEY_REAL, "s", "d", "180 d", 1 * DAY, 3650 * DAY, NULL,
    "Simulated healing time, counted from the first session; must outlast the last session."},
 
+  {"mesh.length_x", PP_KEY_REAL, "m", "um", "632 um", 20 * UM, 50 * MM, NULL,
+   "Lateral size of the skin block in x; 632 um is the spacing of a square lattice of 250 "
+   "punctures per cm2, so a periodic cell with one needle stands for a whole session."},
+  {"mesh.length_y", PP_KEY_REAL, "m", "um", "632 um", 20 * UM, 50 * MM, NULL,
+   "Lateral size of the skin block in y (see mesh.length_x)."},
+  {"mesh.side_x", PP_KEY_CHOICE, NULL, NULL, "periodic", 1, 0, "free|symmetric|periodic",
+   "Boundary of the two x faces: free, symmetric (mirror plane), or periodic (the nodes of the "
+   "two faces are one node, so the block stands for a lattice)."},
+  {"mesh.side_y", PP_KEY_CHOICE, NULL, NULL, "periodic", 1, 0, "free|symmetric|periodic",
+   "Boundary of the two y faces (see mesh.side_x)."},
+  {"mesh.refine_x", PP_KEY_REAL_LIST, "m", "um", "[316 um]", 0, 50 * MM, NULL,
+   "x positions of the vertical lines (needle axes) the lateral grading refines towards; each is "
+   "a node line of the mesh. Empty: uniform spacing mesh.lateral_fine_size."},
+  {"mesh.refine_y", PP_KEY_REAL_LIST, "m", "um", "[316 um]", 0, 50 * MM, NULL,
+   "y positions of the refined vertical lines (see mesh.refine_x)."},
+  {"mesh.lateral_fine_size", PP_KEY_REAL, "m", "um", "8 um", 0.1 * UM, 1 * MM, NULL,
+   "Lateral element size within mesh.lateral_fine_radius of a refined line (a few um resolves a "
+   "4 um needle tip; the treatment patch uses 10-20 um everywhere)."},
+  {"mesh.lateral_fine_radius", PP_KEY_REAL, "m", "um", "24 um", 0, 10 * MM, NULL,
+   "Half-width of the band around each refined line that keeps the fine lateral size."},
+  {"mesh.lateral_growth", PP_KEY_REAL, "", "", "1.3", 1, 2, NULL,
+   "Ratio of neighbouring lateral element sizes outside the fine bands (geometric coarsening)."},
+  {"mesh.lateral_max_size", PP_KEY_REAL, "m", "um", "60 um", 0.1 * UM, 5 * MM, NULL,
+   "Largest lateral element size."},
+  {"mesh.surface_size", PP_KEY_REAL, "m", "um", "5 um", 0.1 * UM, 1 * MM, NULL,
+   "Element height at the skin surface."},
+  {"mesh.depth_growth", PP_KEY_REAL, "", "", "1.3", 1, 2, NULL,
+   "Ratio of neighbouring element heights going down (geometric coarsening with depth)."},
+  {"mesh.depth_max_size", PP_KEY_REAL, "m", "um", "300 um", 0.1 * UM, 5 * MM, NULL,
+   "Largest element height."},
+  {"mesh.min_elements_per_layer", PP_KEY_INTEGER, "", "", "2", 1, 100, NULL,
+   "Fewest element layers across each skin layer's thickness (thin layers such as the stratum "
+   "corneum still get this many)."},
+  {"mesh.dej_amplitude", PP_KEY_REAL, "m", "um", "0 um", 0, 200 * UM, NULL,
+   "Peak-to-trough height of the dermal-epidermal junction undulation (rete ridges), applied by "
+   "moving nodes; 0 keeps the junction flat; 20-100 um in the literature (unconfirmed)."},
+  {"mesh.dej_wavelength", PP_KEY_REAL, "m", "um", "110 um", 10 * UM, 1 * MM, NULL,
+   "Wavelength of the junction undulation; 110 um derived from 84 papillae per mm2. With periodic "
+   "sides the block length must be a whole number of wavelengths."},
+
   {"output.healing_interval", PP_KEY_REAL, "s", "d", "1 d", 60, 365 * DAY, NULL,
    "Time between two healing-stage outputs."},
   {"output.mechanics_times", PP_KEY_REAL_LIST, "s", "ms", "[]", 0, 60, NULL,
