@@ -12,5 +12,8 @@ pp_err pp_bench_case_triad(pp_bench *bench); /* a = b + s*c, 3 n sizeof(REAL) by
 pp_err pp_bench_case_copy(pp_bench *bench);  /* b = a, 2 n sizeof(REAL) bytes */
 /* bench_fma.c: floating-point peak (kernels/bench_peak.cl). */
 pp_err pp_bench_case_fma(pp_bench *bench);
+/* bench_reduce.c: the cost of reproducible sums (host/reduce) against a plain sum. */
+pp_err pp_bench_case_plain_sum(pp_bench *bench); /* plain floating-point sum, GB/s of n sizeof(REAL) */
+pp_err pp_bench_case_reduce(pp_bench *bench);    /* pp_reduce_sum, exact; GB/s and time / plain_sum's */
 
 #endif

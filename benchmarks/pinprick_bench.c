@@ -25,6 +25,8 @@ static const bench_case cases[] = {
   {"triad", "a[i] = b[i] + s*c[i], GB/s from 3 n sizeof(REAL) bytes", pp_bench_case_triad},
   {"copy", "b[i] = a[i], GB/s from 2 n sizeof(REAL) bytes", pp_bench_case_copy},
   {"fma", "chains of dependent fma, GFLOP/s (compute peak)", pp_bench_case_fma},
+  {"plain_sum", "plain (non-reproducible) sum of n REALs, GB/s of n sizeof(REAL)", pp_bench_case_plain_sum},
+  {"reduce", "exact reproducible sum (host/reduce), GB/s and its time / plain_sum's", pp_bench_case_reduce},
 };
 enum { CASE_COUNT = sizeof cases / sizeof cases[0] };
 
@@ -53,7 +55,7 @@ static void usage(FILE *out)
           "  --list                list the OpenCL devices and exit\n"
           "cases:\n",
           PINPRICK_DEFAULT_REAL);
-  for (int i = 0; i < CASE_COUNT; ++i) fprintf(out, "  %-6s %s\n", cases[i].name, cases[i].what);
+  for (int i = 0; i < CASE_COUNT; ++i) fprintf(out, "  %-9s %s\n", cases[i].name, cases[i].what);
 }
 
 static pp_err parse_count(const char *option, const char *text, size_t minimum, size_t *value)

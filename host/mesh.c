@@ -1,6 +1,7 @@
 #include "mesh.h"
 
 #include <math.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -156,7 +157,7 @@ static pp_err axis_from_breaks(const size_function *f, const double *breaks, int
 }
 
 pp_err pp_mesh_axis_build(double length, const double *refined, int refined_count, double fine_size,
-                          double fine_radius, double growth, double max_size, pp_mesh_axis *axis)
+                          double fine_radius, double growth, double max_size, int periodic, pp_mesh_axis *axis)
 {
   memset(axis, 0, sizeof *axis);
   PP_CHECK(refined_count <= 62, PP_ERR_CONFIG, "at most 62 refined lines per axis, found %d", refined_count);
@@ -169,7 +170,7 @@ pp_err pp_mesh_axis_build(double length, const double *refined, int refined_coun
   for (int r = 0; r < refined_count; ++r)
     if (sorted[r] > breaks[break_count - 1] && sorted[r] < length) breaks[break_count++] = sorted[r];
   breaks[break_count++] = length;
-  size_function f = {sorted, refined_count, length, fine_size, fine_radius, growth, max_size, 0};
+  size_function f = {sorted, refined_count, length, fine_size, fine_radius, growth, max_size, periodic};
   PP_CALL(axis_from_breaks(&f, breaks, break_count, 1, axis, 0));
   return PP_OK;
 }
@@ -501,17 +502,18 @@ static pp_err build_slots(long count, const long *values, int value_count, int *
   return PP_OK;
 }
 
-static pp_err generate(const pp_mesh_spec *spec, int rank, int rank_count, pp_mesh *mesh, local_sets *s)
+/* Axes and global counts only: what `check` reports and every rank shares. */
+static pp_err plan(const pp_mesh_spec *spec, pp_mesh *mesh)
 {
   PP_CALL(validate_spec(spec));
   mesh->spec = *spec;
   mesh->spec.refine_x = mesh->spec.refine_y = NULL;
-  mesh->rank = rank;
-  mesh->rank_count = rank_count;
   PP_CALL(pp_mesh_axis_build(spec->length_x, spec->refine_x, spec->refine_x_count, spec->lateral_fine_size,
-                             spec->lateral_fine_radius, spec->lateral_growth, spec->lateral_max_size, &mesh->axis_x));
+                             spec->lateral_fine_radius, spec->lateral_growth, spec->lateral_max_size,
+                             spec->side_x == PP_SIDE_PERIODIC, &mesh->axis_x));
   PP_CALL(pp_mesh_axis_build(spec->length_y, spec->refine_y, spec->refine_y_count, spec->lateral_fine_size,
-                             spec->lateral_fine_radius, spec->lateral_growth, spec->lateral_max_size, &mesh->axis_y));
+                             spec->lateral_fine_radius, spec->lateral_growth, spec->lateral_max_size,
+                             spec->side_y == PP_SIDE_PERIODIC, &mesh->axis_y));
   /* Depth: one segment per layer, refined towards the surface. */
   double breaks[PP_LAYER_COUNT + 1];
   breaks[0] = 0;
@@ -533,6 +535,26 @@ static pp_err generate(const pp_mesh_spec *spec, int rank, int rank_count, pp_me
   mesh->global_element_count =
     (long long)mesh->axis_x.element_count * mesh->axis_y.element_count * mesh->axis_z.element_count;
 
+  return PP_OK;
+}
+
+pp_err pp_mesh_plan(const pp_mesh_spec *spec, pp_mesh *mesh)
+{
+  memset(mesh, 0, sizeof *mesh);
+  pp_err result = plan(spec, mesh);
+  if (result != PP_OK) {
+    pp_mesh_free(mesh);
+    return pp_error_trace(result, __FILE__, __LINE__, __func__);
+  }
+  return PP_OK;
+}
+
+static pp_err generate(const pp_mesh_spec *spec, int rank, int rank_count, pp_mesh *mesh, local_sets *s)
+{
+  PP_CALL(plan(spec, mesh));
+  mesh->rank = rank;
+  mesh->rank_count = rank_count;
+  int periodic_x = spec->side_x == PP_SIDE_PERIODIC, periodic_y = spec->side_y == PP_SIDE_PERIODIC;
   PP_CALL(pp_partition_grid(mesh->node_columns_x, mesh->node_columns_y, rank_count, &mesh->grid));
   int px, py;
   pp_partition_rank_position(&mesh->grid, rank, &px, &py);
@@ -583,7 +605,54 @@ void pp_mesh_free(pp_mesh *mesh)
   free(mesh->node_global_id); free(mesh->node_coords); free(mesh->node_owner); free(mesh->node_boundary);
   free(mesh->element_global_id); free(mesh->element_nodes); free(mesh->element_layer);
   free(mesh->element_corner_coords); free(mesh->node_element_offset); free(mesh->node_element_entry);
+  free(mesh->output_cell_nodes); free(mesh->output_cell_layer);
   memset(mesh, 0, sizeof *mesh);
+}
+
+pp_err pp_mesh_io_view(pp_mesh *mesh, pp_io_mesh *view)
+{
+  if (!mesh->output_cell_nodes) {
+    PP_MALLOC(mesh->output_cell_nodes, 8 * (size_t)mesh->owned_element_count + 1, "output connectivity");
+    PP_MALLOC(mesh->output_cell_layer, (size_t)mesh->owned_element_count + 1, "output layers");
+    for (int e = 0; e < mesh->owned_element_count; ++e) {
+      for (int c = 0; c < 8; ++c)
+        mesh->output_cell_nodes[8 * (size_t)e + c] = mesh->node_global_id[mesh->element_nodes[8 * (size_t)e + c]];
+      mesh->output_cell_layer[e] = mesh->element_layer[e];
+    }
+  }
+  view->global_node_count = mesh->global_node_count;
+  view->global_cell_count = mesh->global_element_count;
+  view->owned_node_count = mesh->owned_node_count;
+  view->owned_node_ids = mesh->node_global_id;
+  view->owned_node_coords = mesh->node_coords;
+  view->owned_cell_count = mesh->owned_element_count;
+  view->owned_cell_ids = mesh->element_global_id;
+  view->owned_cell_nodes = mesh->output_cell_nodes;
+  view->owned_cell_layer = mesh->output_cell_layer;
+  return PP_OK;
+}
+
+void pp_mesh_print_summary(const pp_mesh *mesh, FILE *out)
+{
+  const pp_mesh_axis *axes[3] = {&mesh->axis_x, &mesh->axis_y, &mesh->axis_z};
+  fprintf(out, "mesh: %lld hex8 elements (%d x %d x %d), %lld nodes; sides x %s, y %s\n",
+          mesh->global_element_count, mesh->axis_x.element_count, mesh->axis_y.element_count,
+          mesh->axis_z.element_count, mesh->global_node_count,
+          mesh->spec.side_x == PP_SIDE_PERIODIC ? "periodic" : mesh->spec.side_x == PP_SIDE_SYMMETRIC ? "symmetric" : "free",
+          mesh->spec.side_y == PP_SIDE_PERIODIC ? "periodic" : mesh->spec.side_y == PP_SIDE_SYMMETRIC ? "symmetric" : "free");
+  for (int a = 0; a < 3; ++a) {
+    double smallest = INFINITY, largest = 0;
+    for (int i = 0; i < axes[a]->element_count; ++i) {
+      double h = axes[a]->position[i + 1] - axes[a]->position[i];
+      smallest = h < smallest ? h : smallest;
+      largest = h > largest ? h : largest;
+    }
+    fprintf(out, "mesh: %c element size %.3g um to %.3g um\n", "xyz"[a], smallest * 1e6, largest * 1e6);
+  }
+  for (int layer = 0; layer < PP_LAYER_COUNT; ++layer)
+    fprintf(out, "mesh: layer %d (%s): %d element layers, %.4g um\n", layer, pp_mesh_layer_name(layer),
+            mesh->axis_z.layer_first[layer + 1] - mesh->axis_z.layer_first[layer],
+            mesh->spec.layer_thickness[layer] * 1e6);
 }
 
 size_t pp_mesh_bytes(const pp_mesh *mesh)

@@ -28,9 +28,11 @@
 #define PP_MESH_H
 
 #include <stddef.h>
+#include <stdio.h>
 
 #include "config.h"
 #include "error.h"
+#include "io.h"
 #include "partition.h"
 
 enum { PP_LAYER_COUNT = 5 };
@@ -65,9 +67,9 @@ typedef struct {
 } pp_mesh_axis;
 
 /* Build one graded axis over [0, length] refined towards `refined` positions (each becomes a
- * node). Exposed for tests. */
+ * node); on a periodic axis distances to refined positions wrap around. Exposed for tests. */
 pp_err pp_mesh_axis_build(double length, const double *refined, int refined_count, double fine_size,
-                          double fine_radius, double growth, double max_size, pp_mesh_axis *axis);
+                          double fine_radius, double growth, double max_size, int periodic, pp_mesh_axis *axis);
 
 typedef struct {
   pp_mesh_spec spec;           /* copied; refine pointers dropped */
@@ -94,6 +96,9 @@ typedef struct {
 
   int *node_element_offset;                  /* [owned_node_count + 1] */
   int *node_element_entry;                   /* element * 8 + corner, ascending global element id */
+
+  long long *output_cell_nodes;              /* owned elements' corners in global ids (pp_mesh_io_view) */
+  int *output_cell_layer;
 } pp_mesh;
 
 /* Generate rank `rank`'s block of a `rank_count`-rank decomposition. Plain function (no MPI):
@@ -101,6 +106,15 @@ typedef struct {
  * config keys). */
 pp_err pp_mesh_generate(const pp_mesh_spec *spec, int rank, int rank_count, pp_mesh *mesh);
 void pp_mesh_free(pp_mesh *mesh);
+/* Validate the spec and build only the axes and global counts (no rank arrays): what
+ * `pinprick check` reports before anything runs. */
+pp_err pp_mesh_plan(const pp_mesh_spec *spec, pp_mesh *mesh);
+/* Element counts, size ranges per axis and element layers per skin layer, one line each. */
+void pp_mesh_print_summary(const pp_mesh *mesh, FILE *out);
+
+/* The owned part of the mesh as the output and checkpoint modules take it (io.h). The view
+ * points into the mesh, which must outlive it. */
+pp_err pp_mesh_io_view(pp_mesh *mesh, pp_io_mesh *view);
 
 /* Bytes held by the mesh's arrays (the memory test). */
 size_t pp_mesh_bytes(const pp_mesh *mesh);

@@ -60,7 +60,7 @@ START_TEST(test_axis_grading)
 {
   const double refined[] = {30e-6, 250e-6};
   pp_mesh_axis axis;
-  ck_assert_int_eq(pp_mesh_axis_build(400e-6, refined, 2, 4e-6, 10e-6, 1.25, 40e-6, &axis), PP_OK);
+  ck_assert_int_eq(pp_mesh_axis_build(400e-6, refined, 2, 4e-6, 10e-6, 1.25, 40e-6, 0, &axis), PP_OK);
   ck_assert(axis.position[0] == 0);
   ck_assert(axis.position[axis.element_count] == 400e-6);
   int found[2] = {0, 0};
