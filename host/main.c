@@ -320,6 +320,13 @@ static pp_err run_case(run_state *state, const cli_options *options, int embedde
   if (local == PP_OK) local = pp_halo_create(&state->halo, &state->mesh, state->clrt, runtime->comm);
   PP_CALL(pp_runtime_agree(runtime, local, "mesh generation"));
   if (runtime->rank == 0 && pp_log_get_level() >= PP_LOG_INFO) pp_mesh_print_summary(&state->mesh, stdout);
+  double volumes[PP_LAYER_COUNT];
+  PP_CALL(pp_mesh_layer_volumes(&state->mesh, runtime->comm, volumes));
+  for (int layer = 0; layer < PP_LAYER_COUNT; ++layer) {
+    double expected = spec.length_x * spec.length_y * spec.layer_thickness[layer];
+    pp_log(PP_LOG_INFO, "mesh: layer %d volume %.9g mm3 (flat-layer value %.9g mm3, relative difference %.1e)", layer,
+           volumes[layer] * 1e9, expected * 1e9, (volumes[layer] - expected) / expected);
+  }
   pp_log_all(PP_LOG_DEBUG, "mesh block %ld x %ld node columns: %d owned + %d ghost nodes, %d owned + %d ghost "
              "elements, %d halo neighbours", state->mesh.owned_x_end - state->mesh.owned_x_first,
              state->mesh.owned_y_end - state->mesh.owned_y_first, state->mesh.owned_node_count,

@@ -1,5 +1,7 @@
 #include "mesh.h"
 
+#include "reduce.h"
+
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -606,29 +608,106 @@ void pp_mesh_free(pp_mesh *mesh)
   free(mesh->element_global_id); free(mesh->element_nodes); free(mesh->element_layer);
   free(mesh->element_corner_coords); free(mesh->node_element_offset); free(mesh->node_element_entry);
   free(mesh->output_cell_nodes); free(mesh->output_cell_layer);
+  free(mesh->output_node_ids); free(mesh->output_node_coords); free(mesh->output_node_local);
   memset(mesh, 0, sizeof *mesh);
+}
+
+/* Output numbering: periodic faces are written twice (columns 0..E in each periodic direction),
+ * so ParaView draws the block as a block instead of cells stretched across it; non-periodic
+ * directions keep the mesh's own numbering. Output id (i, j, k) = (j * (E_x + 1) + i) * NZ + k
+ * in a periodic x direction, with N_x columns otherwise. */
+static long output_columns(const pp_mesh *mesh, int direction)
+{
+  int periodic = (direction == 0 ? mesh->spec.side_x : mesh->spec.side_y) == PP_SIDE_PERIODIC;
+  long nodes = direction == 0 ? mesh->node_columns_x : mesh->node_columns_y;
+  return periodic ? nodes + 1 : nodes;
+}
+
+static long long output_node_id(const pp_mesh *mesh, long i, long j, int k)
+{
+  return ((long long)j * output_columns(mesh, 0) + i) * mesh->node_layers + k;
+}
+
+static int local_node_of(const pp_mesh *mesh, long long id)
+{
+  int parts[2][2] = {{0, mesh->owned_node_count}, {mesh->owned_node_count, mesh->node_count}};
+  for (int p = 0; p < 2; ++p) {
+    int low = parts[p][0], high = parts[p][1];
+    while (low < high) {
+      int middle = low + (high - low) / 2;
+      if (mesh->node_global_id[middle] < id) low = middle + 1;
+      else high = middle;
+    }
+    if (low < parts[p][1] && mesh->node_global_id[low] == id) return low;
+  }
+  return -1;
+}
+
+static pp_err build_output(pp_mesh *mesh)
+{
+  /* The duplicated far column belongs to the rank owning the last column of the direction. */
+  long end_x = mesh->owned_x_end + (output_columns(mesh, 0) > mesh->node_columns_x && mesh->owned_x_end == mesh->node_columns_x);
+  long end_y = mesh->owned_y_end + (output_columns(mesh, 1) > mesh->node_columns_y && mesh->owned_y_end == mesh->node_columns_y);
+  int NZ = mesh->node_layers;
+  size_t count = (size_t)(end_x - mesh->owned_x_first) * (size_t)(end_y - mesh->owned_y_first) * (size_t)NZ;
+  PP_CHECK(count < (size_t)1 << 31, PP_ERR_ARGUMENT, "rank %d would write %zu output nodes; use more ranks",
+           mesh->rank, count);
+  mesh->output_node_count = (int)count;
+  PP_MALLOC(mesh->output_node_ids, count + 1, "output node ids");
+  PP_MALLOC(mesh->output_node_coords, 3 * count + 1, "output node coordinates");
+  PP_MALLOC(mesh->output_node_local, count + 1, "output node map");
+  size_t at = 0;
+  for (long j = mesh->owned_y_first; j < end_y; ++j)
+    for (long i = mesh->owned_x_first; i < end_x; ++i)
+      for (int k = 0; k < NZ; ++k, ++at) {
+        long canonical_i = i % mesh->node_columns_x, canonical_j = j % mesh->node_columns_y;
+        int local = local_node_of(mesh, pp_mesh_node_id(mesh, canonical_i, canonical_j, k));
+        PP_CHECK(local >= 0, PP_ERR_ARGUMENT, "output: node (%ld, %ld, %d) not on rank %d (bug)", i, j, k, mesh->rank);
+        mesh->output_node_ids[at] = output_node_id(mesh, i, j, k);
+        mesh->output_node_local[at] = local;
+        mesh->output_node_coords[3 * at + 0] = mesh->node_coords[3 * local + 0] + (i != canonical_i ? mesh->spec.length_x : 0);
+        mesh->output_node_coords[3 * at + 1] = mesh->node_coords[3 * local + 1] + (j != canonical_j ? mesh->spec.length_y : 0);
+        mesh->output_node_coords[3 * at + 2] = mesh->node_coords[3 * local + 2];
+      }
+  static const int corner_di[4] = {0, 1, 1, 0}, corner_dj[4] = {0, 0, 1, 1};
+  size_t cells = mesh->owned_element_count > 0 ? (size_t)mesh->owned_element_count : 0;
+  PP_MALLOC(mesh->output_cell_nodes, 8 * cells + 1, "output connectivity");
+  PP_MALLOC(mesh->output_cell_layer, cells + 1, "output layers");
+  long EX = mesh->axis_x.element_count;
+  int EZ = mesh->axis_z.element_count;
+  for (int e = 0; e < mesh->owned_element_count; ++e) {
+    long long id = mesh->element_global_id[e];
+    int ek = (int)(id % EZ);
+    long column = (long)(id / EZ), ei = column % EX, ej = column / EX;
+    for (int c = 0; c < 8; ++c)
+      mesh->output_cell_nodes[8 * (size_t)e + c] =
+        output_node_id(mesh, ei + corner_di[c & 3], ej + corner_dj[c & 3], ek + (c < 4 ? 1 : 0));
+    mesh->output_cell_layer[e] = mesh->element_layer[e];
+  }
+  return PP_OK;
 }
 
 pp_err pp_mesh_io_view(pp_mesh *mesh, pp_io_mesh *view)
 {
-  if (!mesh->output_cell_nodes) {
-    PP_MALLOC(mesh->output_cell_nodes, 8 * (size_t)mesh->owned_element_count + 1, "output connectivity");
-    PP_MALLOC(mesh->output_cell_layer, (size_t)mesh->owned_element_count + 1, "output layers");
-    for (int e = 0; e < mesh->owned_element_count; ++e) {
-      for (int c = 0; c < 8; ++c)
-        mesh->output_cell_nodes[8 * (size_t)e + c] = mesh->node_global_id[mesh->element_nodes[8 * (size_t)e + c]];
-      mesh->output_cell_layer[e] = mesh->element_layer[e];
-    }
-  }
-  view->global_node_count = mesh->global_node_count;
+  if (!mesh->output_node_ids) PP_CALL(build_output(mesh));
+  view->global_node_count = (long long)output_columns(mesh, 0) * output_columns(mesh, 1) * mesh->node_layers;
   view->global_cell_count = mesh->global_element_count;
-  view->owned_node_count = mesh->owned_node_count;
-  view->owned_node_ids = mesh->node_global_id;
-  view->owned_node_coords = mesh->node_coords;
+  view->owned_node_count = mesh->output_node_count;
+  view->owned_node_ids = mesh->output_node_ids;
+  view->owned_node_coords = mesh->output_node_coords;
   view->owned_cell_count = mesh->owned_element_count;
   view->owned_cell_ids = mesh->element_global_id;
   view->owned_cell_nodes = mesh->output_cell_nodes;
   view->owned_cell_layer = mesh->output_cell_layer;
+  return PP_OK;
+}
+
+pp_err pp_mesh_output_node_values(pp_mesh *mesh, const double *local_values, int components, double *output_values)
+{
+  if (!mesh->output_node_ids) PP_CALL(build_output(mesh));
+  for (int n = 0; n < mesh->output_node_count; ++n)
+    for (int c = 0; c < components; ++c)
+      output_values[(size_t)n * components + c] = local_values[(size_t)mesh->output_node_local[n] * components + c];
   return PP_OK;
 }
 
@@ -653,6 +732,22 @@ void pp_mesh_print_summary(const pp_mesh *mesh, FILE *out)
     fprintf(out, "mesh: layer %d (%s): %d element layers, %.4g um\n", layer, pp_mesh_layer_name(layer),
             mesh->axis_z.layer_first[layer + 1] - mesh->axis_z.layer_first[layer],
             mesh->spec.layer_thickness[layer] * 1e6);
+}
+
+pp_err pp_mesh_layer_volumes(const pp_mesh *mesh, MPI_Comm comm, double volumes[PP_LAYER_COUNT])
+{
+  double *layer_values = malloc(((size_t)mesh->owned_element_count + 1) * sizeof *layer_values);
+  PP_CHECK(layer_values, PP_ERR_MEMORY, "out of memory for layer volumes");
+  pp_err result = PP_OK;
+  for (int layer = 0; layer < PP_LAYER_COUNT && result == PP_OK; ++layer) {
+    size_t count = 0;
+    for (int e = 0; e < mesh->owned_element_count; ++e)
+      if (mesh->element_layer[e] == layer) layer_values[count++] = pp_mesh_element_volume(mesh, e);
+    result = pp_reduce_sum_host(layer_values, count, comm, &volumes[layer]);
+  }
+  free(layer_values);
+  PP_CALL(result);
+  return PP_OK;
 }
 
 size_t pp_mesh_bytes(const pp_mesh *mesh)

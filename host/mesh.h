@@ -30,6 +30,8 @@
 #include <stddef.h>
 #include <stdio.h>
 
+#include <mpi.h>
+
 #include "config.h"
 #include "error.h"
 #include "io.h"
@@ -97,7 +99,12 @@ typedef struct {
   int *node_element_offset;                  /* [owned_node_count + 1] */
   int *node_element_entry;                   /* element * 8 + corner, ascending global element id */
 
-  long long *output_cell_nodes;              /* owned elements' corners in global ids (pp_mesh_io_view) */
+  /* Output view (pp_mesh_io_view): periodic faces written twice so ParaView draws a block. */
+  int output_node_count;                     /* output nodes this rank writes */
+  long long *output_node_ids;                /* ascending output ids */
+  double *output_node_coords;                /* unwrapped coordinates */
+  int *output_node_local;                    /* local node holding each output node's values */
+  long long *output_cell_nodes;              /* owned elements' corners in output ids */
   int *output_cell_layer;
 } pp_mesh;
 
@@ -112,15 +119,24 @@ pp_err pp_mesh_plan(const pp_mesh_spec *spec, pp_mesh *mesh);
 /* Element counts, size ranges per axis and element layers per skin layer, one line each. */
 void pp_mesh_print_summary(const pp_mesh *mesh, FILE *out);
 
-/* The owned part of the mesh as the output and checkpoint modules take it (io.h). The view
- * points into the mesh, which must outlive it. */
+/* The owned part of the mesh as the output and checkpoint modules take it (io.h). Output
+ * numbering equals the mesh numbering except across periodic sides, whose faces are written
+ * twice (so cells are not drawn stretched across the block): node fields go through
+ * pp_mesh_output_node_values (ghosts up to date first). The view points into the mesh. */
 pp_err pp_mesh_io_view(pp_mesh *mesh, pp_io_mesh *view);
+/* Node values in output order ([view.owned_node_count * components]) from a local node field
+ * ([node_count * components], owned and ghost). */
+pp_err pp_mesh_output_node_values(pp_mesh *mesh, const double *local_values, int components, double *output_values);
 
 /* Bytes held by the mesh's arrays (the memory test). */
 size_t pp_mesh_bytes(const pp_mesh *mesh);
 
 /* Volume of local element e (2x2x2 Gauss quadrature of det J: exact for a trilinear hex). */
 double pp_mesh_element_volume(const pp_mesh *mesh, int element);
+
+/* Collective: the volume of each layer over all ranks, summed order-independently (reduce), so
+ * the same bits on any rank count. */
+pp_err pp_mesh_layer_volumes(const pp_mesh *mesh, MPI_Comm comm, double volumes[PP_LAYER_COUNT]);
 
 /* Layer names ("stratum corneum", ...) and config stems ("stratum_corneum", ...). */
 const char *pp_mesh_layer_name(int layer);

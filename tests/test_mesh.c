@@ -400,6 +400,44 @@ START_TEST(test_halo_owner_to_ghost)
 }
 END_TEST
 
+/* The output view writes periodic faces twice: every output node is written by exactly one rank,
+ * ids ascend, duplicated far-side nodes sit exactly one period from their canonical node and
+ * carry its values. */
+START_TEST(test_output_view)
+{
+  pp_mesh_spec spec = cell_spec(PP_SIDE_PERIODIC);
+  pp_mesh mesh;
+  ck_assert_int_eq(pp_mesh_generate(&spec, runtime.rank, runtime.size, &mesh), PP_OK);
+  pp_io_mesh view;
+  ck_assert_int_eq(pp_mesh_io_view(&mesh, &view), PP_OK);
+  long long written = sum_over_ranks_ll(view.owned_node_count);
+  ck_assert_int_eq(view.global_node_count,
+                   (long long)(mesh.axis_x.element_count + 1) * (mesh.axis_y.element_count + 1) * mesh.node_layers);
+  ck_assert_int_eq(written, view.global_node_count);
+  double *local = malloc((size_t)mesh.node_count * sizeof(double));
+  double *output = malloc((size_t)view.owned_node_count * sizeof(double) + 1);
+  for (int n = 0; n < mesh.node_count; ++n) local[n] = (double)mesh.node_global_id[n];
+  ck_assert_int_eq(pp_mesh_output_node_values(&mesh, local, 1, output), PP_OK);
+  int bad = 0;
+  for (int n = 0; n < view.owned_node_count; ++n) {
+    if (n > 0 && view.owned_node_ids[n] <= view.owned_node_ids[n - 1]) ++bad;
+    int source = mesh.output_node_local[n];
+    for (int d = 0; d < 3; ++d) {
+      double shift = view.owned_node_coords[3 * n + d] - mesh.node_coords[3 * source + d];
+      double period = d == 0 ? spec.length_x : d == 1 ? spec.length_y : 0;
+      if (shift != 0 && shift != period) ++bad;
+    }
+    if (output[n] != (double)mesh.node_global_id[source]) ++bad;
+  }
+  for (int e = 0; e < view.owned_cell_count * 8; ++e)
+    if (view.owned_cell_nodes[e] < 0 || view.owned_cell_nodes[e] >= view.global_node_count) ++bad;
+  ck_assert_int_eq(sum_over_ranks_ll(bad), 0);
+  free(local);
+  free(output);
+  pp_mesh_free(&mesh);
+}
+END_TEST
+
 /* One process builds rank 63's block of a 64-rank run and rank 7's of an 8-rank run with the
  * same block size: memory per owned element must agree (no array grows with the rank count). */
 START_TEST(test_memory_per_element_independent_of_ranks)
@@ -452,6 +490,7 @@ int main(int argc, char **argv)
   tcase_add_test(tc, test_canonical_unwrap);
   tcase_add_test(tc, test_node_sums_identical_bits);
   tcase_add_test(tc, test_halo_owner_to_ghost);
+  tcase_add_test(tc, test_output_view);
   tcase_add_test(tc, test_memory_per_element_independent_of_ranks);
   suite_add_tcase(suite, tc);
   SRunner *runner = srunner_create(suite);
