@@ -371,7 +371,7 @@ static pp_err list_checkpoints(const pp_checkpoint *checkpoint, long long **step
     *count = 0;
     return code;
   }
-  qsort(*steps, (size_t)*count, sizeof **steps, compare_long_long_descending);
+  if (*count > 0) qsort(*steps, (size_t)*count, sizeof **steps, compare_long_long_descending);
   return PP_OK;
 }
 

@@ -1792,3 +1792,44 @@ void pp_config_write_reference(FILE *out)
   }
   pp_units_close(units);
 }
+
+/* FNV-1a, 64 bit: a stable fingerprint, not a security measure. */
+static void hash_bytes(unsigned long long *hash, const void *data, size_t size)
+{
+  const unsigned char *bytes = data;
+  for (size_t i = 0; i < size; ++i) {
+    *hash ^= bytes[i];
+    *hash *= 1099511628211ULL;
+  }
+}
+
+static int is_physics_key(const char *path)
+{
+  static const char *const prefixes[] = {"skin.", "needle.", "mesh.", "treatment.", "healing."};
+  for (size_t p = 0; p < sizeof prefixes / sizeof prefixes[0]; ++p)
+    if (strncmp(path, prefixes[p], strlen(prefixes[p])) == 0) return 1;
+  return 0;
+}
+
+void pp_config_physics_hash(const pp_config *config, char hash_text[17])
+{
+  unsigned long long hash = 14695981039346656037ULL;
+  for (int k = 0; k < KEY_COUNT; ++k) {
+    const pp_key_spec *key = &key_table[k];
+    if (!is_physics_key(key->path)) continue;
+    const pp_config_value *value = &config->values[k];
+    hash_bytes(&hash, key->path, strlen(key->path) + 1);
+    switch (key->type) {
+    case PP_KEY_REAL: hash_bytes(&hash, &value->real, sizeof value->real); break;
+    case PP_KEY_INTEGER:
+    case PP_KEY_BOOLEAN: hash_bytes(&hash, &value->integer, sizeof value->integer); break;
+    case PP_KEY_REAL_LIST:
+      hash_bytes(&hash, &value->list_length, sizeof value->list_length);
+      if (value->list_length > 0) hash_bytes(&hash, value->list, (size_t)value->list_length * sizeof(double));
+      break;
+    default:
+      if (value->text) hash_bytes(&hash, value->text, strlen(value->text) + 1);
+    }
+  }
+  snprintf(hash_text, 17, "%016llx", hash);
+}

@@ -99,6 +99,11 @@ pp_err pp_config_explain(const char *path, FILE *out);
 /* Markdown table of every key, for the README. */
 void pp_config_write_reference(FILE *out);
 
+/* Fingerprint of the physics keys (skin, needle, mesh, treatment, healing: not runtime, output
+ * or case), as 16 hex digits: checkpoints carry it so a restart under changed physics is refused.
+ * Values are hashed in SI bits, so "0.5 mm" and "500 um" give the same hash. */
+void pp_config_physics_hash(const pp_config *config, char hash_text[17]);
+
 /* The embedded default case (host/demo_case.yaml), NUL-terminated. */
 extern const char pp_demo_case_yaml[];
 

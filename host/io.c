@@ -391,7 +391,7 @@ static pp_err truncate_series(pp_io_series *series, double t_restart, int *mesh_
     free(newest_fields);
     return pp_error_trace(code, __FILE__, __LINE__, __func__);
   }
-  qsort(series->done, (size_t)series->done_count, sizeof *series->done, compare_steps);
+  if (series->done_count > 0) qsort(series->done, (size_t)series->done_count, sizeof *series->done, compare_steps);
   series->reference = newest_fields;
   series->reference_count = newest_count;
   return PP_OK;
@@ -626,7 +626,8 @@ pp_err pp_io_step_end(pp_io_series *series)
     if (!series->reference)
       local = pp_error_raise(PP_ERR_MEMORY, __FILE__, __LINE__, __func__, "out of memory listing output fields");
     else {
-      memcpy(series->reference, series->step_fields, sizeof *series->reference * (size_t)series->step_field_count);
+      if (series->step_field_count > 0) /* a step may hold no fields (the mesh series) */
+        memcpy(series->reference, series->step_fields, sizeof *series->reference * (size_t)series->step_field_count);
       series->reference_count = series->step_field_count;
     }
   }

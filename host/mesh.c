@@ -167,7 +167,7 @@ pp_err pp_mesh_axis_build(double length, const double *refined, int refined_coun
   int break_count = 0;
   breaks[break_count++] = 0;
   double sorted[62];
-  memcpy(sorted, refined, (size_t)refined_count * sizeof(double));
+  if (refined_count > 0) memcpy(sorted, refined, (size_t)refined_count * sizeof(double));
   qsort(sorted, (size_t)refined_count, sizeof(double), compare_double);
   for (int r = 0; r < refined_count; ++r)
     if (sorted[r] > breaks[break_count - 1] && sorted[r] < length) breaks[break_count++] = sorted[r];

@@ -156,6 +156,12 @@ static pp_err write_json(FILE *out, const void *context)
   pp_json_write_string(out, libraries);
   fputs(",\n  \"finished_utc\": ", out);
   pp_json_write_string(out, date);
+  if (info->config) {
+    char hash[17];
+    pp_config_physics_hash(info->config, hash);
+    fputs(",\n  \"physics_hash\": ", out);
+    pp_json_write_string(out, hash);
+  }
   fprintf(out, ",\n  \"ranks\": %d,\n  \"precision\": ", c->runtime->size);
   pp_json_write_string(out, info->precision);
   fprintf(out, ",\n  \"wall_time_s\": %.6f,\n  \"devices\": [", MPI_Wtime() - c->runtime->start_time);

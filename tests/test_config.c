@@ -385,6 +385,37 @@ START_TEST(units_in_a_file)
 }
 END_TEST
 
+/* The physics hash follows physics values in SI (units do not matter), ignores runtime and
+ * output keys, and changes with any physics key. */
+START_TEST(physics_hash_tracks_physics_only)
+{
+  pp_config a, b;
+  char hash_a[17], hash_b[17];
+  init_config(&a);
+  init_config(&b);
+  ck_assert_int_eq(pp_config_load_text(&a, "a.yaml", V1 "needle:\n  length: 1.2 mm\n"), PP_OK);
+  ck_assert_int_eq(pp_config_load_text(&b, "b.yaml", V1 "needle:\n  length: 1200 um\n"), PP_OK);
+  pp_config_physics_hash(&a, hash_a);
+  pp_config_physics_hash(&b, hash_b);
+  ck_assert_str_eq(hash_a, hash_b);
+  ck_assert_int_eq((int)strlen(hash_a), 16);
+  ck_assert_int_eq(pp_config_apply_set(&b, "runtime.precision=float"), PP_OK);
+  ck_assert_int_eq(pp_config_apply_set(&b, "output.healing_interval=2 d"), PP_OK);
+  pp_config_physics_hash(&b, hash_b);
+  ck_assert_str_eq(hash_a, hash_b);
+  ck_assert_int_eq(pp_config_apply_set(&b, "mesh.refine_x=[300 um]"), PP_OK);
+  pp_config_physics_hash(&b, hash_b);
+  ck_assert_str_ne(hash_a, hash_b);
+  pp_config_free(&b);
+  init_config(&b);
+  ck_assert_int_eq(pp_config_load_text(&b, "b.yaml", V1 "needle:\n  length: 1.2 mm\n  tip_radius: 5 um\n"), PP_OK);
+  pp_config_physics_hash(&b, hash_b);
+  ck_assert_str_ne(hash_a, hash_b);
+  pp_config_free(&a);
+  pp_config_free(&b);
+}
+END_TEST
+
 START_TEST(set_overrides_with_provenance)
 {
   pp_config config;
@@ -624,6 +655,7 @@ static Suite *config_suite(void)
   tcase_add_test(good, key_table_is_consistent);
   tcase_add_test(good, units_in_a_file);
   tcase_add_test(good, set_overrides_with_provenance);
+  tcase_add_test(good, physics_hash_tracks_physics_only);
   tcase_add_test(good, demo_case_loads_and_equals_the_defaults);
   tcase_add_test(good, write_yaml_round_trips);
   tcase_add_test(good, write_yaml_uses_display_units);
