@@ -39,15 +39,6 @@ struct pp_checkpoint {
   int scalar_count, scalar_capacity;
 };
 
-static int valid_name(const char *name)
-{
-  if (!name || !*name || strlen(name) >= PP_H5_NAME_SIZE) return 0;
-  for (const char *c = name; *c; ++c)
-    if (!((*c >= 'a' && *c <= 'z') || (*c >= 'A' && *c <= 'Z') || (*c >= '0' && *c <= '9') || *c == '_' || *c == '-'))
-      return 0;
-  return 1;
-}
-
 static int valid_text(const char *text, size_t size)
 {
   if (!text || strlen(text) >= size) return 0;
@@ -112,7 +103,7 @@ static pp_err register_field(pp_checkpoint *checkpoint, const char *name, const 
 {
   pp_err local = PP_OK;
   int owned = cell ? checkpoint->mesh.owned_cell_count : checkpoint->mesh.owned_node_count;
-  if (!valid_name(name) || name_taken(checkpoint, name))
+  if (!pp_h5_valid_name(name) || name_taken(checkpoint, name))
     local = pp_error_raise(PP_ERR_ARGUMENT, __FILE__, __LINE__, __func__,
                            "checkpoint: field name '%s' is invalid or already registered", name ? name : "(null)");
   else if (!valid_text(units, PP_H5_UNITS_SIZE))
@@ -167,7 +158,7 @@ pp_err pp_checkpoint_register_cell_field_int(pp_checkpoint *checkpoint, const ch
 static pp_err register_scalar(pp_checkpoint *checkpoint, const char *name, int is_int64, void *value)
 {
   pp_err local = PP_OK;
-  if (!valid_name(name) || name_taken(checkpoint, name) || !value)
+  if (!pp_h5_valid_name(name) || name_taken(checkpoint, name) || !value)
     local = pp_error_raise(PP_ERR_ARGUMENT, __FILE__, __LINE__, __func__,
                            "checkpoint: scalar '%s' is invalid, has no storage or is already registered",
                            name ? name : "(null)");

@@ -579,3 +579,12 @@ pp_err pp_h5_make_directories(const char *dir)
   PP_CHECK(stat(path, &info) == 0 && S_ISDIR(info.st_mode), PP_ERR_IO, "%s exists and is not a folder", path);
   return PP_OK;
 }
+
+int pp_h5_valid_name(const char *name)
+{
+  if (!name || !*name || strlen(name) >= PP_H5_NAME_SIZE) return 0;
+  for (const char *c = name; *c; ++c)
+    if (!((*c >= 'a' && *c <= 'z') || (*c >= 'A' && *c <= 'Z') || (*c >= '0' && *c <= '9') || *c == '_' || *c == '-'))
+      return 0;
+  return 1;
+}

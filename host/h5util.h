@@ -111,4 +111,8 @@ pp_err pp_h5_xdmf_print(FILE *out, const void *xdmf); /* a pp_file_writer for pp
 /* Create dir and its parents (one process; EEXIST is fine). */
 pp_err pp_h5_make_directories(const char *dir);
 
+/* A series, field or checkpoint item name: letters, digits, '_' and '-', shorter than
+ * PP_H5_NAME_SIZE (names become HDF5 paths and file names). */
+int pp_h5_valid_name(const char *name);
+
 #endif

@@ -26,22 +26,6 @@ struct pp_halo {
   size_t device_buffer_components;
 };
 
-/* Local index of global node id, or -1: owned and ghost parts are each sorted. */
-static int find_node(const pp_mesh *mesh, long long id)
-{
-  int parts[2][2] = {{0, mesh->owned_node_count}, {mesh->owned_node_count, mesh->node_count}};
-  for (int p = 0; p < 2; ++p) {
-    int low = parts[p][0], high = parts[p][1];
-    while (low < high) {
-      int middle = low + (high - low) / 2;
-      if (mesh->node_global_id[middle] < id) low = middle + 1;
-      else high = middle;
-    }
-    if (low < parts[p][1] && mesh->node_global_id[low] == id) return low;
-  }
-  return -1;
-}
-
 /* Sorted columns of `columns` that fall into [first, end). */
 static int intersect(const long *columns, int count, long first, long end, long *out)
 {
@@ -58,7 +42,7 @@ static pp_err append_nodes(const pp_mesh *mesh, const long *xs, int nx, const lo
     for (int a = 0; a < nx; ++a)
       for (int k = 0; k < mesh->node_layers; ++k) {
         long long id = pp_mesh_node_id(mesh, xs[a], ys[b], k);
-        int local = find_node(mesh, id);
+        int local = pp_mesh_local_node(mesh, id);
         PP_CHECK(local >= 0, PP_ERR_ARGUMENT, "halo plan: node %lld not on rank %d (bug)", id, mesh->rank);
         list[(*at)++] = local;
       }

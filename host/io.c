@@ -45,15 +45,6 @@ struct pp_io_series {
   int step_field_count, step_field_capacity;
 };
 
-static int valid_name(const char *name)
-{
-  if (!name || !*name || strlen(name) >= PP_H5_NAME_SIZE) return 0;
-  for (const char *c = name; *c; ++c)
-    if (!((*c >= 'a' && *c <= 'z') || (*c >= 'A' && *c <= 'Z') || (*c >= '0' && *c <= '9') || *c == '_' || *c == '-'))
-      return 0;
-  return 1;
-}
-
 /* Units go into XML attributes and HDF5 strings: keep them printable and free of XML syntax. */
 static int valid_units(const char *units)
 {
@@ -173,7 +164,7 @@ static pp_err check_open_arguments(const pp_runtime *runtime, const char *dir, c
   (void)runtime;
   PP_CHECK(dir && *dir && strlen(dir) + PP_H5_NAME_SIZE + 32 < DIR_SIZE, PP_ERR_ARGUMENT,
            "output series: invalid output folder");
-  PP_CHECK(valid_name(name), PP_ERR_ARGUMENT,
+  PP_CHECK(pp_h5_valid_name(name), PP_ERR_ARGUMENT,
            "output series name '%s' must be 1-%d letters, digits, '_' or '-'", name ? name : "(null)",
            PP_H5_NAME_SIZE - 1);
   PP_CHECK(time_unit && *time_unit && strlen(time_unit) < TIME_UNIT_SIZE && valid_units(time_unit), PP_ERR_ARGUMENT,
@@ -506,7 +497,7 @@ static pp_err write_field(pp_io_series *series, const char *name, const char *un
     local = pp_error_raise(PP_ERR_ARGUMENT, __FILE__, __LINE__, __func__,
                            "series %s: field '%s' written outside a step (call pp_io_step_begin first)", series->name,
                            name ? name : "(null)");
-  else if (!valid_name(name))
+  else if (!pp_h5_valid_name(name))
     local = pp_error_raise(PP_ERR_ARGUMENT, __FILE__, __LINE__, __func__,
                            "series %s: field name '%s' must be 1-%d letters, digits, '_' or '-'", series->name,
                            name ? name : "(null)", PP_H5_NAME_SIZE - 1);

@@ -628,7 +628,7 @@ static long long output_node_id(const pp_mesh *mesh, long i, long j, int k)
   return ((long long)j * output_columns(mesh, 0) + i) * mesh->node_layers + k;
 }
 
-static int local_node_of(const pp_mesh *mesh, long long id)
+int pp_mesh_local_node(const pp_mesh *mesh, long long id)
 {
   int parts[2][2] = {{0, mesh->owned_node_count}, {mesh->owned_node_count, mesh->node_count}};
   for (int p = 0; p < 2; ++p) {
@@ -661,7 +661,7 @@ static pp_err build_output(pp_mesh *mesh)
     for (long i = mesh->owned_x_first; i < end_x; ++i)
       for (int k = 0; k < NZ; ++k, ++at) {
         long canonical_i = i % mesh->node_columns_x, canonical_j = j % mesh->node_columns_y;
-        int local = local_node_of(mesh, pp_mesh_node_id(mesh, canonical_i, canonical_j, k));
+        int local = pp_mesh_local_node(mesh, pp_mesh_node_id(mesh, canonical_i, canonical_j, k));
         PP_CHECK(local >= 0, PP_ERR_ARGUMENT, "output: node (%ld, %ld, %d) not on rank %d (bug)", i, j, k, mesh->rank);
         mesh->output_node_ids[at] = output_node_id(mesh, i, j, k);
         mesh->output_node_local[at] = local;

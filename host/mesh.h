@@ -144,6 +144,8 @@ const char *pp_mesh_layer_name(int layer);
 /* Global id helpers (exposed for tests and the halo). */
 long long pp_mesh_node_id(const pp_mesh *mesh, long i, long j, int k);
 long long pp_mesh_element_id(const pp_mesh *mesh, long i, long j, int k);
+/* Local index of global node id (owned or ghost), or -1 when the rank does not hold it. */
+int pp_mesh_local_node(const pp_mesh *mesh, long long id);
 /* Owning rank of node column (i, j). */
 int pp_mesh_column_owner(const pp_mesh *mesh, long i, long j);
 /* The node columns a rank holds (owned and ghost) along one direction; *count entries into
