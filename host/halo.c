@@ -5,118 +5,148 @@
 
 #include "runtime.h"
 
-enum { HALO_TAG = 7301, MAX_NEIGHBOURS = 8, LOCAL_SIZE = 64 };
+enum { HALO_TAG = 7301, LOCAL_SIZE = 64 };
 
 struct pp_halo {
   MPI_Comm comm;
   pp_clrt *clrt;
-  int neighbour_count;
-  int neighbour[MAX_NEIGHBOURS];
-  int send_first[MAX_NEIGHBOURS + 1]; /* offsets into send_index */
-  int recv_first[MAX_NEIGHBOURS + 1];
+  int neighbour_count, neighbour_capacity;
+  int *neighbour;                     /* ranks, ascending */
+  int *send_first, *recv_first;       /* [neighbour_count + 1] offsets into send_index / recv_index */
   int *send_index, *recv_index;       /* local node indices, concatenated per neighbour */
   /* exchange state */
   int components, in_flight;
   size_t value_size;                  /* bytes per value on the wire: REAL on the device, double on host */
   unsigned char *send_buffer, *recv_buffer;
   size_t buffer_capacity_send, buffer_capacity_recv;
-  MPI_Request requests[2 * MAX_NEIGHBOURS];
+  MPI_Request *requests;
   cl_mem device_field;
   cl_mem device_send_index, device_recv_index, device_send_buffer, device_recv_buffer;
   size_t device_buffer_components;
 };
 
-/* Sorted columns of `columns` that fall into [first, end). */
-static int intersect(const long *columns, int count, long first, long end, long *out)
-{
-  int n = 0;
-  for (int c = 0; c < count; ++c)
-    if (columns[c] >= first && columns[c] < end) out[n++] = columns[c];
-  return n;
-}
-
-/* Append the nodes of columns xs x ys (all depths), ascending global id, as local indices. */
-static pp_err append_nodes(const pp_mesh *mesh, const long *xs, int nx, const long *ys, int ny, int *list, int *at)
-{
-  for (int b = 0; b < ny; ++b)
-    for (int a = 0; a < nx; ++a)
-      for (int k = 0; k < mesh->node_layers; ++k) {
-        long long id = pp_mesh_node_id(mesh, xs[a], ys[b], k);
-        int local = pp_mesh_local_node(mesh, id);
-        PP_CHECK(local >= 0, PP_ERR_ARGUMENT, "halo plan: node %lld not on rank %d (bug)", id, mesh->rank);
-        list[(*at)++] = local;
-      }
-  return PP_OK;
-}
-
+/* The plan from the ghost nodes' owners: each rank asks every owner for its ghosts (one
+ * all-to-all of counts, one of global ids); the owner turns the ids into its local indices.
+ * Both sides list nodes in ascending global id, so the messages match without further
+ * handshake. Works for generated (block) and imported (METIS) partitions alike. */
 static pp_err build_plan(pp_halo *halo, const pp_mesh *mesh)
 {
-  const pp_rank_grid *grid = &mesh->grid;
-  int px, py;
-  pp_partition_rank_position(grid, mesh->rank, &px, &py);
-  int periodic_x = mesh->spec.side_x == PP_SIDE_PERIODIC, periodic_y = mesh->spec.side_y == PP_SIDE_PERIODIC;
-  /* Candidates: the 3 x 3 block neighbourhood (wrapped across periodic sides), each rank once, in
-   * ascending rank order so that both sides post in a fixed order. */
-  int candidates[9], candidate_count = 0;
-  for (int dy = -1; dy <= 1; ++dy)
-    for (int dx = -1; dx <= 1; ++dx) {
-      int qx = px + dx, qy = py + dy;
-      if (periodic_x) qx = (qx + grid->ranks_x) % grid->ranks_x;
-      if (periodic_y) qy = (qy + grid->ranks_y) % grid->ranks_y;
-      if (qx < 0 || qx >= grid->ranks_x || qy < 0 || qy >= grid->ranks_y) continue;
-      int q = pp_partition_rank_at(grid, qx, qy);
-      if (q == mesh->rank) continue;
-      int seen = 0;
-      for (int c = 0; c < candidate_count; ++c) seen |= candidates[c] == q;
-      if (!seen) candidates[candidate_count++] = q;
+  int size = 0, rank = 0;
+  PP_MPI(MPI_Comm_size(halo->comm, &size), "MPI_Comm_size");
+  PP_MPI(MPI_Comm_rank(halo->comm, &rank), "MPI_Comm_rank");
+  int ghosts = mesh->node_count - mesh->owned_node_count;
+  int *want_count = calloc((size_t)size, sizeof *want_count), *give_count = calloc((size_t)size, sizeof *give_count);
+  int *want_first = calloc((size_t)size + 1, sizeof *want_first), *give_first = calloc((size_t)size + 1, sizeof *give_first);
+  long long *wanted = malloc(((size_t)ghosts + 1) * sizeof *wanted), *asked = NULL;
+  pp_err result = PP_OK;
+  if (!want_count || !give_count || !want_first || !give_first || !wanted) {
+    result = pp_error_raise(PP_ERR_MEMORY, __FILE__, __LINE__, __func__, "out of memory for the halo plan");
+    goto done;
+  }
+  /* Ghosts are stored in ascending global id; grouping them by owner keeps that order. */
+  for (int g = 0; g < ghosts; ++g) {
+    int owner = mesh->node_owner[mesh->owned_node_count + g];
+    if (owner < 0 || owner >= size || owner == rank) {
+      result = pp_error_raise(PP_ERR_ARGUMENT, __FILE__, __LINE__, __func__,
+                              "halo plan: ghost node %lld has owner %d on rank %d (bug)",
+                              mesh->node_global_id[mesh->owned_node_count + g], owner, rank);
+      goto done;
     }
-  for (int a = 1; a < candidate_count; ++a)
-    for (int b = a; b > 0 && candidates[b - 1] > candidates[b]; --b) {
-      int t = candidates[b]; candidates[b] = candidates[b - 1]; candidates[b - 1] = t;
+    ++want_count[owner];
+  }
+  int code = MPI_Alltoall(want_count, 1, MPI_INT, give_count, 1, MPI_INT, halo->comm);
+  if (code != MPI_SUCCESS) {
+    result = pp_mpi_error(code, __FILE__, __LINE__, __func__, "exchanging halo counts");
+    goto done;
+  }
+  for (int q = 0; q < size; ++q) {
+    want_first[q + 1] = want_first[q] + want_count[q];
+    give_first[q + 1] = give_first[q] + give_count[q];
+  }
+  {
+    int *fill = calloc((size_t)size, sizeof *fill);
+    if (!fill) {
+      result = pp_error_raise(PP_ERR_MEMORY, __FILE__, __LINE__, __func__, "out of memory for the halo plan");
+      goto done;
     }
-
-  long owned_x = mesh->owned_x_end - mesh->owned_x_first, owned_y = mesh->owned_y_end - mesh->owned_y_first;
-  long my_columns_x[owned_x + 3], my_columns_y[owned_y + 3];
-  int my_count_x, my_count_y;
-  pp_mesh_present_columns(mesh, 0, mesh->owned_x_first, mesh->owned_x_end, my_columns_x, &my_count_x);
-  pp_mesh_present_columns(mesh, 1, mesh->owned_y_first, mesh->owned_y_end, my_columns_y, &my_count_y);
-
-  PP_MALLOC(halo->send_index, (size_t)mesh->owned_node_count + 1, "halo send list");
-  PP_MALLOC(halo->recv_index, (size_t)(mesh->node_count - mesh->owned_node_count) + 1, "halo receive list");
+    for (int g = 0; g < ghosts; ++g) {
+      int owner = mesh->node_owner[mesh->owned_node_count + g];
+      wanted[want_first[owner] + fill[owner]++] = mesh->node_global_id[mesh->owned_node_count + g];
+    }
+    free(fill);
+  }
+  asked = malloc(((size_t)give_first[size] + 1) * sizeof *asked);
+  if (!asked) {
+    result = pp_error_raise(PP_ERR_MEMORY, __FILE__, __LINE__, __func__, "out of memory for the halo plan");
+    goto done;
+  }
+  code = MPI_Alltoallv(wanted, want_count, want_first, MPI_LONG_LONG, asked, give_count, give_first, MPI_LONG_LONG,
+                       halo->comm);
+  if (code != MPI_SUCCESS) {
+    result = pp_mpi_error(code, __FILE__, __LINE__, __func__, "exchanging halo node lists");
+    goto done;
+  }
+  halo->send_index = malloc(((size_t)give_first[size] + 1) * sizeof *halo->send_index);
+  halo->recv_index = malloc(((size_t)ghosts + 1) * sizeof *halo->recv_index);
+  if (!halo->send_index || !halo->recv_index) {
+    result = pp_error_raise(PP_ERR_MEMORY, __FILE__, __LINE__, __func__, "out of memory for the halo plan");
+    goto done;
+  }
   int send_at = 0, recv_at = 0;
-  for (int c = 0; c < candidate_count; ++c) {
-    int q = candidates[c], qx, qy;
-    pp_partition_rank_position(grid, q, &qx, &qy);
-    long q_first_x, q_end_x, q_first_y, q_end_y;
-    pp_partition_range(mesh->node_columns_x, grid->ranks_x, qx, &q_first_x, &q_end_x);
-    pp_partition_range(mesh->node_columns_y, grid->ranks_y, qy, &q_first_y, &q_end_y);
-    long q_columns_x[(q_end_x - q_first_x) + 3], q_columns_y[(q_end_y - q_first_y) + 3];
-    int q_count_x, q_count_y;
-    pp_mesh_present_columns(mesh, 0, q_first_x, q_end_x, q_columns_x, &q_count_x);
-    pp_mesh_present_columns(mesh, 1, q_first_y, q_end_y, q_columns_y, &q_count_y);
-    /* Send: my owned columns that q holds. Receive: columns I hold that q owns. */
-    long sx[q_count_x + 1], sy[q_count_y + 1], rx[my_count_x + 1], ry[my_count_y + 1];
-    int nsx = intersect(q_columns_x, q_count_x, mesh->owned_x_first, mesh->owned_x_end, sx);
-    int nsy = intersect(q_columns_y, q_count_y, mesh->owned_y_first, mesh->owned_y_end, sy);
-    int nrx = intersect(my_columns_x, my_count_x, q_first_x, q_end_x, rx);
-    int nry = intersect(my_columns_y, my_count_y, q_first_y, q_end_y, ry);
-    if ((long)nsx * nsy == 0 && (long)nrx * nry == 0) continue;
-    PP_CHECK(halo->neighbour_count < MAX_NEIGHBOURS, PP_ERR_ARGUMENT, "halo: more than %d neighbours", MAX_NEIGHBOURS);
+  for (int q = 0; q < size; ++q) {
+    if (want_count[q] == 0 && give_count[q] == 0) continue;
+    if (halo->neighbour_count == halo->neighbour_capacity) {
+      int capacity = halo->neighbour_capacity ? 2 * halo->neighbour_capacity : 8;
+      int *neighbour = realloc(halo->neighbour, (size_t)capacity * sizeof *neighbour);
+      int *send_first = neighbour ? realloc(halo->send_first, (size_t)(capacity + 1) * sizeof *send_first) : NULL;
+      if (send_first) halo->send_first = send_first;
+      int *recv_first = send_first ? realloc(halo->recv_first, (size_t)(capacity + 1) * sizeof *recv_first) : NULL;
+      if (recv_first) halo->recv_first = recv_first;
+      if (neighbour) halo->neighbour = neighbour;
+      if (!neighbour || !send_first || !recv_first) {
+        result = pp_error_raise(PP_ERR_MEMORY, __FILE__, __LINE__, __func__, "out of memory for the halo plan");
+        goto done;
+      }
+      halo->neighbour_capacity = capacity;
+    }
     int slot = halo->neighbour_count++;
     halo->neighbour[slot] = q;
     halo->send_first[slot] = send_at;
     halo->recv_first[slot] = recv_at;
-    PP_CALL(append_nodes(mesh, sx, nsx, sy, nsy, halo->send_index, &send_at));
-    PP_CALL(append_nodes(mesh, rx, nrx, ry, nry, halo->recv_index, &recv_at));
+    for (int i = give_first[q]; i < give_first[q + 1]; ++i) {
+      int local = pp_mesh_local_node(mesh, asked[i]);
+      if (local < 0 || local >= mesh->owned_node_count) {
+        result = pp_error_raise(PP_ERR_ARGUMENT, __FILE__, __LINE__, __func__,
+                                "halo plan: rank %d asked rank %d for node %lld, which it does not own (bug)", q, rank,
+                                asked[i]);
+        goto done;
+      }
+      halo->send_index[send_at++] = local;
+    }
+    for (int i = want_first[q]; i < want_first[q + 1]; ++i)
+      halo->recv_index[recv_at++] = pp_mesh_local_node(mesh, wanted[i]);
+  }
+  if (!halo->send_first) {
+    halo->send_first = calloc(1, sizeof *halo->send_first);
+    halo->recv_first = calloc(1, sizeof *halo->recv_first);
+    if (!halo->send_first || !halo->recv_first) {
+      result = pp_error_raise(PP_ERR_MEMORY, __FILE__, __LINE__, __func__, "out of memory for the halo plan");
+      goto done;
+    }
   }
   halo->send_first[halo->neighbour_count] = send_at;
   halo->recv_first[halo->neighbour_count] = recv_at;
-  PP_CHECK(recv_at == mesh->node_count - mesh->owned_node_count, PP_ERR_ARGUMENT,
-           "halo plan on rank %d fills %d of its %d ghost nodes (bug)", mesh->rank, recv_at,
-           mesh->node_count - mesh->owned_node_count);
-  (void)periodic_x;
-  (void)periodic_y;
-  return PP_OK;
+  halo->requests = malloc((2 * (size_t)halo->neighbour_count + 1) * sizeof *halo->requests);
+  if (!halo->requests)
+    result = pp_error_raise(PP_ERR_MEMORY, __FILE__, __LINE__, __func__, "out of memory for the halo plan");
+done:
+  free(want_count);
+  free(give_count);
+  free(want_first);
+  free(give_first);
+  free(wanted);
+  free(asked);
+  return result;
 }
 
 pp_err pp_halo_create(pp_halo **out, const pp_mesh *mesh, pp_clrt *clrt, MPI_Comm comm)
@@ -126,6 +156,14 @@ pp_err pp_halo_create(pp_halo **out, const pp_mesh *mesh, pp_clrt *clrt, MPI_Com
   halo->comm = comm;
   halo->clrt = clrt;
   pp_err result = build_plan(halo, mesh);
+  /* Every rank leaves together: the plan needed collectives, and a rank that failed may have
+   * left before them. */
+  int failed_local = result != PP_OK, failed_any = 0;
+  int agreement = MPI_Allreduce(&failed_local, &failed_any, 1, MPI_INT, MPI_MAX, comm);
+  if (result == PP_OK && agreement != MPI_SUCCESS)
+    result = pp_mpi_error(agreement, __FILE__, __LINE__, __func__, "agreeing on the halo plan");
+  if (result == PP_OK && failed_any)
+    result = pp_error_raise(PP_ERR_OTHER_RANK, __FILE__, __LINE__, __func__, "another rank failed to build its halo plan");
   if (result == PP_OK && clrt) {
     int sends = halo->send_first[halo->neighbour_count], receives = halo->recv_first[halo->neighbour_count];
     result = pp_clrt_buffer(clrt, CL_MEM_READ_ONLY, (size_t)sends * sizeof(int), "halo send list",
@@ -153,6 +191,10 @@ void pp_halo_destroy(pp_halo *halo)
   if (!halo) return;
   free(halo->send_index);
   free(halo->recv_index);
+  free(halo->neighbour);
+  free(halo->send_first);
+  free(halo->recv_first);
+  free(halo->requests);
   free(halo->send_buffer);
   free(halo->recv_buffer);
   cl_mem buffers[] = {halo->device_send_index, halo->device_recv_index, halo->device_send_buffer,

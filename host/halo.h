@@ -1,6 +1,7 @@
 /* halo: the owner -> ghost copy of node fields between ranks. The exchange plan (neighbours,
- * which owned nodes each one needs, which ghost nodes each one fills) is built once from the
- * partition, without communication (miniFE's make_local_matrix, done geometrically). An exchange
+ * which owned nodes each one needs, which ghost nodes each one fills) is built once, from the
+ * owners of each rank's ghost nodes, with two all-to-alls (miniFE's make_local_matrix); it serves
+ * generated and imported partitions alike. An exchange
  * is split into begin (pack on the device, read the packed halo, post the receives and sends)
  * and end (wait, write, unpack on the device), so work on interior data can run in between.
  * Lists are in ascending global node id on both sides, so they match without a handshake. */
@@ -15,7 +16,7 @@
 
 typedef struct pp_halo pp_halo;
 
-/* Collective-free: each rank computes its own plan. clrt may be NULL for a host-only halo. */
+/* Collective over comm. clrt may be NULL for a host-only halo. */
 pp_err pp_halo_create(pp_halo **halo, const pp_mesh *mesh, pp_clrt *clrt, MPI_Comm comm);
 void pp_halo_destroy(pp_halo *halo);
 
