@@ -5,6 +5,7 @@
  * the key table, converting each value into a staged copy and collecting every problem; only
  * a problem-free load is committed. So a failed load leaves the config as it was. */
 #include "config.h"
+#include "log.h"
 
 #include <ctype.h>
 #include <errno.h>
@@ -26,10 +27,43 @@
 #define DAY 86400.0
 #define PER_CM2 1e4
 
+/* The material keys of one skin layer (PHYSICS.md section 2.2). The stored modulus is the
+ * initial shear modulus in both forms, which pins the Ogden convention to the Shergold/Fleck/
+ * Abaqus one: mixing it up with Ogden's original notation changes mu by alpha/2, about 6 for
+ * skin, so the meaning says how to convert. Stage 1 needs these, the density and, for
+ * crack-band erosion, the fracture energy; kappa = ratio x mu keeps nu fixed when mu changes. */
+#define LAYER_MATERIAL(STEM, LAYER, MATERIAL, MU, MU_UNIT, MU_MIN, MU_MAX, ALPHA, RATIO, MU_SOURCE, RATIO_SOURCE) \
+  {"skin." STEM ".material", PP_KEY_CHOICE, NULL, NULL, MATERIAL, 1, 0, "neo_hookean|ogden",                     \
+   "Hyperelastic form of the " LAYER ": neo_hookean, W = (mu/2)(J^(-2/3) I1 - 3) + (kappa/2)(J - 1)^2 "        \
+   "(the NiftySim form), or ogden, one term W = (2 mu/alpha^2)(l1^alpha + l2^alpha + l3^alpha - 3) plus the "   \
+   "same volumetric term, l_i the deviatoric principal stretches (PHYSICS.md section 2.2)."},                    \
+  {"skin." STEM ".shear_modulus", PP_KEY_REAL, "Pa", MU_UNIT, MU, MU_MIN, MU_MAX, NULL,                         \
+   "Initial (small-strain) shear modulus mu of the " LAYER " in either form; for ogden in the "                 \
+   "Shergold/Fleck/Abaqus convention W = (2 mu/alpha^2)(...), so a mu_p of Ogden's original notation "          \
+   "(mu_p/alpha)(...) is entered as mu_p alpha/2. " MU_SOURCE},                                                  \
+  {"skin." STEM ".ogden_alpha", PP_KEY_REAL, "", "", ALPHA, 0.5, 50, NULL,                                        \
+   "Exponent alpha of the one-term Ogden form of the " LAYER ", used when its material is ogden; dermis 12 "    \
+   "(8-20; Shergold 2006, tension data imply 12-14, PHYSICS.md section 2.2); 2 makes Ogden neo-Hookean."},     \
+  {"skin." STEM ".bulk_to_shear_ratio", PP_KEY_REAL, "", "", RATIO, 1, 5000, NULL,                               \
+   "Bulk over shear modulus kappa/mu of the " LAYER ", kappa weighting the volumetric term "                    \
+   "(kappa/2)(J - 1)^2; Poisson's ratio nu = (3 r - 2)/(6 r + 2). " RATIO_SOURCE},                              \
+  {"skin." STEM ".fracture_energy", PP_KEY_REAL, "J/m2", "J/m2", "100 J/m2", 0.1, 1e5, NULL,                     \
+   "Fracture energy G_c of the " LAYER " for puncture by crack-band erosion (an element erodes when its "       \
+   "strain-energy density exceeds G_c/h_e); 100 J/m2 is a calibration start point, measured 10 J/m2 "          \
+   "(murine micro-penetration) to 1.1 kJ/m2 (needle, pig) and 17-30 kJ/m2 (tear tests) (PHYSICS.md 2.3)."}
+
+#define RATIO_SOFT_LAYER                                                                                         \
+  "50 is nu = 0.49, as in NiftySim's example models; 500 (nu = 0.499) is more faithful but shrinks the "        \
+  "explicit time step about 3x (PHYSICS.md section 2.2)."
+
 static const pp_key_spec key_table[] = {
   {"schema_version", PP_KEY_INTEGER, "", "", NULL, 1, 1, NULL,
    "Config schema the file is written in; this pinprick reads schema 1 only and refuses others "
    "rather than guess what their keys mean."},
+
+  {"preset", PP_KEY_CHOICE, NULL, NULL, "none", 1, 0, "none|face|forearm|back",
+   "Skin preset of a body site (meshes/presets/NAME.yaml, embedded): its layer thicknesses and materials "
+   "replace the defaults; keys given in the file or by --set still win, wherever they are written."},
 
   {"case.name", PP_KEY_STRING, NULL, NULL, "microneedling-demo", 1, 0, NULL,
    "Short name of the case, used in output file names and the run record (letters, digits, "
@@ -40,18 +74,37 @@ static const pp_key_spec key_table[] = {
   {"skin.stratum_corneum.thickness", PP_KEY_REAL, "m", "um", "15 um", 5 * UM, 100 * UM, NULL,
    "Thickness of the stratum corneum (outer horny layer); forearm 18, shoulder 11, buttock 15 um "
    "(Sandby-Moller 2003)."},
+  LAYER_MATERIAL("stratum_corneum", "stratum corneum", "neo_hookean", "6.9 MPa", "MPa", 1e3, 1e9, "2", "9.67",
+                 "6.9 MPa is E = 20 MPa, nu = 0.45 (range 1-1000 MPa: hydration changes it about 10x; "
+                 "PHYSICS.md section 0).",
+                 "9.67 is nu = 0.45 (PHYSICS.md section 2.2: 0.45-0.48 for the epidermis)."),
   {"skin.viable_epidermis.thickness", PP_KEY_REAL, "m", "um", "60 um", 20 * UM, 300 * UM, NULL,
    "Thickness of the viable epidermis below the stratum corneum; 57-82 um (Sandby-Moller 2003), "
    "face 30-63 um (Chopra 2015)."},
+  LAYER_MATERIAL("viable_epidermis", "viable epidermis", "neo_hookean", "0.507 MPa", "MPa", 1e3, 1e9, "2", "24.7",
+                 "0.507 MPa is E = 1.5 MPa, nu = 0.48 (Geerligs 2011: 1-2 MPa in indentation; PHYSICS.md "
+                 "section 0).",
+                 "24.7 is nu = 0.48 (PHYSICS.md section 2.2: 0.45-0.48 for the epidermis)."),
   {"skin.papillary_dermis.thickness", PP_KEY_REAL, "m", "um", "300 um", 50 * UM, 1 * MM, NULL,
    "Thickness of the papillary (upper, loose) dermis; about 1/5 of the dermis, 300-400 um often "
    "quoted (secondary sources, unconfirmed)."},
+  LAYER_MATERIAL("papillary_dermis", "papillary dermis", "ogden", "0.1 MPa", "MPa", 100, 100e6, "12", "50",
+                 "0.1 MPa (0.01-0.4) is near in-vivo indentation; tension data imply 0.4 MPa, the "
+                 "tension-calibrated value (PHYSICS.md section 2.2); to be calibrated on insertion forces.",
+                 RATIO_SOFT_LAYER),
   {"skin.reticular_dermis.thickness", PP_KEY_REAL, "m", "um", "1200 um", 200 * UM, 6 * MM, NULL,
    "Thickness of the reticular (deep, dense) dermis; face dermis 0.76-1.97 mm (Chopra 2015), "
    "trunk 2-6 mm (Oltulu 2018)."},
+  LAYER_MATERIAL("reticular_dermis", "reticular dermis", "ogden", "0.1 MPa", "MPa", 100, 100e6, "12", "50",
+                 "0.1 MPa (0.01-0.4) is near in-vivo indentation; tension data imply 0.4 MPa, the "
+                 "tension-calibrated value (PHYSICS.md section 2.2); to be calibrated on insertion forces.",
+                 RATIO_SOFT_LAYER),
   {"skin.hypodermis.thickness", PP_KEY_REAL, "m", "mm", "3 mm", 0.5 * MM, 20 * MM, NULL,
    "Modelled thickness of the subcutaneous fat; 2 mm forehead to 5-6 mm chin (Iyengar 2018, "
    "ultrasound)."},
+  LAYER_MATERIAL("hypodermis", "hypodermis", "neo_hookean", "1 kPa", "kPa", 10, 10e6, "2", "50",
+                 "1 kPa (0.3-10 kPa): adipose tissue is in the kPa range (PHYSICS.md section 0, unconfirmed).",
+                 RATIO_SOFT_LAYER),
   {"skin.density", PP_KEY_REAL, "kg/m3", "kg/m3", "1100 kg/m3", 900, 1300, NULL,
    "Mass density of every soft layer; epidermis 1110-1190, dermis 1116, fat 971 kg/m3 "
    "(PHYSICS.md section 0)."},
@@ -1071,6 +1124,159 @@ static int has_top_level_key(const tree_node *root, const char *name)
   return 0;
 }
 
+/* ------------------------------------------------------------------------------------------ */
+/* Presets: files in the config format, embedded at build time, that set physical keys. A      */
+/* preset is a layer between the defaults and the files: choosing one replaces every value     */
+/* that still comes from a default or a preset, and nothing a file or --set gave. So a key     */
+/* written in a file wins over the preset wherever `preset:` stands in it, and --set preset=... */
+/* after a file keeps the file's keys.                                                          */
+/* ------------------------------------------------------------------------------------------ */
+
+/* Generated from meshes/presets/NAME.yaml by cmake/embed_text.cmake. */
+extern const char pp_preset_face_yaml[], pp_preset_forearm_yaml[], pp_preset_back_yaml[];
+
+/* Same order as the choices of the preset key after "none" (a test checks it). */
+static const pp_config_preset preset_table[] = {
+  {"face", "meshes/presets/face.yaml", pp_preset_face_yaml},
+  {"forearm", "meshes/presets/forearm.yaml", pp_preset_forearm_yaml},
+  {"back", "meshes/presets/back.yaml", pp_preset_back_yaml},
+};
+enum { PRESET_COUNT = (int)(sizeof preset_table / sizeof preset_table[0]) };
+
+const pp_config_preset *pp_config_presets(int *count)
+{
+  if (count) *count = PRESET_COUNT;
+  return preset_table;
+}
+
+static const pp_config_preset *find_preset(const char *name)
+{
+  for (int p = 0; name && p < PRESET_COUNT; ++p)
+    if (strcmp(preset_table[p].name, name) == 0) return &preset_table[p];
+  return NULL;
+}
+
+static int is_physics_key(const char *path);
+static int convert_text(load_context *context, const pp_key_spec *spec, const char *text, const char *path,
+                        pp_config_value *out);
+static int default_value(load_context *context, int index, pp_config_value *out);
+
+/* Reads one preset into staged (KEY_COUNT zeroed values) with the file reader, so a preset
+ * obeys every rule a case file does; problems name the preset's source file and line. Its
+ * schema_version (optional) only says what the preset is written in and is dropped; keys other
+ * than physical ones are refused, since a body site says nothing about devices or output. */
+static void stage_preset(pp_units *units, const pp_config_preset *preset, pp_config_value *staged,
+                         problem_list *problems)
+{
+  pp_config units_only = {KEY_COUNT, NULL, units}; /* the converters need only the units */
+  tree_node *root = NULL;
+  yaml_failure failure;
+  if (parse_yaml(preset->text, strlen(preset->text), &root, &failure) != PP_OK) {
+    problems->out_of_memory = 1;
+    return;
+  }
+  if (failure.failed || !root || root->kind != NODE_MAPPING || root->has_anchor) {
+    add_problem(problems, preset->source_path, failure.failed ? failure.line : 1, failure.failed ? failure.column : 1,
+                "(top level)", "expected a mapping of physical keys, found %s",
+                failure.failed ? failure.problem : "something else");
+    free_tree(root);
+    return;
+  }
+  file_context context = {{&units_only, preset->source_path, PP_SOURCE_PRESET, problems}, staged};
+  if (check_schema_first(&context, root)) walk_mapping(&context, root, "");
+  free_tree(root);
+  for (int i = 0; i < KEY_COUNT; ++i) {
+    if (!staged[i].is_set) continue;
+    const char *path = key_table[i].path;
+    if (strcmp(path, "schema_version") == 0) {
+      free_value(&staged[i]);
+      continue;
+    }
+    if (!is_physics_key(path))
+      add_problem(problems, preset->source_path, staged[i].line, staged[i].column, path,
+                  "expected only physical keys (skin, needle, mesh, treatment, healing) in a preset, found %s",
+                  strcmp(path, "preset") == 0 ? "a preset choosing a preset" : "another one");
+    /* The value remembers the preset by name; provenance_text adds its file and line. */
+    free(staged[i].origin);
+    staged[i].origin = strdup(preset->name);
+    if (!staged[i].origin) problems->out_of_memory = 1;
+  }
+}
+
+/* Loads a preset alone (KEY_COUNT values, set where the preset sets a key). */
+static pp_err load_preset_values(pp_units *units, const pp_config_preset *preset, pp_config_value **values)
+{
+  *values = calloc((size_t)KEY_COUNT, sizeof **values);
+  PP_CHECK(*values != NULL, PP_ERR_MEMORY, "out of memory reading preset %s", preset->name);
+  problem_list problems = {0};
+  stage_preset(units, preset, *values, &problems);
+  if (problems.count > 0 || problems.out_of_memory) {
+    for (int i = 0; i < KEY_COUNT; ++i) free_value(&(*values)[i]);
+    free(*values);
+    *values = NULL;
+    RAISE_PROBLEMS(&problems);
+  }
+  free_problems(&problems);
+  return PP_OK;
+}
+
+static void free_values(pp_config_value *values)
+{
+  if (!values) return;
+  for (int i = 0; i < KEY_COUNT; ++i) free_value(&values[i]);
+  free(values);
+}
+
+/* The layer a preset puts under the file: its value where it sets a key, the default
+ * elsewhere (so what an earlier preset set goes back to its default); "none" is the defaults
+ * alone. Built completely before anything is changed, so a failure changes nothing. */
+static pp_err build_preset_layer(pp_config *config, const char *name, pp_config_value **layer)
+{
+  const pp_config_preset *preset = find_preset(name);
+  if (preset) {
+    PP_CALL(load_preset_values(config->units, preset, layer));
+  } else {
+    *layer = calloc((size_t)KEY_COUNT, sizeof **layer);
+    PP_CHECK(*layer != NULL, PP_ERR_MEMORY, "out of memory applying preset %s", name);
+  }
+  problem_list problems = {0};
+  load_context context = {config, "default", PP_SOURCE_DEFAULT, &problems};
+  for (int i = 0; i < KEY_COUNT; ++i)
+    if (!(*layer)[i].is_set) default_value(&context, i, &(*layer)[i]);
+  if (problems.count > 0 || problems.out_of_memory) {
+    free_values(*layer);
+    *layer = NULL;
+    RAISE_PROBLEMS(&problems);
+  }
+  free_problems(&problems);
+  return PP_OK;
+}
+
+/* Puts the layer under every value that came from a default or a preset; consumes the layer.
+ * A preset all of whose keys a file or --set overrides changes nothing, which is what happens
+ * when `preset:` is added to a full copy of `pinprick config`: say so rather than stay silent. */
+static void commit_preset_layer(pp_config *config, pp_config_value *layer, const char *name)
+{
+  int preset_keys = 0, overridden = 0;
+  for (int i = 0; i < KEY_COUNT; ++i) {
+    pp_config_value *value = &config->values[i];
+    int from_preset = layer[i].source == PP_SOURCE_PRESET;
+    preset_keys += from_preset;
+    if (value->source == PP_SOURCE_DEFAULT || value->source == PP_SOURCE_PRESET) {
+      free_value(value);
+      *value = layer[i];
+    } else {
+      overridden += from_preset;
+      free_value(&layer[i]);
+    }
+  }
+  free(layer);
+  if (preset_keys > 0 && overridden == preset_keys)
+    pp_log(PP_LOG_WARN,
+           "preset '%s' changes nothing: every key it sets is also given in the config file or by --set, "
+           "and those win (delete them from the file to use the preset's values)", name);
+}
+
 static pp_err load_buffer(pp_config *config, const char *origin, const char *text, size_t length)
 {
   PP_CHECK(config && config->values && config->units, PP_ERR_ARGUMENT,
@@ -1127,9 +1333,19 @@ static pp_err load_buffer(pp_config *config, const char *origin, const char *tex
   free_tree(root);
 
   if (problems.count > 0 || problems.out_of_memory) {
-    for (int i = 0; i < KEY_COUNT; ++i) free_value(&staged[i]);
-    free(staged);
+    free_values(staged);
     RAISE_PROBLEMS(&problems);
+  }
+  free_problems(&problems);
+  /* A chosen preset is read before anything is changed (a failed load changes nothing). */
+  int preset_index = key_index("preset");
+  pp_config_value *layer = NULL;
+  if (staged[preset_index].is_set) {
+    pp_err err = build_preset_layer(config, staged[preset_index].text, &layer);
+    if (err != PP_OK) {
+      free_values(staged);
+      PP_CALL(err);
+    }
   }
   for (int i = 0; i < KEY_COUNT; ++i) {
     if (!staged[i].is_set) continue;
@@ -1137,7 +1353,8 @@ static pp_err load_buffer(pp_config *config, const char *origin, const char *tex
     config->values[i] = staged[i];
   }
   free(staged);
-  free_problems(&problems);
+  /* After the file's values, so that the layer goes only under what the file did not give. */
+  if (layer) commit_preset_layer(config, layer, config->values[preset_index].text);
   return PP_OK;
 }
 
@@ -1243,6 +1460,20 @@ static int convert_text(load_context *context, const pp_key_spec *spec, const ch
   return good;
 }
 
+/* The table's default of key index into out (left unset for a required key); 0 on a problem. */
+static int default_value(load_context *context, int index, pp_config_value *out)
+{
+  const pp_key_spec *spec = &key_table[index];
+  memset(out, 0, sizeof *out);
+  if (!spec->default_text) return 1; /* required: stays unset until a file gives it */
+  if (!convert_text(context, spec, spec->default_text, spec->path, out)) return 0;
+  if (!set_provenance(out, "default", PP_SOURCE_DEFAULT, 0, 0)) {
+    context->problems->out_of_memory = 1;
+    return 0;
+  }
+  return 1;
+}
+
 pp_err pp_config_init(pp_config *config)
 {
   PP_CHECK(config != NULL, PP_ERR_ARGUMENT, "pp_config_init: config is NULL");
@@ -1257,14 +1488,7 @@ pp_err pp_config_init(pp_config *config)
 
   problem_list problems = {0};
   load_context context = {config, "default", PP_SOURCE_DEFAULT, &problems};
-  for (int i = 0; i < KEY_COUNT; ++i) {
-    const pp_key_spec *spec = &key_table[i];
-    if (!spec->default_text) continue; /* required: stays unset until a file gives it */
-    pp_config_value value;
-    if (!convert_text(&context, spec, spec->default_text, spec->path, &value)) continue;
-    if (!set_provenance(&value, "default", PP_SOURCE_DEFAULT, 0, 0)) problems.out_of_memory = 1;
-    config->values[i] = value;
-  }
+  for (int i = 0; i < KEY_COUNT; ++i) default_value(&context, i, &config->values[i]);
   if (problems.count > 0 || problems.out_of_memory) {
     pp_config_free(config);
     /* A default the table cannot read is a bug in the table, not a user error. */
@@ -1332,8 +1556,17 @@ pp_err pp_config_apply_set(pp_config *config, const char *assignment)
     free_value(&value);
     PP_RAISE(PP_ERR_MEMORY, "out of memory applying --set %s", path);
   }
+  pp_config_value *layer = NULL;
+  if (strcmp(path, "preset") == 0) {
+    pp_err err = build_preset_layer(config, value.text, &layer);
+    if (err != PP_OK) {
+      free_value(&value);
+      PP_CALL(err);
+    }
+  }
   free_value(&config->values[index]);
   config->values[index] = value;
+  if (layer) commit_preset_layer(config, layer, config->values[index].text);
   return PP_OK;
 }
 
@@ -1361,7 +1594,12 @@ static void provenance_text(const pp_config_value *value, char *out, size_t size
   switch (value->source) {
     case PP_SOURCE_DEFAULT: snprintf(out, size, "default"); break;
     case PP_SOURCE_SET: snprintf(out, size, "--set"); break;
-    case PP_SOURCE_PRESET: snprintf(out, size, "preset %s", value->origin ? value->origin : "?"); break;
+    case PP_SOURCE_PRESET: {
+      const pp_config_preset *preset = find_preset(value->origin);
+      snprintf(out, size, "preset %s (%s:%d)", value->origin ? value->origin : "?",
+               preset ? preset->source_path : "?", value->line);
+      break;
+    }
     case PP_SOURCE_FILE: snprintf(out, size, "%s:%d", value->origin ? value->origin : "?", value->line); break;
   }
 }
@@ -1372,7 +1610,11 @@ static void problem_at_key(const pp_config *config, problem_list *problems, cons
   const pp_config_value *value = value_at(config, path);
   if (value && value->source == PP_SOURCE_FILE)
     add_problem(problems, value->origin, value->line, value->column, path, "%s", detail);
-  else if (value && value->is_set)
+  else if (value && value->source == PP_SOURCE_PRESET) {
+    char where[300];
+    provenance_text(value, where, sizeof where);
+    add_problem(problems, where, 0, 0, path, "%s", detail);
+  } else if (value && value->is_set)
     add_problem(problems, value->source == PP_SOURCE_SET ? "--set" : "default", 0, 0, path, "%s", detail);
   else
     add_problem(problems, "config", 0, 0, path, "%s", detail);
@@ -1683,12 +1925,30 @@ static const char *type_name(pp_key_type type)
   return "?";
 }
 
-static void explain_key(pp_units *units, const pp_key_spec *spec, FILE *out)
+/* Every preset's values (PRESET_COUNT arrays of KEY_COUNT values), for explain and the
+ * reference. */
+static pp_err load_all_presets(pp_units *units, pp_config_value *values[PRESET_COUNT])
+{
+  for (int p = 0; p < PRESET_COUNT; ++p) values[p] = NULL;
+  for (int p = 0; p < PRESET_COUNT; ++p) {
+    pp_err err = load_preset_values(units, &preset_table[p], &values[p]);
+    if (err != PP_OK) {
+      for (int q = 0; q < p; ++q) free_values(values[q]);
+      PP_CALL(err);
+    }
+  }
+  return PP_OK;
+}
+
+static void explain_key(pp_units *units, const pp_key_spec *spec, pp_config_value *const preset_values[PRESET_COUNT],
+                        FILE *out)
 {
   fprintf(out, "%s\n", spec->path);
   fprintf(out, "  meaning: %s\n", spec->meaning);
   fprintf(out, "  type:    %s\n", type_name(spec->type));
-  if ((spec->type == PP_KEY_REAL || spec->type == PP_KEY_REAL_LIST) && spec->si_unit) {
+  if ((spec->type == PP_KEY_REAL || spec->type == PP_KEY_REAL_LIST) && spec->si_unit && !spec->si_unit[0]) {
+    fprintf(out, "  unit:    none (a dimensionless number)\n");
+  } else if ((spec->type == PP_KEY_REAL || spec->type == PP_KEY_REAL_LIST) && spec->si_unit) {
     const char *words = pp_units_dimension_name(spec->si_unit);
     fprintf(out, "  unit:    %s %s, written in %s by default; any %s unit UDUNITS-2 knows is accepted "
                  "(stored in %s)\n", article_for(words), words, spec->display_unit, words,
@@ -1698,6 +1958,20 @@ static void explain_key(pp_units *units, const pp_key_spec *spec, FILE *out)
     fprintf(out, "  default: %s\n", spec->default_text[0] ? spec->default_text : "\"\" (empty)");
   else
     fprintf(out, "  default: none, required\n");
+  /* What each preset sets it to, as written there, and where. */
+  int index = key_index(spec->path);
+  for (int p = 0; p < PRESET_COUNT && preset_values; ++p) {
+    const pp_config_value *value = &preset_values[p][index];
+    if (!value->is_set) continue;
+    char label[64];
+    snprintf(label, sizeof label, "preset %s:", preset_table[p].name);
+    fprintf(out, "  %-16s %s (%s:%d)\n", label, value->text, preset_table[p].source_path, value->line);
+  }
+  if (strcmp(spec->path, "preset") == 0) {
+    fprintf(out, "  sources: ");
+    for (int p = 0; p < PRESET_COUNT; ++p) fprintf(out, "%s%s", p ? ", " : "", preset_table[p].source_path);
+    fprintf(out, " (embedded; 'pinprick explain skin' shows their values)\n");
+  }
   if (has_range(spec) && (spec->type == PP_KEY_REAL || spec->type == PP_KEY_REAL_LIST ||
                           spec->type == PP_KEY_INTEGER)) {
     char range[160];
@@ -1724,8 +1998,19 @@ pp_err pp_config_explain(const char *path, FILE *out)
   }
   pp_units *units = NULL;
   if (pp_units_open(&units) != PP_OK) pp_error_clear(); /* ranges then shown in SI */
+  /* Presets need the units to read their quantities; without them explain shows no presets. */
+  pp_config_value *preset_storage[PRESET_COUNT];
+  pp_config_value *const *preset_values = NULL;
+  if (units) {
+    pp_err err = load_all_presets(units, preset_storage);
+    if (err != PP_OK) {
+      pp_units_close(units);
+      PP_CALL(err);
+    }
+    preset_values = preset_storage;
+  }
   if (index >= 0) {
-    explain_key(units, &key_table[index], out);
+    explain_key(units, &key_table[index], preset_values, out);
   } else {
     /* A section: explain every key in it. */
     size_t length = strlen(path);
@@ -1733,10 +2018,11 @@ pp_err pp_config_explain(const char *path, FILE *out)
     for (int i = 0; i < KEY_COUNT; ++i) {
       if (strncmp(key_table[i].path, path, length) != 0 || key_table[i].path[length] != '.') continue;
       if (!first) fputc('\n', out);
-      explain_key(units, &key_table[i], out);
+      explain_key(units, &key_table[i], preset_values, out);
       first = 0;
     }
   }
+  for (int p = 0; p < PRESET_COUNT && preset_values; ++p) free_values(preset_storage[p]);
   pp_units_close(units);
   return PP_OK;
 }
@@ -1789,6 +2075,41 @@ void pp_config_write_reference(FILE *out)
     fputs(" | ", out);
     write_cell(out, spec->meaning);
     fputs(" |\n", out);
+  }
+
+  /* The presets' values, as written in their files (a broken preset fails its test; here the
+   * table is then left out rather than half written). */
+  pp_config_value *preset_values[PRESET_COUNT];
+  if (units && load_all_presets(units, preset_values) == PP_OK) {
+    fputs("\nValues the presets set (`preset: NAME`; `meshes/presets/NAME.yaml` gives each value's source); "
+          "every other key keeps its default:\n\n| key |", out);
+    for (int p = 0; p < PRESET_COUNT; ++p) fprintf(out, " %s |", preset_table[p].name);
+    fputs("\n|---|", out);
+    for (int p = 0; p < PRESET_COUNT; ++p) fputs("---|", out);
+    fputc('\n', out);
+    for (int i = 0; i < KEY_COUNT; ++i) {
+      int any = 0;
+      for (int p = 0; p < PRESET_COUNT; ++p) any |= preset_values[p][i].is_set;
+      if (!any) continue;
+      fputs("| `", out);
+      write_cell(out, key_table[i].path);
+      fputs("` |", out);
+      for (int p = 0; p < PRESET_COUNT; ++p) {
+        fputs(" ", out);
+        if (preset_values[p][i].is_set) {
+          fputc('`', out);
+          write_cell(out, preset_values[p][i].text);
+          fputc('`', out);
+        } else {
+          fputs("(default)", out);
+        }
+        fputs(" |", out);
+      }
+      fputc('\n', out);
+    }
+    for (int p = 0; p < PRESET_COUNT; ++p) free_values(preset_values[p]);
+  } else {
+    pp_error_clear();
   }
   pp_units_close(units);
 }

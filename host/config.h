@@ -3,8 +3,14 @@
  * check` and the README's reference, so there is one definition of every key.
  *
  * Values come from four sources, later ones overriding earlier ones: the table's default, a
- * preset (later issue), the config file, and --set key.path=value. Each value remembers where it
- * came from (file, line, column) for provenance and messages. Quantities are converted to SI
+ * preset, the config file, and --set key.path=value. Each value remembers where it came from
+ * (file, line, column; for a preset its name and the line in its source file) for provenance
+ * and messages.
+ *
+ * A preset (`preset: forearm`, or --set preset=forearm) is a body site's physical values,
+ * embedded from meshes/presets/NAME.yaml. It replaces every value that came from a default or
+ * an earlier preset, never one a file or --set gave: so keys in the file win over the preset
+ * wherever `preset:` stands, and --set wins over both. Quantities are converted to SI
  * once, here; the rest of the program never sees a unit.
  *
  * A plain module: no MPI, no OpenCL. All errors of one file are reported in one go: a single
@@ -91,18 +97,27 @@ const pp_config_value *pp_config_value_of(const pp_config *config, const char *p
 const double *pp_config_real_list(const pp_config *config, const char *path, int *length);
 
 /* The effective configuration as YAML with display units; with_provenance adds a comment per
- * key saying where the value came from ("# file case.yaml:12", "# default", "# --set"). */
+ * key saying where the value came from ("# file case.yaml:12", "# default", "# --set",
+ * "# preset forearm (meshes/presets/forearm.yaml:17)"). */
 pp_err pp_config_write_yaml(const pp_config *config, FILE *out, int with_provenance);
-/* `pinprick explain KEY`: meaning, type, unit, default, range. Unknown key -> PP_ERR_USAGE
+/* `pinprick explain KEY`: meaning, type, unit, default, each preset's value, range. Unknown key -> PP_ERR_USAGE
  * with the closest known keys suggested. */
 pp_err pp_config_explain(const char *path, FILE *out);
-/* Markdown table of every key, for the README. */
+/* Markdown table of every key, then a table of the presets' values, for the README. */
 void pp_config_write_reference(FILE *out);
 
 /* Fingerprint of the physics keys (skin, needle, mesh, treatment, healing: not runtime, output
  * or case), as 16 hex digits: checkpoints carry it so a restart under changed physics is refused.
  * Values are hashed in SI bits, so "0.5 mm" and "500 um" give the same hash. */
 void pp_config_physics_hash(const pp_config *config, char hash_text[17]);
+
+/* The presets `preset:` can choose (not "none"), in the order of its choices. */
+typedef struct {
+  const char *name;         /* "forearm" */
+  const char *source_path;  /* "meshes/presets/forearm.yaml", relative to the source tree */
+  const char *text;         /* the embedded YAML, NUL-terminated */
+} pp_config_preset;
+const pp_config_preset *pp_config_presets(int *count);
 
 /* The embedded default case (host/demo_case.yaml), NUL-terminated. */
 extern const char pp_demo_case_yaml[];

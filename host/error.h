@@ -74,6 +74,9 @@ int pp_error_is_collective(void);
 #define PP_MALLOC(ptr, count, what)                                                  \
   do {                                                                               \
     size_t pp_n_ = (size_t)(count);                                                  \
+    /* A count beyond half the address space is a negative int cast by mistake. */   \
+    PP_CHECK(pp_n_ <= ((size_t)-1 >> 1) / sizeof *(ptr), PP_ERR_MEMORY,              \
+             "impossible allocation of %zu elements for %s", pp_n_, (what));         \
     (ptr) = pp_n_ ? calloc(pp_n_, sizeof *(ptr)) : NULL;                             \
     PP_CHECK(pp_n_ == 0 || (ptr) != NULL, PP_ERR_MEMORY, "out of memory allocating %zu x %zu bytes for %s", \
              pp_n_, sizeof *(ptr), (what));                                          \

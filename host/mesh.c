@@ -645,6 +645,28 @@ int pp_mesh_local_node(const pp_mesh *mesh, long long id)
 
 static pp_err build_output(pp_mesh *mesh)
 {
+  if (mesh->imported) {
+    /* No periodic sides: the output numbering is the file's; owned nodes are written as they are. */
+    size_t owned = (size_t)mesh->owned_node_count;
+    mesh->output_node_count = mesh->owned_node_count;
+    PP_MALLOC(mesh->output_node_ids, owned + 1, "output node ids");
+    PP_MALLOC(mesh->output_node_coords, 3 * owned + 1, "output node coordinates");
+    PP_MALLOC(mesh->output_node_local, owned + 1, "output node map");
+    for (size_t n = 0; n < owned; ++n) {
+      mesh->output_node_ids[n] = mesh->node_global_id[n];
+      mesh->output_node_local[n] = (int)n;
+      memcpy(mesh->output_node_coords + 3 * n, mesh->node_coords + 3 * n, 3 * sizeof(double));
+    }
+    size_t cells = mesh->owned_element_count > 0 ? (size_t)mesh->owned_element_count : 0;
+    PP_MALLOC(mesh->output_cell_nodes, 8 * cells + 1, "output connectivity");
+    PP_MALLOC(mesh->output_cell_layer, cells + 1, "output layers");
+    for (size_t e = 0; e < cells; ++e) {
+      for (int c = 0; c < 8; ++c)
+        mesh->output_cell_nodes[8 * e + c] = mesh->node_global_id[mesh->element_nodes[8 * e + c]];
+      mesh->output_cell_layer[e] = mesh->element_layer[e];
+    }
+    return PP_OK;
+  }
   /* The duplicated far column belongs to the rank owning the last column of the direction. */
   long end_x = mesh->owned_x_end + (output_columns(mesh, 0) > mesh->node_columns_x && mesh->owned_x_end == mesh->node_columns_x);
   long end_y = mesh->owned_y_end + (output_columns(mesh, 1) > mesh->node_columns_y && mesh->owned_y_end == mesh->node_columns_y);
@@ -690,7 +712,8 @@ static pp_err build_output(pp_mesh *mesh)
 pp_err pp_mesh_io_view(pp_mesh *mesh, pp_io_mesh *view)
 {
   if (!mesh->output_node_ids) PP_CALL(build_output(mesh));
-  view->global_node_count = (long long)output_columns(mesh, 0) * output_columns(mesh, 1) * mesh->node_layers;
+  view->global_node_count = mesh->imported ? mesh->global_node_count
+                                           : (long long)output_columns(mesh, 0) * output_columns(mesh, 1) * mesh->node_layers;
   view->global_cell_count = mesh->global_element_count;
   view->owned_node_count = mesh->output_node_count;
   view->owned_node_ids = mesh->output_node_ids;

@@ -74,6 +74,8 @@ pp_err pp_mesh_axis_build(double length, const double *refined, int refined_coun
                           double fine_radius, double growth, double max_size, int periodic, pp_mesh_axis *axis);
 
 typedef struct {
+  int imported;                /* 1: distributed from an imported mesh (distribute.h): no axes, no
+                                  block partition, no periodic sides */
   pp_mesh_spec spec;           /* copied; refine pointers dropped */
   pp_mesh_axis axis_x, axis_y, axis_z;
   long node_columns_x, node_columns_y; /* NX, NY: distinct node columns */

@@ -10,6 +10,7 @@
 #include <unistd.h>
 
 #include "config.h"
+#include "log.h"
 
 static void assert_contains(const char *haystack, const char *needle)
 {
@@ -146,6 +147,15 @@ static const bad_input bad_inputs[] = {
   {"times_order.yaml", V1 "output:\n  mechanics_times: [1 ms, 0.5 ms]\n", 3, "output.mechanics_times",
    "strictly increasing"},
   {"case_name.yaml", V1 "case:\n  name: runs/a\n", 3, "case.name", "letters, digits"},
+  /* presets and material keys */
+  {"bad_preset.yaml", V1 "needle:\n  length: 1 mm\npreset: arm\n", 4, "preset",
+   "expected one of: none, face, forearm, back, found 'arm'"},
+  {"bad_material.yaml", V1 "skin:\n  hypodermis:\n    material: mooney_rivlin\n", 4, "skin.hypodermis.material",
+   "expected one of: neo_hookean, ogden"},
+  {"modulus_as_length.yaml", V1 "skin:\n  reticular_dermis:\n    shear_modulus: 0.1 mm\n", 4,
+   "skin.reticular_dermis.shear_modulus", "(a length)"},
+  {"fracture_energy_unit.yaml", V1 "skin:\n  papillary_dermis:\n    fracture_energy: 100 J\n", 4,
+   "skin.papillary_dermis.fracture_energy", "energy per area"},
 };
 enum { BAD_INPUT_COUNT = (int)(sizeof bad_inputs / sizeof bad_inputs[0]) };
 
@@ -633,7 +643,298 @@ START_TEST(reference_table)
   }
   assert_contains(text, "| `needle.tip_radius` | real (length) | `4 um` | 0.5 um to 100 um |");
   assert_contains(text, "| double, float |");
-  ck_assert_int_eq(line_count(text), count + 2);
+  /* The key table, then after a blank line the presets' values as written in their files. */
+  const char *presets = strstr(text, "\n\n");
+  ck_assert_ptr_nonnull(presets);
+  char *keys_part = strndup(text, (size_t)(presets - text));
+  ck_assert_int_eq(line_count(keys_part), count + 2);
+  free(keys_part);
+  assert_contains(presets, "| key | face | forearm | back |\n|---|---|---|---|\n");
+  assert_contains(presets, "| `skin.reticular_dermis.thickness` | `800 um` | `1200 um` | `2.5 mm` |");
+  assert_contains(presets, "| `skin.stratum_corneum.thickness` | `15 um` | `18 um` | `11 um` |");
+  ck_assert_ptr_null(strstr(presets, "`needle.")); /* presets set skin keys only */
+  free(text);
+}
+END_TEST
+
+/* ------------------------------------------------------------------------------------------ */
+/* Presets                                                                                    */
+/* ------------------------------------------------------------------------------------------ */
+
+static char *effective_yaml(const pp_config *config)
+{
+  char *yaml = NULL;
+  size_t size = 0;
+  FILE *out = open_memstream(&yaml, &size);
+  ck_assert_int_eq(pp_config_write_yaml(config, out, 1), PP_OK);
+  fclose(out);
+  return yaml;
+}
+
+/* Every embedded preset reads without a problem (an unknown or invalid key in a preset fails
+ * here), sets every skin key, validates, and is the file in meshes/presets/. */
+START_TEST(each_preset_loads_and_validates)
+{
+  int preset_count = 0;
+  const pp_config_preset *presets = pp_config_presets(&preset_count);
+  ck_assert_int_eq(preset_count, 3);
+  /* The preset key offers exactly these, after "none". */
+  const pp_key_spec *spec = pp_config_find_key("preset");
+  ck_assert_ptr_nonnull(spec);
+  char choices[128] = "none";
+  for (int p = 0; p < preset_count; ++p) {
+    strcat(choices, "|");
+    strcat(choices, presets[p].name);
+  }
+  ck_assert_str_eq(spec->choices, choices);
+  ck_assert_str_eq(spec->default_text, "none");
+
+  int key_count = 0;
+  const pp_key_spec *keys = pp_config_keys(&key_count);
+  for (int p = 0; p < preset_count; ++p) {
+    pp_config config;
+    init_config(&config);
+    char set[64];
+    snprintf(set, sizeof set, "preset=%s", presets[p].name);
+    pp_err err = pp_config_apply_set(&config, set);
+    ck_assert_msg(err == PP_OK, "preset %s: %s", presets[p].name, pp_error_message());
+    ck_assert_int_eq(pp_config_load_text(&config, "case.yaml", V1), PP_OK);
+    err = pp_config_validate(&config);
+    ck_assert_msg(err == PP_OK, "preset %s does not validate: %s", presets[p].name, pp_error_message());
+    for (int i = 0; i < key_count; ++i) {
+      const pp_config_value *value = &config.values[i];
+      if (strncmp(keys[i].path, "skin.", 5) == 0) {
+        ck_assert_msg(value->source == PP_SOURCE_PRESET, "preset %s does not set %s", presets[p].name, keys[i].path);
+        ck_assert_str_eq(value->origin, presets[p].name);
+        ck_assert_int_gt(value->line, 0);
+      } else if (strcmp(keys[i].path, "preset") != 0 && strcmp(keys[i].path, "schema_version") != 0) {
+        ck_assert_msg(value->source == PP_SOURCE_DEFAULT, "preset %s sets %s", presets[p].name, keys[i].path);
+      }
+    }
+    char *yaml = effective_yaml(&config);
+    char provenance[128];
+    snprintf(provenance, sizeof provenance, "# preset %s (%s:", presets[p].name, presets[p].source_path);
+    assert_contains(yaml, provenance);
+    free(yaml);
+
+    /* The embedded text is the source file. */
+    const char *source_dir = getenv("PINPRICK_SOURCE_DIR");
+    if (source_dir) {
+      char path[1024];
+      snprintf(path, sizeof path, "%s/%s", source_dir, presets[p].source_path);
+      FILE *file = fopen(path, "rb");
+      ck_assert_msg(file != NULL, "cannot open %s", path);
+      static char text[1 << 16];
+      size_t length = fread(text, 1, sizeof text - 1, file);
+      fclose(file);
+      text[length] = '\0';
+      ck_assert_msg(strcmp(text, presets[p].text) == 0, "%s differs from the embedded preset", path);
+    }
+    pp_config_free(&config);
+  }
+}
+END_TEST
+
+START_TEST(preset_values_are_the_sites)
+{
+  static const struct {
+    const char *preset, *key;
+    double value;
+  } expected[] = {
+    {"forearm", "skin.stratum_corneum.thickness", 18e-6}, /* Sandby-Moller 2003 */
+    {"forearm", "skin.viable_epidermis.thickness", 57e-6},
+    {"back", "skin.stratum_corneum.thickness", 11e-6},
+    {"back", "skin.reticular_dermis.thickness", 2.5e-3}, /* PHYSICS.md 1.1: 2.5-3 mm */
+    {"face", "skin.reticular_dermis.thickness", 0.8e-3},
+    {"face", "skin.papillary_dermis.ogden_alpha", 12},
+    {"back", "skin.reticular_dermis.shear_modulus", 0.1e6},
+    {"forearm", "skin.hypodermis.shear_modulus", 1e3},
+  };
+  for (size_t i = 0; i < sizeof expected / sizeof expected[0]; ++i) {
+    pp_config config;
+    init_config(&config);
+    char set[64];
+    snprintf(set, sizeof set, "preset=%s", expected[i].preset);
+    ck_assert_int_eq(pp_config_apply_set(&config, set), PP_OK);
+    double value = pp_config_real(&config, expected[i].key);
+    ck_assert_msg(fabs(value - expected[i].value) <= 1e-12 * fabs(expected[i].value), "%s %s: %.17g",
+                  expected[i].preset, expected[i].key, value);
+    pp_config_free(&config);
+  }
+}
+END_TEST
+
+/* A key in the file wins over the preset, whether written before or after `preset:`; the
+ * preset's other values carry its provenance; keys the preset does not set stay defaults. */
+START_TEST(file_keys_win_over_the_preset_in_any_order)
+{
+  static const char *const texts[] = {
+    V1 "preset: back\nskin:\n  reticular_dermis:\n    thickness: 2 mm\n",
+    V1 "skin:\n  reticular_dermis:\n    thickness: 2 mm\npreset: back\n",
+  };
+  static const int key_lines[] = {5, 4};
+  for (int t = 0; t < 2; ++t) {
+    pp_config config;
+    init_config(&config);
+    pp_err err = pp_config_load_text(&config, "site.yaml", texts[t]);
+    ck_assert_msg(err == PP_OK, "%s", pp_error_message());
+    ck_assert_int_eq(pp_config_validate(&config), PP_OK);
+    ck_assert_str_eq(pp_config_text(&config, "preset"), "back");
+    const pp_config_value *thickness = pp_config_value_of(&config, "skin.reticular_dermis.thickness");
+    ck_assert_double_eq_tol(thickness->real, 2e-3, 1e-15);
+    ck_assert_int_eq(thickness->source, PP_SOURCE_FILE);
+    ck_assert_int_eq(thickness->line, key_lines[t]);
+    const pp_config_value *corneum = pp_config_value_of(&config, "skin.stratum_corneum.thickness");
+    ck_assert_double_eq_tol(corneum->real, 11e-6, 1e-18);
+    ck_assert_int_eq(corneum->source, PP_SOURCE_PRESET);
+    ck_assert_str_eq(corneum->origin, "back");
+    ck_assert_int_eq(pp_config_value_of(&config, "needle.length")->source, PP_SOURCE_DEFAULT);
+
+    char *yaml = effective_yaml(&config);
+    assert_contains(yaml, "thickness: 2000 um");
+    assert_contains(yaml, "# file site.yaml:");
+    assert_contains(yaml, "thickness: 11 um");
+    assert_contains(yaml, "# preset back (meshes/presets/back.yaml:");
+    assert_contains(yaml, "preset: back");
+    free(yaml);
+    pp_config_free(&config);
+  }
+}
+END_TEST
+
+/* --set wins over the preset; --set preset=... after a file keeps the file's keys and swaps
+ * the preset's values (what the old preset set and the new one does not goes back to its
+ * default); preset=none removes them. */
+START_TEST(set_overrides_the_preset_and_can_switch_it)
+{
+  pp_config config;
+  init_config(&config);
+  ck_assert_int_eq(pp_config_load_text(&config, "site.yaml",
+                                       V1 "preset: back\nskin:\n  stratum_corneum:\n    thickness: 20 um\n"),
+                   PP_OK);
+  ck_assert_int_eq(pp_config_apply_set(&config, "skin.hypodermis.thickness=4 mm"), PP_OK);
+  ck_assert_int_eq(pp_config_value_of(&config, "skin.hypodermis.thickness")->source, PP_SOURCE_SET);
+  ck_assert_double_eq_tol(pp_config_real(&config, "skin.hypodermis.thickness"), 4e-3, 1e-15);
+
+  ck_assert_int_eq(pp_config_apply_set(&config, "preset=face"), PP_OK);
+  ck_assert_int_eq(pp_config_validate(&config), PP_OK);
+  const pp_config_value *reticular = pp_config_value_of(&config, "skin.reticular_dermis.thickness");
+  ck_assert_double_eq_tol(reticular->real, 0.8e-3, 1e-15);
+  ck_assert_int_eq(reticular->source, PP_SOURCE_PRESET);
+  ck_assert_str_eq(reticular->origin, "face");
+  ck_assert_double_eq_tol(pp_config_real(&config, "skin.stratum_corneum.thickness"), 20e-6, 1e-18);
+  ck_assert_int_eq(pp_config_value_of(&config, "skin.stratum_corneum.thickness")->source, PP_SOURCE_FILE);
+  ck_assert_double_eq_tol(pp_config_real(&config, "skin.hypodermis.thickness"), 4e-3, 1e-15);
+  ck_assert_int_eq(pp_config_value_of(&config, "preset")->source, PP_SOURCE_SET);
+
+  /* A later --set of a key the preset sets wins too. */
+  ck_assert_int_eq(pp_config_apply_set(&config, "skin.reticular_dermis.thickness=1.5 mm"), PP_OK);
+  ck_assert_int_eq(pp_config_value_of(&config, "skin.reticular_dermis.thickness")->source, PP_SOURCE_SET);
+
+  ck_assert_int_eq(pp_config_apply_set(&config, "preset=none"), PP_OK);
+  const pp_config_value *papillary = pp_config_value_of(&config, "skin.papillary_dermis.thickness");
+  ck_assert_int_eq(papillary->source, PP_SOURCE_DEFAULT);
+  ck_assert_double_eq_tol(papillary->real, 300e-6, 1e-18);
+  ck_assert_double_eq_tol(pp_config_real(&config, "skin.reticular_dermis.thickness"), 1.5e-3, 1e-15);
+
+  /* An unknown preset by --set names the presets and changes nothing. */
+  ck_assert_int_eq(pp_config_apply_set(&config, "preset=leg"), PP_ERR_CONFIG);
+  assert_contains(pp_error_message(), "--set: preset: expected one of: none, face, forearm, back, found 'leg'");
+  ck_assert_str_eq(pp_config_text(&config, "preset"), "none");
+  pp_config_free(&config);
+}
+END_TEST
+
+START_TEST(failed_load_with_a_preset_changes_nothing)
+{
+  pp_config config;
+  init_config(&config);
+  ck_assert_int_eq(pp_config_load_text(&config, "half.yaml", V1 "preset: back\nneedle:\n  length: 3 s\n"),
+                   PP_ERR_CONFIG);
+  ck_assert_int_eq(pp_config_value_of(&config, "skin.reticular_dermis.thickness")->source, PP_SOURCE_DEFAULT);
+  ck_assert_str_eq(pp_config_text(&config, "preset"), "none");
+  pp_config_free(&config);
+}
+END_TEST
+
+/* A problem with a value that came from a preset is placed on the preset. */
+START_TEST(validation_names_the_preset)
+{
+  pp_config config;
+  init_config(&config);
+  ck_assert_int_eq(pp_config_load_text(&config, "deep.yaml",
+                                       V1 "preset: face\nneedle:\n  length: 5 mm\n  insertion_depth: 4.5 mm\n"),
+                   PP_OK);
+  ck_assert_int_eq(pp_config_validate(&config), PP_ERR_CONFIG);
+  assert_contains(pp_error_message(), "deep.yaml:5:");
+  assert_contains(pp_error_message(), "total skin thickness");
+  pp_config_free(&config);
+}
+END_TEST
+
+START_TEST(physics_hash_follows_the_preset)
+{
+  pp_config none, back, face;
+  init_config(&none);
+  init_config(&back);
+  init_config(&face);
+  ck_assert_int_eq(pp_config_apply_set(&back, "preset=back"), PP_OK);
+  ck_assert_int_eq(pp_config_apply_set(&face, "preset=face"), PP_OK);
+  char hash_none[17], hash_back[17], hash_face[17];
+  pp_config_physics_hash(&none, hash_none);
+  pp_config_physics_hash(&back, hash_back);
+  pp_config_physics_hash(&face, hash_face);
+  ck_assert_str_ne(hash_none, hash_back);
+  ck_assert_str_ne(hash_none, hash_face);
+  ck_assert_str_ne(hash_back, hash_face);
+  /* The hash follows values, not names: back with every value overridden to the defaults is none. */
+  pp_config_free(&back);
+  init_config(&back);
+  ck_assert_int_eq(pp_config_load_text(&back, "all.yaml", pp_demo_case_yaml), PP_OK);
+  pp_log_init(0, PP_LOG_ERROR); /* this preset changes nothing on purpose: no warning in the test log */
+  ck_assert_int_eq(pp_config_apply_set(&back, "preset=back"), PP_OK);
+  pp_log_init(0, PP_LOG_INFO);
+  pp_config_physics_hash(&back, hash_back);
+  ck_assert_str_eq(hash_none, hash_back);
+  pp_config_free(&none);
+  pp_config_free(&back);
+  pp_config_free(&face);
+}
+END_TEST
+
+START_TEST(explain_shows_each_presets_value)
+{
+  char *text = NULL;
+  size_t size = 0;
+  FILE *out = open_memstream(&text, &size);
+  ck_assert_int_eq(pp_config_explain("skin.reticular_dermis.thickness", out), PP_OK);
+  fclose(out);
+  assert_contains(text, "default: 1200 um\n");
+  assert_contains(text, "preset face:     800 um (meshes/presets/face.yaml:");
+  assert_contains(text, "preset forearm:  1200 um (meshes/presets/forearm.yaml:");
+  assert_contains(text, "preset back:     2.5 mm (meshes/presets/back.yaml:");
+  free(text);
+
+  out = open_memstream(&text, &size);
+  ck_assert_int_eq(pp_config_explain("skin.papillary_dermis.shear_modulus", out), PP_OK);
+  fclose(out);
+  assert_contains(text, "Shergold/Fleck/Abaqus convention"); /* PHYSICS.md 2.2: the convention is stated */
+  assert_contains(text, "default: 0.1 MPa\n");
+  assert_contains(text, "preset back:     0.1 MPa");
+  free(text);
+
+  /* Keys no preset sets show none. */
+  out = open_memstream(&text, &size);
+  ck_assert_int_eq(pp_config_explain("needle.length", out), PP_OK);
+  fclose(out);
+  ck_assert_ptr_null(strstr(text, "preset "));
+  free(text);
+
+  out = open_memstream(&text, &size);
+  ck_assert_int_eq(pp_config_explain("preset", out), PP_OK);
+  fclose(out);
+  assert_contains(text, "choices: none, face, forearm, back");
+  assert_contains(text, "meshes/presets/forearm.yaml");
   free(text);
 }
 END_TEST
@@ -662,6 +963,17 @@ static Suite *config_suite(void)
   tcase_add_test(good, explain_known_section_and_unknown_keys);
   tcase_add_test(good, reference_table);
   suite_add_tcase(suite, good);
+
+  TCase *presets = tcase_create("presets");
+  tcase_add_test(presets, each_preset_loads_and_validates);
+  tcase_add_test(presets, preset_values_are_the_sites);
+  tcase_add_test(presets, file_keys_win_over_the_preset_in_any_order);
+  tcase_add_test(presets, set_overrides_the_preset_and_can_switch_it);
+  tcase_add_test(presets, failed_load_with_a_preset_changes_nothing);
+  tcase_add_test(presets, validation_names_the_preset);
+  tcase_add_test(presets, physics_hash_follows_the_preset);
+  tcase_add_test(presets, explain_shows_each_presets_value);
+  suite_add_tcase(suite, presets);
   return suite;
 }
 
