@@ -16,4 +16,7 @@ pp_err pp_bench_case_fma(pp_bench *bench);
 pp_err pp_bench_case_plain_sum(pp_bench *bench); /* plain floating-point sum, GB/s of n sizeof(REAL) */
 pp_err pp_bench_case_reduce(pp_bench *bench);    /* pp_reduce_sum, exact; GB/s and time / plain_sum's */
 
+/* bench_cg.c: one Jacobi-PCG iteration of the stage-2 diffusion-decay system (host/diffusion). */
+pp_err pp_bench_case_cg(pp_bench *bench); /* DoF*iterations/s; GB/s from 24 rs + 28 bytes per DoF and iteration */
+
 #endif

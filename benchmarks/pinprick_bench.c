@@ -27,6 +27,7 @@ static const bench_case cases[] = {
   {"fma", "chains of dependent fma, GFLOP/s (compute peak)", pp_bench_case_fma},
   {"plain_sum", "plain (non-reproducible) sum of n REALs, GB/s of n sizeof(REAL)", pp_bench_case_plain_sum},
   {"reduce", "exact reproducible sum (host/reduce), GB/s and its time / plain_sum's", pp_bench_case_reduce},
+  {"cg", "stage-2 Jacobi-PCG iteration on size/36 DoF, DoF*iterations/s; GB/s from 24 rs + 28 B/DoF", pp_bench_case_cg},
 };
 enum { CASE_COUNT = sizeof cases / sizeof cases[0] };
 

@@ -32,6 +32,7 @@ static const char *const code_names[PP_ERR_CODE_COUNT] = {
   [PP_ERR_INJECTED] = "injected fault",
   [PP_ERR_OTHER_RANK] = "error on another rank",
   [PP_ERR_NOT_IMPLEMENTED] = "not implemented",
+  [PP_ERR_SOLVER] = "solver failure",
 };
 
 const char *pp_error_code_name(pp_err code)

@@ -29,6 +29,7 @@ enum {
   PP_ERR_INJECTED = 11,  /* fault-injection switch fired (tests) */
   PP_ERR_OTHER_RANK = 12,/* another rank failed; this rank leaves with it */
   PP_ERR_NOT_IMPLEMENTED = 13,
+  PP_ERR_SOLVER = 14,    /* a linear solver broke down or did not converge */
   PP_ERR_CODE_COUNT
 };
 

@@ -1,0 +1,508 @@
+/* diffusion: vertex-centred finite volumes with two-point edge fluxes, backward Euler, Jacobi-PCG
+ * on the device (see diffusion.h for the scheme and why). */
+#include "diffusion.h"
+
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+enum { LOCAL_SIZE = 64, SLOTS = 6 };
+
+struct pp_diffusion {
+  const pp_mesh *mesh;
+  pp_clrt *clrt;
+  pp_halo *halo;
+  pp_reduce *reduce;
+  MPI_Comm comm;
+  int species;
+  pp_diffusion_species parameters[PP_SOLVER_MAX_SPECIES];
+  pp_solver *solver;
+  pp_solver_options options;
+  size_t owned, nodes;
+  double *volume;                 /* host: [owned] lumped volumes */
+  double *corner_volume;          /* host: [element_count * 8], for element sources */
+  long long non_orthogonal_edges; /* global */
+  int interior_count, boundary_count;
+  double current_dt;              /* dt the shift and diagonal were built for (0: none yet) */
+  double time;
+  long long step;
+  cl_mem neighbour, conductance, mass, shift, inverse_diagonal, interior, boundary;
+  cl_mem c, b, source, terms;
+  cl_kernel apply, diagonal, rhs, mass_terms;
+};
+
+/* ---- geometry of one hex (VTK corner order, see mesh.h) -------------------------------------- */
+
+/* Corner c's position bit along axis a: corners 0-3 the deeper face counter-clockwise from
+ * (i, j), 4-7 above them. */
+static int corner_bit(int c, int axis)
+{
+  int face = c & 3;
+  if (axis == 0) return face == 1 || face == 2;
+  if (axis == 1) return face >= 2;
+  return c >> 2;
+}
+
+/* The corner across the edge along `axis`. */
+static int across(int c, int axis)
+{
+  static const int flip[3] = {1, 3, 4};
+  return c ^ flip[axis];
+}
+
+static void centroid_where(const double *xyz, int axis, int bit, double out[3])
+{
+  out[0] = out[1] = out[2] = 0;
+  for (int c = 0; c < 8; ++c)
+    if (axis < 0 || corner_bit(c, axis) == bit)
+      for (int d = 0; d < 3; ++d) out[d] += xyz[3 * c + d];
+  double share = axis < 0 ? 0.125 : 0.25;
+  for (int d = 0; d < 3; ++d) out[d] *= share;
+}
+
+/* Geometric conductance |S.t| / |t|^2 of the edge a-b (a < b, along `axis`) inside the element
+ * with corners xyz: S is the element's part of the edge's median-dual face (edge midpoint, face
+ * centroid, cell centroid, face centroid), t = x_b - x_a. Evaluated with a < b so both end nodes
+ * get the same bits. *skew: 1 when S and t are not parallel. */
+static double edge_weight(const double *xyz, int a, int b, int axis, int *skew)
+{
+  int beta = (axis + 1) % 3, gamma = (axis + 2) % 3;
+  double cell[3], face_beta[3], face_gamma[3], d1[3], d2[3], t[3], area[3];
+  centroid_where(xyz, -1, 0, cell);
+  centroid_where(xyz, beta, corner_bit(a, beta), face_beta);
+  centroid_where(xyz, gamma, corner_bit(a, gamma), face_gamma);
+  for (int d = 0; d < 3; ++d) {
+    d1[d] = cell[d] - 0.5 * (xyz[3 * a + d] + xyz[3 * b + d]);
+    d2[d] = face_gamma[d] - face_beta[d];
+    t[d] = xyz[3 * b + d] - xyz[3 * a + d];
+  }
+  area[0] = 0.5 * (d1[1] * d2[2] - d1[2] * d2[1]);
+  area[1] = 0.5 * (d1[2] * d2[0] - d1[0] * d2[2]);
+  area[2] = 0.5 * (d1[0] * d2[1] - d1[1] * d2[0]);
+  double st = area[0] * t[0] + area[1] * t[1] + area[2] * t[2];
+  double tt = t[0] * t[0] + t[1] * t[1] + t[2] * t[2];
+  double ss = area[0] * area[0] + area[1] * area[1] + area[2] * area[2];
+  *skew = st * st < ss * tt * (1 - 1e-12);
+  return fabs(st) / tt;
+}
+
+/* Integral over the element of corner c's trilinear shape function (2x2x2 Gauss, exact for the
+ * trilinear map): the lumped (row-sum) mass of the corner; V/8 on a box. */
+static double corner_volume(const double *xyz, int c)
+{
+  const double g = 1.0 / sqrt(3.0);
+  double volume = 0;
+  for (int q = 0; q < 8; ++q) {
+    double xi[3] = {corner_bit(q, 0) ? g : -g, corner_bit(q, 1) ? g : -g, corner_bit(q, 2) ? g : -g};
+    double jacobian[3][3] = {{0}};
+    for (int k = 0; k < 8; ++k) {
+      double s[3], f[3];
+      for (int d = 0; d < 3; ++d) {
+        s[d] = corner_bit(k, d) ? 1.0 : -1.0;
+        f[d] = 1 + s[d] * xi[d];
+      }
+      double dn[3] = {0.125 * s[0] * f[1] * f[2], 0.125 * f[0] * s[1] * f[2], 0.125 * f[0] * f[1] * s[2]};
+      for (int i = 0; i < 3; ++i)
+        for (int j = 0; j < 3; ++j) jacobian[i][j] += xyz[3 * k + i] * dn[j];
+    }
+    double det = jacobian[0][0] * (jacobian[1][1] * jacobian[2][2] - jacobian[1][2] * jacobian[2][1]) -
+                 jacobian[0][1] * (jacobian[1][0] * jacobian[2][2] - jacobian[1][2] * jacobian[2][0]) +
+                 jacobian[0][2] * (jacobian[1][0] * jacobian[2][1] - jacobian[1][1] * jacobian[2][0]);
+    double shape = 0.125;
+    for (int d = 0; d < 3; ++d) shape *= 1 + (corner_bit(c, d) ? 1.0 : -1.0) * xi[d];
+    volume += shape * fabs(det);
+  }
+  return volume;
+}
+
+/* ---- device helpers ---------------------------------------------------------------------------- */
+
+/* Upload doubles as REALs of the clrt's precision. */
+static pp_err upload(pp_diffusion *d, cl_mem buffer, const double *values, size_t count, const char *what)
+{
+  if (count == 0) return PP_OK;
+  if (pp_clrt_real_size(d->clrt) == 8) {
+    PP_CALL(pp_clrt_write(d->clrt, buffer, 0, count * sizeof(double), values, what));
+    return PP_OK;
+  }
+  float *f = malloc(count * sizeof *f);
+  PP_CHECK(f, PP_ERR_MEMORY, "out of memory converting %s", what);
+  for (size_t i = 0; i < count; ++i) f[i] = (float)values[i];
+  pp_err err = pp_clrt_write(d->clrt, buffer, 0, count * sizeof(float), f, what);
+  free(f);
+  PP_CALL(err);
+  return PP_OK;
+}
+
+static pp_err download(pp_diffusion *d, cl_mem buffer, double *values, size_t count, const char *what)
+{
+  if (count == 0) return PP_OK;
+  if (pp_clrt_real_size(d->clrt) == 8) {
+    PP_CALL(pp_clrt_read(d->clrt, buffer, 0, count * sizeof(double), values, what));
+    return PP_OK;
+  }
+  float *f = malloc(count * sizeof *f);
+  PP_CHECK(f, PP_ERR_MEMORY, "out of memory converting %s", what);
+  pp_err err = pp_clrt_read(d->clrt, buffer, 0, count * sizeof(float), f, what);
+  for (size_t i = 0; err == PP_OK && i < count; ++i) values[i] = f[i];
+  free(f);
+  PP_CALL(err);
+  return PP_OK;
+}
+
+static pp_err buffer(pp_diffusion *d, size_t count, size_t element_size, const char *what, cl_mem *out)
+{
+  PP_CALL(pp_clrt_buffer(d->clrt, CL_MEM_READ_WRITE, count * element_size, what, out));
+  return PP_OK;
+}
+
+static pp_err set_real(pp_diffusion *d, cl_kernel k, cl_uint index, double value, const char *what)
+{
+  if (pp_clrt_real_size(d->clrt) == 8) {
+    PP_CL(clSetKernelArg(k, index, sizeof value, &value), what);
+  } else {
+    float f = (float)value;
+    PP_CL(clSetKernelArg(k, index, sizeof f, &f), what);
+  }
+  return PP_OK;
+}
+
+static pp_err set_buffers(cl_kernel k, cl_uint first, int count, const cl_mem *buffers, const char *what)
+{
+  for (int i = 0; i < count; ++i) PP_CL(clSetKernelArg(k, first + (cl_uint)i, sizeof(cl_mem), &buffers[i]), what);
+  return PP_OK;
+}
+
+/* ---- set-up ------------------------------------------------------------------------------------ */
+
+static pp_err build(pp_diffusion *d)
+{
+  const pp_mesh *mesh = d->mesh;
+  const int S = d->species;
+  const size_t owned = d->owned;
+  int *neighbour = NULL, *interior = NULL, *boundary = NULL;
+  double *conductance = NULL;
+  pp_err err = PP_OK;
+  long long skewed = 0;
+  PP_MALLOC(d->volume, owned + 1, "lumped volumes");
+  PP_MALLOC(d->corner_volume, 8 * (size_t)mesh->element_count + 1, "corner volumes");
+  neighbour = malloc((owned * SLOTS + 1) * sizeof *neighbour);
+  interior = malloc((owned + 1) * sizeof *interior);
+  boundary = malloc((owned + 1) * sizeof *boundary);
+  conductance = calloc(owned * SLOTS * (size_t)S + 1, sizeof *conductance);
+  if (!neighbour || !interior || !boundary || !conductance) {
+    err = pp_error_raise(PP_ERR_MEMORY, __FILE__, __LINE__, __func__, "out of memory for the diffusion stencil");
+    goto done;
+  }
+  for (int e = 0; e < mesh->element_count; ++e)
+    for (int c = 0; c < 8; ++c) d->corner_volume[8 * e + c] = corner_volume(mesh->element_corner_coords + 24 * (size_t)e, c);
+  for (size_t n = 0; n < owned; ++n) {
+    for (int slot = 0; slot < SLOTS; ++slot) neighbour[n * SLOTS + slot] = (int)n; /* no edge: itself, g = 0 */
+    double volume = 0;
+    /* Ascending global element id: the same additions in the same order on every partition. */
+    for (int r = mesh->node_element_offset[n]; r < mesh->node_element_offset[n + 1]; ++r) {
+      int entry = mesh->node_element_entry[r], e = entry / 8, c = entry % 8;
+      const double *xyz = mesh->element_corner_coords + 24 * (size_t)e;
+      volume += d->corner_volume[8 * e + c];
+      for (int axis = 0; axis < 3; ++axis) {
+        int other = across(c, axis), slot = 2 * axis + corner_bit(c, axis), skew = 0;
+        int m = mesh->element_nodes[8 * e + other];
+        int *stored = &neighbour[n * SLOTS + slot];
+        if (*stored != (int)n && *stored != m) {
+          err = pp_error_raise(PP_ERR_ARGUMENT, __FILE__, __LINE__, __func__,
+                               "diffusion: node %lld has two different neighbours in edge slot %d (mesh bug)",
+                               mesh->node_global_id[n], slot);
+          goto done;
+        }
+        *stored = m;
+        double w = edge_weight(xyz, c < other ? c : other, c < other ? other : c, axis, &skew);
+        skewed += skew;
+        for (int s = 0; s < S; ++s)
+          conductance[(n * SLOTS + (size_t)slot) * (size_t)S + (size_t)s] +=
+            d->parameters[s].diffusivity[mesh->element_layer[e]] * w;
+      }
+    }
+    d->volume[n] = volume;
+  }
+  /* Interior nodes need no ghost value: they run while the halo is in flight. */
+  d->interior_count = d->boundary_count = 0;
+  for (size_t n = 0; n < owned; ++n) {
+    int needs_ghost = 0;
+    for (int slot = 0; slot < SLOTS; ++slot) needs_ghost |= neighbour[n * SLOTS + slot] >= (int)owned;
+    if (needs_ghost) boundary[d->boundary_count++] = (int)n;
+    else interior[d->interior_count++] = (int)n;
+  }
+  {
+    const size_t rs = (size_t)pp_clrt_real_size(d->clrt), total = d->nodes * (size_t)S;
+    if ((err = buffer(d, owned * SLOTS, sizeof(cl_int), "diffusion neighbours", &d->neighbour)) != PP_OK) goto done;
+    if ((err = buffer(d, owned * SLOTS * (size_t)S, rs, "diffusion conductances", &d->conductance)) != PP_OK) goto done;
+    if ((err = buffer(d, owned, rs, "diffusion lumped volumes", &d->mass)) != PP_OK) goto done;
+    if ((err = buffer(d, (size_t)S, rs, "diffusion shifts", &d->shift)) != PP_OK) goto done;
+    if ((err = buffer(d, owned * (size_t)S, rs, "diffusion inverse diagonal", &d->inverse_diagonal)) != PP_OK) goto done;
+    if ((err = buffer(d, (size_t)d->interior_count, sizeof(cl_int), "interior nodes", &d->interior)) != PP_OK) goto done;
+    if ((err = buffer(d, (size_t)d->boundary_count, sizeof(cl_int), "boundary nodes", &d->boundary)) != PP_OK) goto done;
+    if ((err = buffer(d, total, rs, "concentration", &d->c)) != PP_OK) goto done;
+    if ((err = buffer(d, owned * (size_t)S, rs, "diffusion right-hand side", &d->b)) != PP_OK) goto done;
+    if ((err = buffer(d, owned * (size_t)S, rs, "diffusion source", &d->source)) != PP_OK) goto done;
+    if ((err = buffer(d, owned * (size_t)S, rs, "diffusion mass terms", &d->terms)) != PP_OK) goto done;
+    if (owned && (err = pp_clrt_write(d->clrt, d->neighbour, 0, owned * SLOTS * sizeof(cl_int), neighbour,
+                                      "diffusion neighbours")) != PP_OK) goto done;
+    if (d->interior_count && (err = pp_clrt_write(d->clrt, d->interior, 0, (size_t)d->interior_count * sizeof(cl_int),
+                                                  interior, "interior nodes")) != PP_OK) goto done;
+    if (d->boundary_count && (err = pp_clrt_write(d->clrt, d->boundary, 0, (size_t)d->boundary_count * sizeof(cl_int),
+                                                  boundary, "boundary nodes")) != PP_OK) goto done;
+    if ((err = upload(d, d->conductance, conductance, owned * SLOTS * (size_t)S, "diffusion conductances")) != PP_OK)
+      goto done;
+    if ((err = upload(d, d->mass, d->volume, owned, "diffusion lumped volumes")) != PP_OK) goto done;
+    /* Zero field (ghosts too) and zero source. */
+    double *zeros = calloc(total + 1, sizeof *zeros);
+    if (!zeros) {
+      err = pp_error_raise(PP_ERR_MEMORY, __FILE__, __LINE__, __func__, "out of memory for zeros");
+      goto done;
+    }
+    err = upload(d, d->c, zeros, total, "concentration");
+    if (err == PP_OK) err = upload(d, d->source, zeros, owned * (size_t)S, "diffusion source");
+    free(zeros);
+    if (err != PP_OK) goto done;
+  }
+  {
+    char options[64];
+    snprintf(options, sizeof options, "-DSPECIES_COUNT=%d", S);
+    if ((err = pp_clrt_kernel_with_options(d->clrt, "diffusion", options, "diffusion_apply", &d->apply)) != PP_OK ||
+        (err = pp_clrt_kernel_with_options(d->clrt, "diffusion", options, "diffusion_inverse_diagonal", &d->diagonal)) !=
+          PP_OK ||
+        (err = pp_clrt_kernel_with_options(d->clrt, "diffusion", options, "diffusion_rhs", &d->rhs)) != PP_OK ||
+        (err = pp_clrt_kernel_with_options(d->clrt, "diffusion", options, "diffusion_mass_terms", &d->mass_terms)) !=
+          PP_OK)
+      goto done;
+  }
+  d->non_orthogonal_edges = skewed;
+done:
+  free(neighbour);
+  free(interior);
+  free(boundary);
+  free(conductance);
+  if (err != PP_OK) return pp_error_trace(err, __FILE__, __LINE__, __func__);
+  return PP_OK;
+}
+
+pp_err pp_diffusion_create(pp_diffusion **diffusion, const pp_mesh *mesh, pp_clrt *clrt, pp_halo *halo,
+                           pp_reduce *reduce, MPI_Comm comm, int species_count, const pp_diffusion_species *species)
+{
+  *diffusion = NULL;
+  /* Argument checks are the same on every rank (same arguments), so every rank returns together. */
+  PP_CHECK(species_count >= 1 && species_count <= PP_SOLVER_MAX_SPECIES, PP_ERR_ARGUMENT,
+           "diffusion of %d species: 1 to %d supported", species_count, PP_SOLVER_MAX_SPECIES);
+  for (int s = 0; s < species_count; ++s) {
+    for (int layer = 0; layer < PP_LAYER_COUNT; ++layer)
+      PP_CHECK(species[s].diffusivity[layer] > 0 && isfinite(species[s].diffusivity[layer]), PP_ERR_ARGUMENT,
+               "species %d: diffusivity in layer %d (%s) must be positive, got %g m^2/s", s, layer,
+               pp_mesh_layer_name(layer), species[s].diffusivity[layer]);
+    PP_CHECK(species[s].decay_rate >= 0 && isfinite(species[s].decay_rate), PP_ERR_ARGUMENT,
+             "species %d: decay rate must be >= 0, got %g 1/s", s, species[s].decay_rate);
+  }
+  pp_diffusion *d = calloc(1, sizeof *d);
+  PP_CHECK(d, PP_ERR_MEMORY, "out of memory for the diffusion solver");
+  d->mesh = mesh;
+  d->clrt = clrt;
+  d->halo = halo;
+  d->reduce = reduce;
+  d->comm = comm;
+  d->species = species_count;
+  memcpy(d->parameters, species, (size_t)species_count * sizeof *species);
+  d->owned = (size_t)mesh->owned_node_count;
+  d->nodes = (size_t)mesh->node_count;
+  pp_solver_options_default(&d->options);
+  pp_err err = build(d);
+  if (err == PP_OK)
+    err = pp_solver_create(&d->solver, clrt, reduce, comm, d->owned, d->nodes, species_count);
+  if (err == PP_OK) {
+    long long local = d->non_orthogonal_edges;
+    int code = MPI_Allreduce(&local, &d->non_orthogonal_edges, 1, MPI_LONG_LONG, MPI_SUM, comm);
+    if (code != MPI_SUCCESS) err = pp_mpi_error(code, __FILE__, __LINE__, __func__, "summing skewed edges");
+  }
+  if (err != PP_OK) {
+    pp_diffusion_destroy(d);
+    return pp_error_trace(err, __FILE__, __LINE__, __func__);
+  }
+  *diffusion = d;
+  return PP_OK;
+}
+
+void pp_diffusion_destroy(pp_diffusion *d)
+{
+  if (!d) return;
+  pp_solver_destroy(d->solver);
+  cl_mem buffers[] = {d->neighbour, d->conductance, d->mass, d->shift, d->inverse_diagonal, d->interior,
+                      d->boundary,  d->c,           d->b,    d->source, d->terms};
+  for (size_t i = 0; i < sizeof buffers / sizeof buffers[0]; ++i)
+    if (buffers[i]) clReleaseMemObject(buffers[i]);
+  free(d->volume);
+  free(d->corner_volume);
+  free(d);
+}
+
+int pp_diffusion_species_count(const pp_diffusion *d) { return d->species; }
+const double *pp_diffusion_node_volume(const pp_diffusion *d) { return d->volume; }
+long long pp_diffusion_non_orthogonal_edges(const pp_diffusion *d) { return d->non_orthogonal_edges; }
+void pp_diffusion_set_solver_options(pp_diffusion *d, const pp_solver_options *options) { d->options = *options; }
+double pp_diffusion_time(const pp_diffusion *d) { return d->time; }
+long long pp_diffusion_step_count(const pp_diffusion *d) { return d->step; }
+void pp_diffusion_set_time(pp_diffusion *d, double time, long long step)
+{
+  d->time = time;
+  d->step = step;
+}
+
+pp_err pp_diffusion_set_field(pp_diffusion *d, const double *owned_values)
+{
+  PP_CALL(upload(d, d->c, owned_values, d->owned * (size_t)d->species, "concentration"));
+  return PP_OK;
+}
+
+pp_err pp_diffusion_get_field(pp_diffusion *d, double *owned_values)
+{
+  PP_CALL(download(d, d->c, owned_values, d->owned * (size_t)d->species, "concentration"));
+  return PP_OK;
+}
+
+pp_err pp_diffusion_set_source_rate(pp_diffusion *d, const double *owned_rates)
+{
+  size_t count = d->owned * (size_t)d->species;
+  if (owned_rates) {
+    PP_CALL(upload(d, d->source, owned_rates, count, "diffusion source"));
+    return PP_OK;
+  }
+  double *zeros = calloc(count + 1, sizeof *zeros);
+  PP_CHECK(zeros, PP_ERR_MEMORY, "out of memory for zeros");
+  pp_err err = upload(d, d->source, zeros, count, "diffusion source");
+  free(zeros);
+  PP_CALL(err);
+  return PP_OK;
+}
+
+pp_err pp_diffusion_source_from_elements(const pp_diffusion *d, const double *element_density, double *owned_rates)
+{
+  const pp_mesh *mesh = d->mesh;
+  const int S = d->species;
+  for (size_t n = 0; n < d->owned; ++n)
+    for (int s = 0; s < S; ++s) {
+      double rate = 0;
+      for (int r = mesh->node_element_offset[n]; r < mesh->node_element_offset[n + 1]; ++r) {
+        int entry = mesh->node_element_entry[r];
+        rate += element_density[(size_t)(entry / 8) * (size_t)S + (size_t)s] * d->corner_volume[entry];
+      }
+      owned_rates[n * (size_t)S + (size_t)s] = rate;
+    }
+  return PP_OK;
+}
+
+/* ---- operator ---------------------------------------------------------------------------------- */
+
+static pp_err launch_apply(pp_diffusion *d, cl_mem list, int count, cl_mem x, cl_mem y, const char *label)
+{
+  if (count == 0) return PP_OK;
+  cl_ulong n = (cl_ulong)count;
+  PP_CL(clSetKernelArg(d->apply, 0, sizeof n, &n), label);
+  cl_mem args[] = {list, d->neighbour, d->conductance, d->mass, d->shift, x, y};
+  PP_CALL(set_buffers(d->apply, 1, 7, args, label));
+  PP_CALL(pp_clrt_launch(d->clrt, d->apply, label, (size_t)count, LOCAL_SIZE));
+  return PP_OK;
+}
+
+/* The solver's callback: owner -> ghost copy of x begun, the interior nodes (no ghost
+ * neighbour) computed while the messages travel, then the boundary nodes (miniFE's
+ * begin/finish_exchange_externals around the mat-vec). */
+static pp_err apply_callback(void *context, cl_mem x, cl_mem y)
+{
+  pp_diffusion *d = context;
+  if (d->halo) PP_CALL(pp_halo_begin(d->halo, x, d->species));
+  pp_err err = launch_apply(d, d->interior, d->interior_count, x, y, "diffusion_apply_interior");
+  if (d->halo) {
+    pp_err ended = pp_halo_end(d->halo); /* always end what was begun */
+    if (err == PP_OK) err = ended;
+  }
+  PP_CALL(err);
+  PP_CALL(launch_apply(d, d->boundary, d->boundary_count, x, y, "diffusion_apply_boundary"));
+  return PP_OK;
+}
+
+/* Shift 1/dt + k_s and the Jacobi diagonal, rebuilt only when dt changes. */
+static pp_err prepare(pp_diffusion *d, double dt)
+{
+  PP_CHECK(dt > 0 && isfinite(dt), PP_ERR_ARGUMENT, "diffusion time step must be positive, got %g s", dt);
+  if (dt == d->current_dt) return PP_OK;
+  double shift[PP_SOLVER_MAX_SPECIES];
+  for (int s = 0; s < d->species; ++s) shift[s] = 1.0 / dt + d->parameters[s].decay_rate;
+  PP_CALL(upload(d, d->shift, shift, (size_t)d->species, "diffusion shifts"));
+  if (d->owned) {
+    cl_ulong n = d->owned;
+    PP_CL(clSetKernelArg(d->diagonal, 0, sizeof n, &n), "diffusion diagonal");
+    cl_mem args[] = {d->conductance, d->mass, d->shift, d->inverse_diagonal};
+    PP_CALL(set_buffers(d->diagonal, 1, 4, args, "diffusion diagonal"));
+    PP_CALL(pp_clrt_launch(d->clrt, d->diagonal, "diffusion_inverse_diagonal", d->owned, LOCAL_SIZE));
+  }
+  d->current_dt = dt;
+  return PP_OK;
+}
+
+pp_err pp_diffusion_apply(pp_diffusion *d, double dt, cl_mem x, cl_mem y)
+{
+  PP_CALL(prepare(d, dt));
+  PP_CALL(apply_callback(d, x, y));
+  return PP_OK;
+}
+
+pp_err pp_diffusion_solve(pp_diffusion *d, double dt, const pp_solver_options *options, cl_mem b, cl_mem x,
+                          pp_solver_stats *stats)
+{
+  PP_CALL(prepare(d, dt));
+  pp_solver_operator op = {apply_callback, d, d->inverse_diagonal};
+  PP_CALL(pp_solver_pcg(d->solver, &op, options, b, x, stats));
+  return PP_OK;
+}
+
+pp_err pp_diffusion_total_mass(pp_diffusion *d, double *mass)
+{
+  if (d->owned) {
+    cl_ulong n = d->owned;
+    PP_CL(clSetKernelArg(d->mass_terms, 0, sizeof n, &n), "diffusion mass terms");
+    cl_mem args[] = {d->mass, d->c, d->terms};
+    PP_CALL(set_buffers(d->mass_terms, 1, 3, args, "diffusion mass terms"));
+    PP_CALL(pp_clrt_launch(d->clrt, d->mass_terms, "diffusion_mass_terms", d->owned, LOCAL_SIZE));
+  }
+  for (int s = 0; s < d->species; ++s)
+    PP_CALL(pp_reduce_sum_strided(d->reduce, d->terms, (size_t)s, (size_t)d->species, d->owned, &mass[s]));
+  return PP_OK;
+}
+
+pp_err pp_diffusion_step(pp_diffusion *d, double dt, pp_diffusion_step_info *info)
+{
+  PP_CALL(prepare(d, dt));
+  if (d->owned) {
+    cl_ulong n = d->owned;
+    PP_CL(clSetKernelArg(d->rhs, 0, sizeof n, &n), "diffusion right-hand side");
+    PP_CALL(set_real(d, d->rhs, 1, 1.0 / dt, "diffusion right-hand side"));
+    cl_mem args[] = {d->mass, d->c, d->source, d->b};
+    PP_CALL(set_buffers(d->rhs, 2, 4, args, "diffusion right-hand side"));
+    PP_CALL(pp_clrt_launch(d->clrt, d->rhs, "diffusion_rhs", d->owned, LOCAL_SIZE));
+  }
+  pp_solver_stats stats;
+  pp_solver_operator op = {apply_callback, d, d->inverse_diagonal};
+  pp_err err = pp_solver_pcg(d->solver, &op, &d->options, d->b, d->c, &stats);
+  if (err != PP_OK) {
+    pp_error_context(err, "in diffusion step %lld from t = %.9g s with dt = %.9g s", d->step + 1, d->time, dt);
+    return pp_error_trace(err, __FILE__, __LINE__, __func__);
+  }
+  d->time += dt;
+  d->step += 1;
+  if (info) {
+    info->step = d->step;
+    info->time = d->time;
+    info->dt = dt;
+    info->solver = stats;
+    PP_CALL(pp_diffusion_total_mass(d, info->mass));
+  }
+  return PP_OK;
+}

@@ -1,0 +1,77 @@
+/* diffusion: the stage-2 diffusion-decay operator of host/diffusion on the device.
+ * Vertex-centred finite volumes: node n holds the lumped volume mass[n] and, for each of its six
+ * mesh edges (slots +x -x +y -y +z -z), the neighbour's local index and one conductance per
+ * species (diffusivity x dual-face area / edge length, summed over the edge's elements in
+ * ascending global element id on the host). A missing edge (outer side) points at the node
+ * itself with conductance 0, so every node runs the same loop.
+ * Fields of SPECIES_COUNT species are interleaved (value of species s at node n: [n * S + s]), so
+ * the indices and the neighbour gather are paid once for all species (batched right-hand sides).
+ * Build options (host/clrt): -DREAL=... -DREAL_IS_DOUBLE=... -DSPECIES_COUNT=S. */
+#pragma OPENCL FP_CONTRACT OFF
+#if REAL_IS_DOUBLE
+#pragma OPENCL EXTENSION cl_khr_fp64 : enable
+#endif
+
+#ifndef SPECIES_COUNT
+#define SPECIES_COUNT 1
+#endif
+#define S SPECIES_COUNT
+
+/* y = (shift M + K) x at the count nodes listed (list[i] a local owned node index), with
+ * shift[s] = 1/dt + k_s. The flux is written as g (x_n - x_m): a constant field gives exactly
+ * shift M x, and the sum of the fluxes over all nodes cancels pairwise (g_nm == g_mn in bits). The
+ * slots are added in a fixed order, so the result does not depend on the rank count. */
+__kernel void diffusion_apply(const ulong count, __global const int *restrict list,
+                              __global const int *restrict neighbour, __global const REAL *restrict conductance,
+                              __global const REAL *restrict mass, __global const REAL *restrict shift,
+                              __global const REAL *restrict x, __global REAL *restrict y)
+{
+  const size_t i = get_global_id(0);
+  if (i >= count) return;
+  const size_t n = (size_t)list[i];
+  int m[6];
+  for (int slot = 0; slot < 6; ++slot) m[slot] = neighbour[n * 6 + slot];
+  const REAL volume = mass[n];
+  for (int s = 0; s < S; ++s) {
+    const REAL xn = x[n * S + s];
+    REAL sum = shift[s] * volume * xn;
+    for (int slot = 0; slot < 6; ++slot)
+      sum += conductance[(n * 6 + slot) * S + s] * (xn - x[(size_t)m[slot] * S + s]);
+    y[n * S + s] = sum;
+  }
+}
+
+/* inverse_diagonal[n * S + s] = 1 / (shift[s] mass[n] + sum of the node's conductances): the
+ * Jacobi preconditioner of the same operator. */
+__kernel void diffusion_inverse_diagonal(const ulong count, __global const REAL *restrict conductance,
+                                         __global const REAL *restrict mass, __global const REAL *restrict shift,
+                                         __global REAL *restrict inverse_diagonal)
+{
+  const size_t n = get_global_id(0);
+  if (n >= count) return;
+  for (int s = 0; s < S; ++s) {
+    REAL diagonal = shift[s] * mass[n];
+    for (int slot = 0; slot < 6; ++slot) diagonal += conductance[(n * 6 + slot) * S + s];
+    inverse_diagonal[n * S + s] = (REAL)1 / diagonal;
+  }
+}
+
+/* Backward-Euler right-hand side: b = mass c / dt + source (source in mass per time per node). */
+__kernel void diffusion_rhs(const ulong count, const REAL inverse_dt, __global const REAL *restrict mass,
+                            __global const REAL *restrict c, __global const REAL *restrict source,
+                            __global REAL *restrict b)
+{
+  const size_t n = get_global_id(0);
+  if (n >= count) return;
+  for (int s = 0; s < S; ++s) b[n * S + s] = mass[n] * c[n * S + s] * inverse_dt + source[n * S + s];
+}
+
+/* product[n * S + s] = mass[n] * c[n * S + s]: the terms of the total mass per species, summed
+ * by host/reduce (rounded products, exact sum: the same bits as pp_reduce_dot). */
+__kernel void diffusion_mass_terms(const ulong count, __global const REAL *restrict mass,
+                                   __global const REAL *restrict c, __global REAL *restrict product)
+{
+  const size_t n = get_global_id(0);
+  if (n >= count) return;
+  for (int s = 0; s < S; ++s) product[n * S + s] = mass[n] * c[n * S + s];
+}

@@ -1,0 +1,545 @@
+/* Stage-2 diffusion-decay solver (host/diffusion, host/solver) on 1, 2 and 4 ranks.
+ * Verification against analytic solutions, each cited where it is used:
+ *   V7 (PHYSICS.md section 10; solution 8.6a, Crank 1975 / Carslaw & Jaeger 1959): Gaussian start
+ *     with decay, L2 error < 1 % at t = 10 t0, observed order 2 in space (dt ~ h^2) and 1 in time,
+ *     mass balance 1e-10 per step against the backward-Euler decay 1/(1 + k dt);
+ *   two-layer slab: the 1-D steady interface solution (Carslaw & Jaeger 1959, composite media,
+ *     continuity of c and of D dc/dz), derived below;
+ *   positivity on graded meshes with aspect ratio up to 8 next to an indicator (issue 7);
+ *   the same bits on any rank count: a serial run of the same problem in the same process is the
+ *     reference (as tests/test_mesh.c), and a batched 2-species solve equals two single solves.
+ * Rule (as test_mesh.c): collectives first, then asserts on values equal on every rank. */
+#include <check.h>
+#include <math.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "clrt.h"
+#include "diffusion.h"
+#include "halo.h"
+#include "mesh.h"
+#include "reduce.h"
+#include "runtime.h"
+
+static pp_runtime runtime;
+static pp_clrt *clrt;
+static const double um = 1e-6;
+static const double day = 86400.0;
+
+static int all_ranks(int condition)
+{
+  int all = 0;
+  MPI_Allreduce(&condition, &all, 1, MPI_INT, MPI_MIN, runtime.comm);
+  return all;
+}
+
+/* Mesh, halo, reduce and solver of one run, on a communicator (the job's, or MPI_COMM_SELF for
+ * the serial reference). */
+typedef struct {
+  pp_mesh mesh;
+  pp_halo *halo;
+  pp_reduce *reduce;
+  pp_diffusion *diffusion;
+  MPI_Comm comm;
+} problem;
+
+static void problem_create(problem *p, const pp_mesh_spec *spec, MPI_Comm comm, int species_count,
+                           const pp_diffusion_species *species)
+{
+  int rank, size;
+  MPI_Comm_rank(comm, &rank);
+  MPI_Comm_size(comm, &size);
+  memset(p, 0, sizeof *p);
+  p->comm = comm;
+  ck_assert_int_eq(pp_mesh_generate(spec, rank, size, &p->mesh), PP_OK);
+  ck_assert_int_eq(pp_halo_create(&p->halo, &p->mesh, clrt, comm), PP_OK);
+  ck_assert_int_eq(pp_reduce_create(&p->reduce, clrt, comm), PP_OK);
+  pp_err err = pp_diffusion_create(&p->diffusion, &p->mesh, clrt, p->halo, p->reduce, comm, species_count, species);
+  ck_assert_msg(err == PP_OK, "diffusion: %s", pp_error_message());
+}
+
+static void problem_free(problem *p)
+{
+  pp_diffusion_destroy(p->diffusion);
+  pp_reduce_destroy(p->reduce);
+  pp_halo_destroy(p->halo);
+  pp_mesh_free(&p->mesh);
+}
+
+static double host_sum(const double *values, size_t count, MPI_Comm comm)
+{
+  double sum = 0;
+  ck_assert_int_eq(pp_reduce_sum_host(values, count, comm, &sum), PP_OK);
+  return sum;
+}
+
+/* A uniform block of n x n x n elements of size L/n with free (no-flux) sides: the octant of the
+ * infinite medium around the corner (0, 0, 0) (mirror symmetry of the Gaussian). Layer
+ * thicknesses are multiples of L/6 so every layer takes whole elements. */
+static pp_mesh_spec octant_spec(double length, int n)
+{
+  double h = length / n;
+  pp_mesh_spec spec = {
+    .length_x = length, .length_y = length,
+    .layer_thickness = {length / 6, length / 6, length / 6, length / 6, length / 3},
+    .side_x = PP_SIDE_FREE, .side_y = PP_SIDE_FREE,
+    .lateral_fine_size = h, .lateral_fine_radius = 0, .lateral_growth = 1, .lateral_max_size = h,
+    .surface_size = h, .depth_growth = 1, .depth_max_size = h, .min_elements_per_layer = 1,
+  };
+  return spec;
+}
+
+/* V7 parameters (PHYSICS.md section 10). */
+static const double v7_sigma0 = 20e-6, v7_diffusivity = 1e-11, v7_decay = 15.0 / 86400.0;
+
+/* Crank 1975 / PHYSICS.md 8.6a, Gaussian start shifted by t0 = sigma0^2 / (2 D), unit mass. */
+static double v7_exact(double r2, double t)
+{
+  double t0 = v7_sigma0 * v7_sigma0 / (2 * v7_diffusivity), s = t + t0;
+  return pow(4 * M_PI * v7_diffusivity * s, -1.5) * exp(-r2 / (4 * v7_diffusivity * s) - v7_decay * t);
+}
+
+typedef struct {
+  double l2_error;        /* relative, volume-weighted, at t_end */
+  double worst_balance;   /* max over steps of |m_{n+1} (1 + k dt) - m_n| / m_n */
+  int iterations;         /* total CG iterations */
+  int nodes;
+} v7_result;
+
+/* Octant of side `length` with n elements per side, `steps` backward-Euler steps to t_end. */
+static v7_result run_v7(double length, int n, int steps, double t_end, double *field_out)
+{
+  pp_diffusion_species species = {.decay_rate = v7_decay};
+  for (int l = 0; l < PP_LAYER_COUNT; ++l) species.diffusivity[l] = v7_diffusivity;
+  pp_mesh_spec spec = octant_spec(length, n);
+  problem p;
+  problem_create(&p, &spec, runtime.comm, 1, &species);
+  int owned = p.mesh.owned_node_count;
+  double *c = malloc((size_t)owned * sizeof *c + 8), *terms = malloc((size_t)owned * sizeof *terms + 8);
+  for (int i = 0; i < owned; ++i) {
+    const double *x = p.mesh.node_coords + 3 * i;
+    c[i] = v7_exact(x[0] * x[0] + x[1] * x[1] + x[2] * x[2], 0);
+  }
+  ck_assert_int_eq(pp_diffusion_set_field(p.diffusion, c), PP_OK);
+  v7_result result = {0, 0, 0, 0};
+  double mass = 0;
+  ck_assert_int_eq(pp_diffusion_total_mass(p.diffusion, &mass), PP_OK);
+  double dt = t_end / steps;
+  for (int step = 0; step < steps; ++step) {
+    pp_diffusion_step_info info;
+    pp_err err = pp_diffusion_step(p.diffusion, dt, &info);
+    ck_assert_msg(all_ranks(err == PP_OK), "step %d: %s", step, pp_error_message());
+    /* Backward Euler decays the discrete mass by exactly 1/(1 + k dt) per step (PHYSICS.md V7). */
+    double balance = fabs(info.mass[0] * (1 + v7_decay * dt) - mass) / mass;
+    if (balance > result.worst_balance) result.worst_balance = balance;
+    mass = info.mass[0];
+    result.iterations += info.solver.iterations;
+  }
+  ck_assert_int_eq(pp_diffusion_get_field(p.diffusion, c), PP_OK);
+  const double *volume = pp_diffusion_node_volume(p.diffusion);
+  for (int i = 0; i < owned; ++i) {
+    const double *x = p.mesh.node_coords + 3 * i;
+    double e = c[i] - v7_exact(x[0] * x[0] + x[1] * x[1] + x[2] * x[2], t_end);
+    terms[i] = volume[i] * e * e;
+  }
+  double error2 = host_sum(terms, (size_t)owned, runtime.comm);
+  for (int i = 0; i < owned; ++i) {
+    const double *x = p.mesh.node_coords + 3 * i;
+    double exact = v7_exact(x[0] * x[0] + x[1] * x[1] + x[2] * x[2], t_end);
+    terms[i] = volume[i] * exact * exact;
+  }
+  result.l2_error = sqrt(error2 / host_sum(terms, (size_t)owned, runtime.comm));
+  result.nodes = (int)p.mesh.global_node_count;
+  if (field_out) memcpy(field_out, c, (size_t)owned * sizeof *c);
+  free(c);
+  free(terms);
+  problem_free(&p);
+  return result;
+}
+
+/* V7: L2 error < 1 % at t = 10 t0 on the finest of three meshes; observed order about 2 when h
+ * halves... by 2 and dt by 4 (backward Euler's O(dt) then matches the O(h^2) of the space
+ * discretisation); the mass balance against the discrete decay at every step. */
+START_TEST(test_v7_gaussian_order_and_mass)
+{
+  const double t0 = v7_sigma0 * v7_sigma0 / (2 * v7_diffusivity), t_end = 10 * t0;
+  const double length = 264 * um; /* 4 sigma(t_end): the no-flux far sides are invisible at 1e-4 */
+  const int n[3] = {12, 18, 24};
+  double h[3], error[3];
+  for (int r = 0; r < 3; ++r) {
+    int steps = (int)lround(48.0 * (n[r] / 12.0) * (n[r] / 12.0));
+    v7_result result = run_v7(length, n[r], steps, t_end, NULL);
+    h[r] = length / n[r];
+    error[r] = result.l2_error;
+    if (runtime.rank == 0)
+      printf("V7: h = %5.2f um, dt = %6.3f s, %6d nodes: L2 error %.4e, worst mass balance %.2e, %d CG iterations\n",
+             h[r] / um, t_end / steps, result.nodes, result.l2_error, result.worst_balance, result.iterations);
+    ck_assert_msg(result.worst_balance < 1e-10, "mass balance %.3e per step exceeds 1e-10", result.worst_balance);
+  }
+  /* Least-squares slope of log error against log h. */
+  double mx = 0, my = 0, sxy = 0, sxx = 0;
+  for (int r = 0; r < 3; ++r) {
+    mx += log(h[r]) / 3;
+    my += log(error[r]) / 3;
+  }
+  for (int r = 0; r < 3; ++r) {
+    sxy += (log(h[r]) - mx) * (log(error[r]) - my);
+    sxx += (log(h[r]) - mx) * (log(h[r]) - mx);
+  }
+  double order = sxy / sxx;
+  if (runtime.rank == 0) printf("V7: observed order %.3f (space, with dt ~ h^2)\n", order);
+  ck_assert_msg(error[2] < 0.01, "V7 L2 error %.4e at t = 10 t0 is not below 1 %%", error[2]);
+  ck_assert_msg(order > 1.8 && order < 2.4, "V7 observed order %.3f, expected about 2", order);
+}
+END_TEST
+
+/* V7 in time: on one mesh, dt, dt/2, dt/4; the differences of successive solutions shrink by
+ * 2^p with p the order of the time discretisation: 1 for backward Euler. */
+START_TEST(test_v7_time_order)
+{
+  const double t0 = v7_sigma0 * v7_sigma0 / (2 * v7_diffusivity), t_end = 10 * t0;
+  const double length = 264 * um;
+  pp_mesh mesh;
+  pp_mesh_spec spec = octant_spec(length, 12);
+  ck_assert_int_eq(pp_mesh_generate(&spec, runtime.rank, runtime.size, &mesh), PP_OK);
+  size_t owned = (size_t)mesh.owned_node_count;
+  pp_mesh_free(&mesh);
+  double *u[3];
+  for (int r = 0; r < 3; ++r) {
+    u[r] = malloc(owned * sizeof(double) + 8);
+    run_v7(length, 12, 5 << r, t_end, u[r]);
+  }
+  double *d = malloc(owned * sizeof(double) + 8);
+  double norm[2];
+  for (int k = 0; k < 2; ++k) {
+    for (size_t i = 0; i < owned; ++i) d[i] = (u[k][i] - u[k + 1][i]) * (u[k][i] - u[k + 1][i]);
+    norm[k] = sqrt(host_sum(d, owned, runtime.comm));
+  }
+  double order = log2(norm[0] / norm[1]);
+  if (runtime.rank == 0) printf("V7: observed order in time %.3f (backward Euler)\n", order);
+  ck_assert_msg(order > 0.85 && order < 1.2, "observed time order %.3f, expected 1", order);
+  for (int r = 0; r < 3; ++r) free(u[r]);
+  free(d);
+}
+END_TEST
+
+/* Two-layer slab, steady state, source q in the upper layer (z in [-a, 0], layers 0-1, D1),
+ * none below (z in [-H, -a], layers 2-4, D2), decay k, no flux at z = 0 and z = -H. With
+ * L_i = sqrt(D_i / k) (Carslaw & Jaeger 1959, composite slab; continuity of c and D dc/dz):
+ *   upper: c = q/k + A cosh(z / L1),   lower: c = B cosh((z + H) / L2),
+ *   -D1 A sinh(a/L1) / L1 = D2 B sinh(h2/L2) / L2,  q/k + A cosh(a/L1) = B cosh(h2/L2), h2 = H - a. */
+static double slab_exact(double z, double q, double k, double d1, double d2, double a, double height)
+{
+  double l1 = sqrt(d1 / k), l2 = sqrt(d2 / k), h2 = height - a;
+  double ratio = (d2 / l2) * sinh(h2 / l2) / ((d1 / l1) * sinh(a / l1)); /* A = -ratio B */
+  double b = (q / k) / (cosh(h2 / l2) + ratio * cosh(a / l1));
+  double amplitude = -ratio * b;
+  return z >= -a ? q / k + amplitude * cosh(z / l1) : b * cosh((z + height) / l2);
+}
+
+static double run_slab(double h, double *worst_z)
+{
+  const double d1 = 1e-11, d2 = 3e-12, k = 15 / day, q = 1.0;
+  pp_diffusion_species species = {.diffusivity = {d1, d1, d2, d2, d2}, .decay_rate = k};
+  pp_mesh_spec spec = {
+    .length_x = 40 * um, .length_y = 40 * um,
+    .layer_thickness = {15 * um, 135 * um, 100 * um, 150 * um, 100 * um},
+    .side_x = PP_SIDE_PERIODIC, .side_y = PP_SIDE_FREE,
+    .lateral_fine_size = 20 * um, .lateral_growth = 1, .lateral_max_size = 20 * um,
+    /* graded towards the surface: the scheme must hold on non-uniform spacing */
+    .surface_size = h, .depth_growth = 1.1, .depth_max_size = 2 * h, .min_elements_per_layer = 2,
+  };
+  const double a = 150 * um, height = 500 * um;
+  problem p;
+  problem_create(&p, &spec, runtime.comm, 1, &species);
+  double *density = calloc((size_t)p.mesh.element_count + 1, sizeof(double));
+  for (int e = 0; e < p.mesh.element_count; ++e) density[e] = p.mesh.element_layer[e] <= 1 ? q : 0;
+  int owned = p.mesh.owned_node_count;
+  double *rates = malloc((size_t)owned * sizeof(double) + 8), *c = malloc((size_t)owned * sizeof(double) + 8);
+  ck_assert_int_eq(pp_diffusion_source_from_elements(p.diffusion, density, rates), PP_OK);
+  ck_assert_int_eq(pp_diffusion_set_source_rate(p.diffusion, rates), PP_OK);
+  /* One backward-Euler step with k dt = 1.7e7: the steady state to 6e-8 relative. */
+  pp_err err = pp_diffusion_step(p.diffusion, 1e11, NULL);
+  ck_assert(all_ranks(err == PP_OK));
+  ck_assert_int_eq(pp_diffusion_get_field(p.diffusion, c), PP_OK);
+  double worst = 0, where = 0, top = q / k;
+  for (int i = 0; i < owned; ++i) {
+    double z = p.mesh.node_coords[3 * i + 2];
+    double e = fabs(c[i] - slab_exact(z, q, k, d1, d2, a, height)) / top;
+    if (e > worst) {
+      worst = e;
+      where = z;
+    }
+  }
+  struct { double value; int rank; } local = {worst, runtime.rank}, global;
+  MPI_Allreduce(&local, &global, 1, MPI_DOUBLE_INT, MPI_MAXLOC, runtime.comm);
+  MPI_Bcast(&where, 1, MPI_DOUBLE, global.rank, runtime.comm);
+  *worst_z = where;
+  free(density);
+  free(rates);
+  free(c);
+  problem_free(&p);
+  return global.value;
+}
+
+START_TEST(test_two_layer_slab)
+{
+  double z[2], error[2];
+  error[0] = run_slab(10 * um, &z[0]);
+  error[1] = run_slab(5 * um, &z[1]);
+  double order = log2(error[0] / error[1]);
+  if (runtime.rank == 0)
+    printf("slab: max error / (q/k) %.3e at z = %.1f um (h0 = 10 um), %.3e at z = %.1f um (h0 = 5 um), order %.2f\n",
+           error[0], z[0] / um, error[1], z[1] / um, order);
+  ck_assert_msg(error[1] < 2e-3, "two-layer slab error %.3e", error[1]);
+  ck_assert_msg(order > 1.7, "two-layer slab order %.2f, expected 2", order);
+}
+END_TEST
+
+/* Positivity: an indicator (1 in a small box at the surface, 0 elsewhere) on graded meshes whose
+ * elements reach aspect ratio 8, layer diffusivities differing by 30x; every value of every step
+ * must stay above -1e-14 of the maximum (issue 7). Flat (orthogonal) and undulated junction. */
+START_TEST(test_positivity_graded)
+{
+  static const double refine[] = {150e-6};
+  for (int undulated = 0; undulated < 2; ++undulated) {
+    pp_mesh_spec spec = {
+      .length_x = 300 * um, .length_y = 300 * um,
+      .layer_thickness = {15 * um, 60 * um, 75 * um, 75 * um, 75 * um},
+      .side_x = PP_SIDE_FREE, .side_y = PP_SIDE_PERIODIC,
+      .refine_x = refine, .refine_y = refine, .refine_x_count = 1, .refine_y_count = 1,
+      .lateral_fine_size = 5 * um, .lateral_fine_radius = 10 * um, .lateral_growth = 1.5, .lateral_max_size = 40 * um,
+      .surface_size = 5 * um, .depth_growth = 1.0, .depth_max_size = 5 * um, .min_elements_per_layer = 2,
+      .dej_amplitude = undulated ? 40 * um : 0, .dej_wavelength = 100 * um,
+    };
+    pp_diffusion_species species = {.diffusivity = {3e-12, 1e-11, 1e-10, 3e-11, 1e-11}, .decay_rate = 15 / day};
+    problem p;
+    problem_create(&p, &spec, runtime.comm, 1, &species);
+    /* Largest element aspect ratio (axes are global, so every rank computes the same). */
+    double hz_min = INFINITY, hz_max = 0, hl_min = INFINITY, hl_max = 0;
+    for (int i = 0; i < p.mesh.axis_z.element_count; ++i) {
+      double hz = p.mesh.axis_z.position[i + 1] - p.mesh.axis_z.position[i];
+      hz_min = fmin(hz_min, hz);
+      hz_max = fmax(hz_max, hz);
+    }
+    for (int i = 0; i < p.mesh.axis_x.element_count; ++i) {
+      double hx = p.mesh.axis_x.position[i + 1] - p.mesh.axis_x.position[i];
+      hl_min = fmin(hl_min, hx);
+      hl_max = fmax(hl_max, hx);
+    }
+    double aspect = fmax(hl_max / hz_min, hz_max / hl_min);
+    int owned = p.mesh.owned_node_count;
+    double *c = malloc((size_t)owned * sizeof(double) + 8);
+    for (int i = 0; i < owned; ++i) {
+      const double *x = p.mesh.node_coords + 3 * i;
+      c[i] = fabs(x[0] - 150 * um) <= 10 * um && fabs(x[1] - 150 * um) <= 10 * um && x[2] >= -20 * um ? 1 : 0;
+    }
+    ck_assert_int_eq(pp_diffusion_set_field(p.diffusion, c), PP_OK);
+    double worst = INFINITY;
+    for (int step = 0; step < 4; ++step) {
+      pp_err err = pp_diffusion_step(p.diffusion, step < 2 ? 0.5 : 20.0, NULL);
+      ck_assert(all_ranks(err == PP_OK));
+      ck_assert_int_eq(pp_diffusion_get_field(p.diffusion, c), PP_OK);
+      double lo = INFINITY, hi = -INFINITY, glo, ghi;
+      for (int i = 0; i < owned; ++i) {
+        lo = fmin(lo, c[i]);
+        hi = fmax(hi, c[i]);
+      }
+      MPI_Allreduce(&lo, &glo, 1, MPI_DOUBLE, MPI_MIN, runtime.comm);
+      MPI_Allreduce(&hi, &ghi, 1, MPI_DOUBLE, MPI_MAX, runtime.comm);
+      worst = fmin(worst, glo / ghi);
+    }
+    if (runtime.rank == 0)
+      printf("positivity (%s): %lld nodes, aspect ratio %.2f, %lld non-orthogonal element edges, min/max %.3e\n",
+             undulated ? "undulated" : "orthogonal", p.mesh.global_node_count, aspect,
+             pp_diffusion_non_orthogonal_edges(p.diffusion), worst);
+    ck_assert_msg(aspect >= 7.9 && aspect <= 8.1, "aspect ratio %.2f, the test wants 8", aspect);
+    ck_assert_msg(worst >= -1e-14, "min/max %.3e below -1e-14", worst);
+    if (!undulated) ck_assert_int_eq(pp_diffusion_non_orthogonal_edges(p.diffusion), 0);
+    else ck_assert_int_gt(pp_diffusion_non_orthogonal_edges(p.diffusion), 0);
+    free(c);
+    problem_free(&p);
+  }
+}
+END_TEST
+
+/* ---- the same bits on any rank count, batched = single --------------------------------------- */
+
+static pp_mesh_spec cell_spec(void)
+{
+  static const double refine_x[] = {60e-6}, refine_y[] = {50e-6};
+  pp_mesh_spec spec = {
+    .length_x = 120 * um, .length_y = 120 * um,
+    .layer_thickness = {15 * um, 60 * um, 100 * um, 150 * um, 150 * um},
+    .side_x = PP_SIDE_PERIODIC, .side_y = PP_SIDE_PERIODIC,
+    .refine_x = refine_x, .refine_y = refine_y, .refine_x_count = 1, .refine_y_count = 1,
+    .lateral_fine_size = 6 * um, .lateral_fine_radius = 10 * um, .lateral_growth = 1.4, .lateral_max_size = 20 * um,
+    .surface_size = 5 * um, .depth_growth = 1.5, .depth_max_size = 60 * um, .min_elements_per_layer = 2,
+    .dej_amplitude = 20 * um, .dej_wavelength = 60 * um,
+  };
+  return spec;
+}
+
+static const pp_diffusion_species two_species[2] = {
+  {.diffusivity = {3e-12, 1e-11, 1e-11, 2e-11, 5e-11}, .decay_rate = 15 / day},
+  {.diffusivity = {1e-12, 4e-12, 8e-12, 8e-12, 1e-11}, .decay_rate = 0.875 / day},
+};
+
+/* Runs 3 steps of `count` species (the first of them from `first`) and returns the owned
+ * values ([owned * count]) and total iterations per step. */
+static void run_cell(problem *p, int first, int count, double **values, int iterations[3])
+{
+  int owned = p->mesh.owned_node_count;
+  double *c = malloc((size_t)owned * count * sizeof(double) + 8);
+  double *density = malloc((size_t)p->mesh.element_count * count * sizeof(double) + 8);
+  for (int i = 0; i < owned; ++i) {
+    const double *x = p->mesh.node_coords + 3 * i;
+    double r2 = (x[0] - 60 * um) * (x[0] - 60 * um) + (x[1] - 50 * um) * (x[1] - 50 * um) + x[2] * x[2];
+    for (int s = 0; s < count; ++s) c[i * count + s] = (1 + first + s) * exp(-r2 / (2 * 400 * um * um));
+  }
+  for (int e = 0; e < p->mesh.element_count; ++e)
+    for (int s = 0; s < count; ++s)
+      density[(size_t)e * count + s] = p->mesh.element_layer[e] == 2 ? 0.1 * (first + s + 1) : 0;
+  double *rates = malloc((size_t)owned * count * sizeof(double) + 8);
+  ck_assert_int_eq(pp_diffusion_source_from_elements(p->diffusion, density, rates), PP_OK);
+  ck_assert_int_eq(pp_diffusion_set_source_rate(p->diffusion, rates), PP_OK);
+  ck_assert_int_eq(pp_diffusion_set_field(p->diffusion, c), PP_OK);
+  for (int step = 0; step < 3; ++step) {
+    pp_diffusion_step_info info;
+    pp_err err = pp_diffusion_step(p->diffusion, step == 0 ? 30.0 : 600.0, &info);
+    ck_assert_msg(err == PP_OK, "%s", pp_error_message());
+    iterations[step] = 0;
+    for (int s = 0; s < count; ++s) iterations[step] = iterations[step] * 1000 + info.solver.species_iterations[s];
+  }
+  ck_assert_int_eq(pp_diffusion_get_field(p->diffusion, c), PP_OK);
+  *values = c;
+  free(density);
+  free(rates);
+}
+
+static int reference_node(const pp_mesh *reference, long long id)
+{
+  int low = 0, high = reference->owned_node_count;
+  while (low < high) {
+    int middle = (low + high) / 2;
+    if (reference->node_global_id[middle] < id) low = middle + 1;
+    else high = middle;
+  }
+  return low;
+}
+
+START_TEST(test_identical_bits_any_ranks)
+{
+  pp_mesh_spec spec = cell_spec();
+  problem distributed, serial;
+  problem_create(&distributed, &spec, runtime.comm, 2, two_species);
+  int iterations[3], serial_iterations[3];
+  double *values, *serial_values;
+  run_cell(&distributed, 0, 2, &values, iterations);
+  problem_create(&serial, &spec, MPI_COMM_SELF, 2, two_species);
+  run_cell(&serial, 0, 2, &serial_values, serial_iterations);
+  int mismatches = 0;
+  for (int i = 0; i < distributed.mesh.owned_node_count; ++i) {
+    int r = reference_node(&serial.mesh, distributed.mesh.node_global_id[i]);
+    mismatches += memcmp(&values[2 * i], &serial_values[2 * r], 2 * sizeof(double)) != 0;
+  }
+  long long all_mismatches = 0, local = mismatches;
+  MPI_Allreduce(&local, &all_mismatches, 1, MPI_LONG_LONG, MPI_SUM, runtime.comm);
+  /* Batched = single: species 0 and 1 solved alone on the serial mesh. */
+  int single_mismatches = 0, single_iterations[2][3];
+  for (int s = 0; s < 2; ++s) {
+    problem single;
+    problem_create(&single, &spec, MPI_COMM_SELF, 1, &two_species[s]);
+    double *single_values;
+    run_cell(&single, s, 1, &single_values, single_iterations[s]);
+    for (int i = 0; i < single.mesh.owned_node_count; ++i)
+      single_mismatches += memcmp(&single_values[i], &serial_values[2 * i + s], sizeof(double)) != 0;
+    free(single_values);
+    problem_free(&single);
+  }
+  if (runtime.rank == 0)
+    printf("bits: %d ranks, %lld nodes, CG iterations per step (species 0, 1): %d/%d %d/%d %d/%d\n", runtime.size,
+           distributed.mesh.global_node_count, iterations[0] / 1000, iterations[0] % 1000, iterations[1] / 1000,
+           iterations[1] % 1000, iterations[2] / 1000, iterations[2] % 1000);
+  ck_assert_int_eq(all_mismatches, 0);
+  for (int step = 0; step < 3; ++step) {
+    ck_assert_int_eq(iterations[step], serial_iterations[step]);
+    ck_assert_int_eq(serial_iterations[step], single_iterations[0][step] * 1000 + single_iterations[1][step]);
+  }
+  ck_assert_int_eq(single_mismatches, 0);
+  free(values);
+  free(serial_values);
+  problem_free(&distributed);
+  problem_free(&serial);
+}
+END_TEST
+
+/* Non-convergence is an error on every rank naming the species, iteration, residual, step and
+ * time; the state is not advanced. */
+START_TEST(test_nonconvergence_reported)
+{
+  pp_mesh_spec spec = cell_spec();
+  problem p;
+  problem_create(&p, &spec, runtime.comm, 1, two_species);
+  int owned = p.mesh.owned_node_count;
+  double *c = malloc((size_t)owned * sizeof(double) + 8);
+  for (int i = 0; i < owned; ++i) c[i] = p.mesh.node_coords[3 * i + 2] > -30 * um ? 1 : 0;
+  ck_assert_int_eq(pp_diffusion_set_field(p.diffusion, c), PP_OK);
+  pp_solver_options options;
+  pp_solver_options_default(&options);
+  options.max_iterations = 3;
+  pp_diffusion_set_solver_options(p.diffusion, &options);
+  pp_err err = pp_diffusion_step(p.diffusion, 100.0, NULL);
+  char *text = NULL;
+  size_t size = 0;
+  FILE *stream = open_memstream(&text, &size);
+  pp_error_print(stream, "");
+  fclose(stream);
+  ck_assert(all_ranks(err == PP_SOLVER_ERROR));
+  ck_assert_msg(strstr(text, "did not converge") && strstr(text, "after 3 iterations") &&
+                  strstr(text, "diffusion step 1 from t = 0 s with dt = 100 s"),
+                "message: %s", text);
+  ck_assert(pp_diffusion_step_count(p.diffusion) == 0 && pp_diffusion_time(p.diffusion) == 0);
+  pp_error_clear();
+  free(text);
+  free(c);
+  problem_free(&p);
+}
+END_TEST
+
+int main(int argc, char **argv)
+{
+  if (pp_runtime_start(&runtime, &argc, &argv) != PP_OK) {
+    pp_error_print(stderr, "");
+    return EXIT_FAILURE;
+  }
+  pp_clrt_options options;
+  pp_clrt_options_default(&options);
+  options.use_double = 1;
+  if (pp_clrt_create(&clrt, runtime.comm, &options) != PP_OK) {
+    pp_error_print(stderr, "");
+    pp_runtime_stop(&runtime);
+    return EXIT_FAILURE; /* no OpenCL device is a failure, never a skip */
+  }
+  Suite *suite = suite_create("diffusion");
+  TCase *tc = tcase_create("verification");
+  tcase_set_timeout(tc, 300);
+  tcase_add_test(tc, test_identical_bits_any_ranks);
+  tcase_add_test(tc, test_nonconvergence_reported);
+  tcase_add_test(tc, test_two_layer_slab);
+  tcase_add_test(tc, test_positivity_graded);
+  tcase_add_test(tc, test_v7_time_order);
+  tcase_add_test(tc, test_v7_gaussian_order_and_mass);
+  suite_add_tcase(suite, tc);
+  SRunner *runner = srunner_create(suite);
+  srunner_set_fork_status(runner, CK_NOFORK);
+  srunner_run_all(runner, runtime.rank == 0 ? CK_NORMAL : CK_SILENT);
+  int failed = srunner_ntests_failed(runner), failed_anywhere = 0;
+  srunner_free(runner);
+  MPI_Allreduce(&failed, &failed_anywhere, 1, MPI_INT, MPI_SUM, runtime.comm);
+  pp_clrt_destroy(clrt);
+  pp_runtime_stop(&runtime);
+  return failed_anywhere ? EXIT_FAILURE : EXIT_SUCCESS;
+}
