@@ -317,8 +317,10 @@ static pp_err run_case(run_state *state, const cli_options *options, int embedde
   PP_CALL(pp_mesh_spec_from_config(&state->config, &spec));
   local = pp_runtime_fault_point(runtime, "mesh");
   if (local == PP_OK) local = pp_mesh_generate(&spec, runtime->rank, runtime->size, &state->mesh);
-  if (local == PP_OK) local = pp_halo_create(&state->halo, &state->mesh, state->clrt, runtime->comm);
   PP_CALL(pp_runtime_agree(runtime, local, "mesh generation"));
+  /* Collective (all-to-alls): only after every rank has its mesh. */
+  PP_CALL(pp_runtime_agree(runtime, pp_halo_create(&state->halo, &state->mesh, state->clrt, runtime->comm),
+                           "halo plan"));
   if (runtime->rank == 0 && pp_log_get_level() >= PP_LOG_INFO) pp_mesh_print_summary(&state->mesh, stdout);
   double volumes[PP_LAYER_COUNT];
   PP_CALL(pp_mesh_layer_volumes(&state->mesh, runtime->comm, volumes));
