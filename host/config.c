@@ -132,6 +132,17 @@ static const pp_key_spec key_table[] = {
   {"healing.duration", PP_KEY_REAL, "s", "d", "180 d", 1 * DAY, 3650 * DAY, NULL,
    "Simulated healing time, counted from the first session; must outlast the last session."},
 
+  {"mesh.file", PP_KEY_STRING, NULL, NULL, "", 1, 0, NULL,
+   "Gmsh mesh (MSH 2.2 or 4.1, ASCII or binary, 8-node hexahedra) to use instead of generating the "
+   "block; empty: generate from mesh.* and skin.*. A relative path is taken from the current folder. "
+   "Physical volumes named after the layers (stratum_corneum ... hypodermis) or tagged 1-5 from the "
+   "surface down give each element its layer; see mesh.file_layer_map for other names."},
+  {"mesh.file_length_unit", PP_KEY_REAL, "m", "m", "1 m", 1e-9, 1, NULL,
+   "The length one coordinate unit of mesh.file stands for (1 m for the bundled meshes; 1 mm for a "
+   "mesh drawn in millimetres)."},
+  {"mesh.file_layer_map", PP_KEY_STRING, NULL, NULL, "", 1, 0, NULL,
+   "Extra physical-volume names of mesh.file and the layer each belongs to, as NAME=LAYER pairs "
+   "separated by commas, e.g. \"scar=reticular_dermis, epi=viable_epidermis\"."},
   {"mesh.length_x", PP_KEY_REAL, "m", "um", "632 um", 20 * UM, 50 * MM, NULL,
    "Lateral size of the skin block in x; 632 um is the spacing of a square lattice of 250 "
    "punctures per cm2, so a periodic cell with one needle stands for a whole session."},

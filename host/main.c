@@ -14,6 +14,7 @@
 #include "io.h"
 #include "log.h"
 #include "mesh.h"
+#include "mesh_import.h"
 #include "run_record.h"
 #include "runtime.h"
 #include "selftest.h"
@@ -213,6 +214,27 @@ static pp_err command_check(const cli_options *options)
   pp_mesh_spec spec;
   pp_mesh plan;
   memset(&plan, 0, sizeof plan);
+  const char *mesh_file = pp_config_text(&config, "mesh.file");
+  if (result == PP_OK && mesh_file && *mesh_file) {
+    pp_imported_mesh imported;
+    result = pp_mesh_import_read(&config, &imported);
+    if (result == PP_OK) {
+      printf("# The mesh is read from mesh.file (volumes in cubic file units):\n");
+      char *summary_text = NULL;
+      size_t size = 0;
+      FILE *summary = open_memstream(&summary_text, &size);
+      if (summary) {
+        pp_mesh_import_print_summary(&imported, mesh_file, summary);
+        fclose(summary);
+        for (char *line = strtok(summary_text, "\n"); line; line = strtok(NULL, "\n")) printf("#   %s\n", line);
+        free(summary_text);
+      }
+      pp_mesh_import_free(&imported);
+    }
+    pp_config_free(&config);
+    PP_CALL(result);
+    return PP_OK;
+  }
   if (result == PP_OK) result = pp_mesh_spec_from_config(&config, &spec);
   if (result == PP_OK) result = pp_mesh_plan(&spec, &plan);
   if (result == PP_OK) {
@@ -315,19 +337,33 @@ static pp_err run_case(run_state *state, const cli_options *options, int embedde
   /* The layered mesh: each rank generates its own block and ghosts, then its halo plan. */
   pp_mesh_spec spec;
   PP_CALL(pp_mesh_spec_from_config(&state->config, &spec));
-  local = pp_runtime_fault_point(runtime, "mesh");
-  if (local == PP_OK) local = pp_mesh_generate(&spec, runtime->rank, runtime->size, &state->mesh);
-  PP_CALL(pp_runtime_agree(runtime, local, "mesh generation"));
+  const char *mesh_file = pp_config_text(&state->config, "mesh.file");
+  int imported = mesh_file && *mesh_file;
+  PP_CALL(pp_runtime_agree(runtime, pp_runtime_fault_point(runtime, "mesh"), "mesh set-up"));
+  if (imported) {
+    pp_partition_stats stats;
+    PP_CALL(pp_mesh_import(&state->config, runtime, &state->mesh, &stats));
+    pp_log(PP_LOG_INFO, "mesh: %s: %lld hexahedra, %lld nodes; METIS partition over %d rank(s): edge cut %lld faces, "
+           "balance %.3f (elements) %.3f (nodes)", mesh_file, state->mesh.global_element_count,
+           state->mesh.global_node_count, runtime->size, stats.edge_cut, stats.element_balance, stats.node_balance);
+  } else {
+    local = pp_mesh_generate(&spec, runtime->rank, runtime->size, &state->mesh);
+    PP_CALL(pp_runtime_agree(runtime, local, "mesh generation"));
+  }
   /* Collective (all-to-alls): only after every rank has its mesh. */
   PP_CALL(pp_runtime_agree(runtime, pp_halo_create(&state->halo, &state->mesh, state->clrt, runtime->comm),
                            "halo plan"));
-  if (runtime->rank == 0 && pp_log_get_level() >= PP_LOG_INFO) pp_mesh_print_summary(&state->mesh, stdout);
+  if (!imported && runtime->rank == 0 && pp_log_get_level() >= PP_LOG_INFO) pp_mesh_print_summary(&state->mesh, stdout);
   double volumes[PP_LAYER_COUNT];
   PP_CALL(pp_mesh_layer_volumes(&state->mesh, runtime->comm, volumes));
   for (int layer = 0; layer < PP_LAYER_COUNT; ++layer) {
+    if (imported) {
+      pp_log(PP_LOG_INFO, "mesh: layer %d (%s) volume %.17g mm3", layer, pp_mesh_layer_name(layer), volumes[layer] * 1e9);
+      continue;
+    }
     double expected = spec.length_x * spec.length_y * spec.layer_thickness[layer];
-    pp_log(PP_LOG_INFO, "mesh: layer %d volume %.9g mm3 (flat-layer value %.9g mm3, relative difference %.1e)", layer,
-           volumes[layer] * 1e9, expected * 1e9, (volumes[layer] - expected) / expected);
+    pp_log(PP_LOG_INFO, "mesh: layer %d (%s) volume %.17g mm3 (flat-layer value %.9g mm3, relative difference %.1e)",
+           layer, pp_mesh_layer_name(layer), volumes[layer] * 1e9, expected * 1e9, (volumes[layer] - expected) / expected);
   }
   pp_log_all(PP_LOG_DEBUG, "mesh block %ld x %ld node columns: %d owned + %d ghost nodes, %d owned + %d ghost "
              "elements, %d halo neighbours", state->mesh.owned_x_end - state->mesh.owned_x_first,
