@@ -9,6 +9,7 @@ enum { MESSAGE_CAP = 8192, FRAME_CAP = 32, CONTEXT_CAP = 8, LINE_CAP = 512 };
 /* The one error in flight. Process-wide on purpose (see error.h). */
 static struct {
   pp_err code;
+  pp_err origin_code;
   int collective;
   char message[MESSAGE_CAP];
   char context[CONTEXT_CAP][LINE_CAP];
@@ -53,6 +54,7 @@ pp_err pp_error_raise_v(pp_err code, const char *file, int line, const char *fun
                         const char *format, va_list args)
 {
   error_record.code = code;
+  error_record.origin_code = code;
   error_record.collective = 0;
   error_record.frame_count = 0;
   error_record.context_count = 0;
@@ -101,6 +103,8 @@ void pp_error_clear(void)
 }
 
 void pp_error_set_collective(int collective) { error_record.collective = collective; }
+void pp_error_set_origin_code(pp_err code) { error_record.origin_code = code; }
+pp_err pp_error_origin_code(void) { return error_record.origin_code; }
 int pp_error_is_collective(void) { return error_record.collective; }
 
 void pp_error_print(FILE *stream, const char *prefix)

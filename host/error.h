@@ -56,6 +56,10 @@ void pp_error_print(FILE *stream, const char *prefix);
  * rank; another rank reports it). */
 enum { PP_ERROR_LOCAL = 0, PP_ERROR_COLLECTIVE = 1, PP_ERROR_COLLECTIVE_QUIET = 2 };
 void pp_error_set_collective(int collective);
+/* For PP_ERR_OTHER_RANK: the code of the rank that failed first (set by the collective check),
+ * so every rank can leave with the same exit status. */
+void pp_error_set_origin_code(pp_err code);
+pp_err pp_error_origin_code(void);
 int pp_error_is_collective(void);
 
 #define PP_CHECK(cond, code, ...)                                                    \

@@ -437,8 +437,10 @@ static int command_run(const cli_options *options, int embedded, int *argc, char
   if (state.clrt) pp_clrt_destroy(state.clrt);
   if (state.config_ready) pp_config_free(&state.config);
   if (result != PP_OK) {
-    pp_err code = pp_error_code();
-    pp_runtime_fail(&state.runtime, code == PP_ERR_OTHER_RANK ? EXIT_FAILURE_OTHER : exit_status_for(code));
+    /* Every rank leaves with the status of the rank that failed first, so the job's status does
+     * not depend on which process mpiexec saw end first. */
+    pp_err code = pp_error_code() == PP_ERR_OTHER_RANK ? pp_error_origin_code() : pp_error_code();
+    pp_runtime_fail(&state.runtime, exit_status_for(code));
   }
   pp_runtime_stop(&state.runtime);
   return EXIT_SUCCESS;

@@ -64,7 +64,9 @@ pp_err pp_runtime_agree(const pp_runtime *runtime, pp_err local_result, const ch
 
   char shared[SHARED_MESSAGE_SIZE] = "";
   if (runtime->rank == first_failed) snprintf(shared, sizeof shared, "%s", pp_error_message());
-  mpi_code = MPI_Bcast(shared, SHARED_MESSAGE_SIZE, MPI_CHAR, first_failed, runtime->comm);
+  int origin_code = local_result;
+  mpi_code = MPI_Bcast(&origin_code, 1, MPI_INT, first_failed, runtime->comm);
+  if (mpi_code == MPI_SUCCESS) mpi_code = MPI_Bcast(shared, SHARED_MESSAGE_SIZE, MPI_CHAR, first_failed, runtime->comm);
   if (mpi_code != MPI_SUCCESS) {
     pp_mpi_error(mpi_code, __FILE__, __LINE__, __func__, "sharing the message of a failed rank");
     pp_error_set_collective(PP_ERROR_LOCAL);
@@ -81,6 +83,7 @@ pp_err pp_runtime_agree(const pp_runtime *runtime, pp_err local_result, const ch
   pp_error_raise(PP_ERR_OTHER_RANK, __FILE__, __LINE__, __func__,
                  "%d rank(s) failed during %s; first was rank %d: %s", failed_count, phase,
                  first_failed, shared);
+  pp_error_set_origin_code(origin_code);
   /* Rank 0 reports for the ranks that did not fail (unless it failed itself and printed). */
   pp_error_set_collective(runtime->rank == 0 ? PP_ERROR_COLLECTIVE : PP_ERROR_COLLECTIVE_QUIET);
   return PP_ERR_OTHER_RANK;
