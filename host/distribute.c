@@ -29,6 +29,18 @@ static void free_part(rank_part *part)
   memset(part, 0, sizeof *part);
 }
 
+static pp_err allocate_part(rank_part *part, size_t nodes, size_t elements)
+{
+  PP_MALLOC(part->node_ids, nodes + 1, "a rank's node ids");
+  PP_MALLOC(part->node_coords, 3 * nodes + 1, "a rank's node coordinates");
+  PP_MALLOC(part->node_owner, nodes + 1, "a rank's node owners");
+  PP_MALLOC(part->node_boundary, nodes + 1, "a rank's node flags");
+  PP_MALLOC(part->element_ids, elements + 1, "a rank's element ids");
+  PP_MALLOC(part->element_nodes, 8 * elements + 1, "a rank's element connectivity");
+  PP_MALLOC(part->element_layer, elements + 1, "a rank's element layers");
+  return PP_OK;
+}
+
 /* Root: METIS element and node partitions. */
 static pp_err partition_global(const pp_global_mesh *global, int parts, idx_t *element_part, idx_t *node_part,
                                long long *edge_cut)
@@ -95,15 +107,7 @@ static pp_err build_part(const pp_global_mesh *global, const idx_t *element_part
     elements += element_mark[e] != 0;
   }
   part->counts[0] = owned_nodes; part->counts[1] = nodes; part->counts[2] = owned_elements; part->counts[3] = elements;
-  part->node_ids = malloc(((size_t)nodes + 1) * sizeof *part->node_ids);
-  part->node_coords = malloc((3 * (size_t)nodes + 1) * sizeof *part->node_coords);
-  part->node_owner = malloc(((size_t)nodes + 1) * sizeof *part->node_owner);
-  part->node_boundary = malloc((size_t)nodes + 1);
-  part->element_ids = malloc(((size_t)elements + 1) * sizeof *part->element_ids);
-  part->element_nodes = malloc((8 * (size_t)elements + 1) * sizeof *part->element_nodes);
-  part->element_layer = malloc(((size_t)elements + 1) * sizeof *part->element_layer);
-  PP_CHECK(part->node_ids && part->node_coords && part->node_owner && part->node_boundary && part->element_ids &&
-           part->element_nodes && part->element_layer, PP_ERR_MEMORY, "out of memory distributing the mesh");
+  PP_CALL(allocate_part(part, (size_t)nodes, (size_t)elements));
   long long at = 0;
   for (int pass = 2; pass >= 1; --pass)
     for (long long n = 0; n < N; ++n)
@@ -149,15 +153,7 @@ static pp_err receive_part(rank_part *part, int root, MPI_Comm comm)
            "a rank's mesh part of %lld nodes and %lld elements is too large; use more ranks", part->counts[1],
            part->counts[3]);
   int nodes = (int)part->counts[1], elements = (int)part->counts[3];
-  part->node_ids = malloc(((size_t)nodes + 1) * sizeof *part->node_ids);
-  part->node_coords = malloc((3 * (size_t)nodes + 1) * sizeof *part->node_coords);
-  part->node_owner = malloc(((size_t)nodes + 1) * sizeof *part->node_owner);
-  part->node_boundary = malloc((size_t)nodes + 1);
-  part->element_ids = malloc(((size_t)elements + 1) * sizeof *part->element_ids);
-  part->element_nodes = malloc((8 * (size_t)elements + 1) * sizeof *part->element_nodes);
-  part->element_layer = malloc(((size_t)elements + 1) * sizeof *part->element_layer);
-  PP_CHECK(part->node_ids && part->node_coords && part->node_owner && part->node_boundary && part->element_ids &&
-           part->element_nodes && part->element_layer, PP_ERR_MEMORY, "out of memory receiving the mesh");
+  PP_CALL(allocate_part(part, (size_t)nodes, (size_t)elements));
   PP_MPI(MPI_Recv(part->node_ids, nodes, MPI_LONG_LONG, root, TAG_NODE_IDS, comm, MPI_STATUS_IGNORE), "receiving node ids");
   PP_MPI(MPI_Recv(part->node_coords, 3 * nodes, MPI_DOUBLE, root, TAG_NODE_COORDS, comm, MPI_STATUS_IGNORE),
          "receiving node coordinates");

@@ -12,6 +12,7 @@
 #include "clrt.h"
 #include "halo.h"
 #include "mesh.h"
+#include "mpi_suite.h"
 #include "runtime.h"
 
 static pp_runtime runtime;
@@ -493,13 +494,8 @@ int main(int argc, char **argv)
   tcase_add_test(tc, test_output_view);
   tcase_add_test(tc, test_memory_per_element_independent_of_ranks);
   suite_add_tcase(suite, tc);
-  SRunner *runner = srunner_create(suite);
-  srunner_set_fork_status(runner, CK_NOFORK);
-  srunner_run_all(runner, runtime.rank == 0 ? CK_NORMAL : CK_SILENT);
-  int failed = srunner_ntests_failed(runner), failed_anywhere = 0;
-  srunner_free(runner);
-  MPI_Allreduce(&failed, &failed_anywhere, 1, MPI_INT, MPI_SUM, runtime.comm);
+  int status = pp_test_run_mpi_suite(suite, runtime.comm);
   pp_clrt_destroy(clrt);
   pp_runtime_stop(&runtime);
-  return failed_anywhere ? EXIT_FAILURE : EXIT_SUCCESS;
+  return status;
 }
