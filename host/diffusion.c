@@ -3,6 +3,7 @@
 #include "diffusion.h"
 
 #include <math.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -30,6 +31,11 @@ struct pp_diffusion {
   cl_mem neighbour, conductance, mass, shift, inverse_diagonal, interior, boundary;
   cl_mem c, b, source, terms;
   cl_kernel apply, diagonal, rhs, mass_terms;
+  double *source_host;            /* [owned * S], what set_source_rate held (restart state) */
+  double *checkpoint_field;       /* [S][output count]: registered checkpoint arrays */
+  double *checkpoint_source;      /* [S][output count] */
+  double checkpoint_time;
+  long long checkpoint_step;
 };
 
 /* ---- geometry of one hex (VTK corner order, see mesh.h) -------------------------------------- */
@@ -314,7 +320,10 @@ pp_err pp_diffusion_create(pp_diffusion **diffusion, const pp_mesh *mesh, pp_clr
   d->owned = (size_t)mesh->owned_node_count;
   d->nodes = (size_t)mesh->node_count;
   pp_solver_options_default(&d->options);
-  pp_err err = build(d);
+  pp_err err = PP_OK;
+  d->source_host = calloc(d->owned * (size_t)species_count + 1, sizeof *d->source_host);
+  if (!d->source_host) err = pp_error_raise(PP_ERR_MEMORY, __FILE__, __LINE__, __func__, "out of memory for sources");
+  if (err == PP_OK) err = build(d);
   if (err == PP_OK)
     err = pp_solver_create(&d->solver, clrt, reduce, comm, d->owned, d->nodes, species_count);
   if (err == PP_OK) {
@@ -340,6 +349,9 @@ void pp_diffusion_destroy(pp_diffusion *d)
     if (buffers[i]) clReleaseMemObject(buffers[i]);
   free(d->volume);
   free(d->corner_volume);
+  free(d->source_host);
+  free(d->checkpoint_field);
+  free(d->checkpoint_source);
   free(d);
 }
 
@@ -372,8 +384,10 @@ pp_err pp_diffusion_set_source_rate(pp_diffusion *d, const double *owned_rates)
   size_t count = d->owned * (size_t)d->species;
   if (owned_rates) {
     PP_CALL(upload(d, d->source, owned_rates, count, "diffusion source"));
+    if (count) memcpy(d->source_host, owned_rates, count * sizeof *owned_rates);
     return PP_OK;
   }
+  memset(d->source_host, 0, (count + 1) * sizeof *d->source_host);
   double *zeros = calloc(count + 1, sizeof *zeros);
   PP_CHECK(zeros, PP_ERR_MEMORY, "out of memory for zeros");
   pp_err err = upload(d, d->source, zeros, count, "diffusion source");
@@ -504,5 +518,137 @@ pp_err pp_diffusion_step(pp_diffusion *d, double dt, pp_diffusion_step_info *inf
     info->solver = stats;
     PP_CALL(pp_diffusion_total_mass(d, info->mass));
   }
+  return PP_OK;
+}
+
+/* ---- restart and output ------------------------------------------------------------------------ */
+
+/* The mesh is held const; the output view it needs is built before (checked), so the mesh's
+ * output functions only read it. */
+static pp_err output_mesh(const pp_diffusion *d, pp_mesh **mesh)
+{
+  PP_CHECK(d->mesh->output_node_ids, PP_ERR_ARGUMENT,
+           "diffusion output: build the mesh's output view (pp_mesh_io_view) first");
+  *mesh = (pp_mesh *)(uintptr_t)d->mesh;
+  return PP_OK;
+}
+
+/* owned [owned * S] -> per species in output order, out [S][output count]; ghosts exchanged. */
+static pp_err owned_to_output(pp_diffusion *d, const double *owned_values, double *out)
+{
+  pp_mesh *mesh = NULL;
+  PP_CALL(output_mesh(d, &mesh));
+  const size_t S = (size_t)d->species, count = (size_t)mesh->output_node_count;
+  double *local = calloc(d->nodes * S + 1, sizeof *local), *single = malloc((d->nodes + 1) * sizeof *single);
+  pp_err err = PP_OK;
+  if (!local || !single) err = pp_error_raise(PP_ERR_MEMORY, __FILE__, __LINE__, __func__, "out of memory for output");
+  if (err == PP_OK) {
+    memcpy(local, owned_values, d->owned * S * sizeof *local);
+    if (d->halo) err = pp_halo_exchange_host(d->halo, local, d->species); /* collective: every rank */
+  }
+  for (size_t s = 0; s < S && err == PP_OK; ++s) {
+    for (size_t n = 0; n < d->nodes; ++n) single[n] = local[n * S + s];
+    err = pp_mesh_output_node_values(mesh, single, 1, out + s * count);
+  }
+  free(local);
+  free(single);
+  PP_CALL(err);
+  return PP_OK;
+}
+
+/* in [S][output count] -> owned [owned * S]. Not collective. */
+static pp_err output_to_owned(pp_diffusion *d, const double *in, double *owned_values)
+{
+  pp_mesh *mesh = NULL;
+  PP_CALL(output_mesh(d, &mesh));
+  const size_t S = (size_t)d->species, count = (size_t)mesh->output_node_count;
+  double *single = malloc((d->owned + 1) * sizeof *single);
+  PP_CHECK(single, PP_ERR_MEMORY, "out of memory for restart");
+  pp_err err = PP_OK;
+  for (size_t s = 0; s < S && err == PP_OK; ++s) {
+    err = pp_mesh_local_from_output(mesh, in + s * count, 1, single);
+    for (size_t n = 0; n < d->owned && err == PP_OK; ++n) owned_values[n * S + s] = single[n];
+  }
+  free(single);
+  PP_CALL(err);
+  return PP_OK;
+}
+
+pp_err pp_diffusion_register_checkpoint(pp_diffusion *d, pp_checkpoint *checkpoint, const char *const *names,
+                                        const char *const *units)
+{
+  pp_mesh *mesh = NULL;
+  PP_CALL(output_mesh(d, &mesh));
+  PP_CHECK(!d->checkpoint_field, PP_ERR_ARGUMENT, "diffusion state registered twice");
+  const size_t count = (size_t)mesh->output_node_count, S = (size_t)d->species;
+  PP_MALLOC(d->checkpoint_field, count * S + 1, "diffusion checkpoint field");
+  PP_MALLOC(d->checkpoint_source, count * S + 1, "diffusion checkpoint source");
+  memset(d->checkpoint_field, 0, (count * S + 1) * sizeof(double));
+  memset(d->checkpoint_source, 0, (count * S + 1) * sizeof(double));
+  for (size_t s = 0; s < S; ++s) {
+    char name[128], source_units[160];
+    PP_CHECK(snprintf(name, sizeof name, "%s_source", names[s]) < (int)sizeof name, PP_ERR_ARGUMENT,
+             "species name '%s' too long", names[s]);
+    snprintf(source_units, sizeof source_units, "(%s) m^3/s", units[s]);
+    PP_CALL(pp_checkpoint_register_node_field(checkpoint, names[s], units[s], 1, d->checkpoint_field + s * count));
+    PP_CALL(pp_checkpoint_register_node_field(checkpoint, name, source_units, 1, d->checkpoint_source + s * count));
+  }
+  PP_CALL(pp_checkpoint_register_scalar_double(checkpoint, "diffusion_time", &d->checkpoint_time));
+  PP_CALL(pp_checkpoint_register_scalar_int64(checkpoint, "diffusion_step", &d->checkpoint_step));
+  return PP_OK;
+}
+
+pp_err pp_diffusion_checkpoint_save(pp_diffusion *d)
+{
+  PP_CHECK(d->checkpoint_field, PP_ERR_ARGUMENT, "diffusion state saved before pp_diffusion_register_checkpoint");
+  const size_t S = (size_t)d->species;
+  double *owned = malloc((d->owned * S + 1) * sizeof *owned);
+  PP_CHECK(owned, PP_ERR_MEMORY, "out of memory saving the diffusion state");
+  pp_err err = pp_diffusion_get_field(d, owned);
+  /* Each step is collective, so on error every rank stops here together. */
+  if (err == PP_OK) err = owned_to_output(d, owned, d->checkpoint_field);
+  if (err == PP_OK) err = owned_to_output(d, d->source_host, d->checkpoint_source);
+  free(owned);
+  PP_CALL(err);
+  d->checkpoint_time = d->time;
+  d->checkpoint_step = d->step;
+  return PP_OK;
+}
+
+pp_err pp_diffusion_checkpoint_restore(pp_diffusion *d)
+{
+  PP_CHECK(d->checkpoint_field, PP_ERR_ARGUMENT, "diffusion state restored before pp_diffusion_register_checkpoint");
+  const size_t S = (size_t)d->species;
+  double *owned = malloc((d->owned * S + 1) * sizeof *owned), *rates = malloc((d->owned * S + 1) * sizeof *rates);
+  pp_err err = PP_OK;
+  if (!owned || !rates) err = pp_error_raise(PP_ERR_MEMORY, __FILE__, __LINE__, __func__, "out of memory restoring");
+  if (err == PP_OK) err = output_to_owned(d, d->checkpoint_field, owned);
+  if (err == PP_OK) err = output_to_owned(d, d->checkpoint_source, rates);
+  if (err == PP_OK) err = pp_diffusion_set_field(d, owned);
+  if (err == PP_OK) err = pp_diffusion_set_source_rate(d, rates);
+  free(owned);
+  free(rates);
+  PP_CALL(err);
+  d->time = d->checkpoint_time;
+  d->step = d->checkpoint_step;
+  return PP_OK;
+}
+
+pp_err pp_diffusion_write_step(pp_diffusion *d, pp_io_series *series, const char *const *names,
+                               const char *const *units)
+{
+  pp_mesh *mesh = NULL;
+  PP_CALL(output_mesh(d, &mesh));
+  const size_t S = (size_t)d->species, count = (size_t)mesh->output_node_count;
+  double *owned = malloc((d->owned * S + 1) * sizeof *owned), *out = malloc((count * S + 1) * sizeof *out);
+  pp_err err = PP_OK;
+  if (!owned || !out) err = pp_error_raise(PP_ERR_MEMORY, __FILE__, __LINE__, __func__, "out of memory for output");
+  if (err == PP_OK) err = pp_diffusion_get_field(d, owned);
+  if (err == PP_OK) err = owned_to_output(d, owned, out);
+  for (size_t s = 0; s < S && err == PP_OK; ++s)
+    err = pp_io_write_node_field(series, names[s], units[s], 1, out + s * count);
+  free(owned);
+  free(out);
+  PP_CALL(err);
   return PP_OK;
 }

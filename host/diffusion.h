@@ -39,9 +39,11 @@
 
 #include <mpi.h>
 
+#include "checkpoint.h"
 #include "clrt.h"
 #include "error.h"
 #include "halo.h"
+#include "io.h"
 #include "mesh.h"
 #include "reduce.h"
 #include "solver.h"
@@ -108,5 +110,30 @@ pp_err pp_diffusion_apply(pp_diffusion *diffusion, double dt, cl_mem x, cl_mem y
  * [node_count * S], holding the initial guess) with the given options: the CG benchmark. */
 pp_err pp_diffusion_solve(pp_diffusion *diffusion, double dt, const pp_solver_options *options, cl_mem b, cl_mem x,
                           pp_solver_stats *stats);
+
+/* ---- restart and output ------------------------------------------------------------------------
+ * The state of a run is the field, the held source rates, the time and the step count (the
+ * operator is rebuilt from the mesh and parameters; the CG starts from the field, so a restart
+ * on any rank count continues bit for bit). The mesh's output view must have been built
+ * (pp_mesh_io_view: the checkpoint and series are created from it).
+ *
+ * Registers, in the checkpoint's owned order, species s's field as node field names[s] in
+ * units[s], its source rate as "<names[s]>_source" in "(<units[s]>) m^3/s", and the scalars
+ * "diffusion_time" (s) and "diffusion_step". Call before any write or read; names and units are
+ * copied by the checkpoint. Collective. */
+pp_err pp_diffusion_register_checkpoint(pp_diffusion *diffusion, pp_checkpoint *checkpoint, const char *const *names,
+                                        const char *const *units);
+/* Before pp_checkpoint_write: copy the state into the registered arrays (field from the device,
+ * ghosts exchanged for the periodic faces written twice). Collective. */
+pp_err pp_diffusion_checkpoint_save(pp_diffusion *diffusion);
+/* After a successful pp_checkpoint_read_latest: the registered arrays back into the solver
+ * (field, source rates, time, step). Collective. */
+pp_err pp_diffusion_checkpoint_restore(pp_diffusion *diffusion);
+
+/* Writes each species as node field names[s] in units[s] (output order) into the series step
+ * the caller has begun (pp_io_step_begin ... pp_io_step_end around it, with any other fields).
+ * Collective. */
+pp_err pp_diffusion_write_step(pp_diffusion *diffusion, pp_io_series *series, const char *const *names,
+                               const char *const *units);
 
 #endif

@@ -734,6 +734,30 @@ pp_err pp_mesh_output_node_values(pp_mesh *mesh, const double *local_values, int
   return PP_OK;
 }
 
+pp_err pp_mesh_local_from_output(pp_mesh *mesh, const double *output_values, int components, double *local_values)
+{
+  if (!mesh->output_node_ids) PP_CALL(build_output(mesh));
+  long OX = mesh->imported ? 0 : output_columns(mesh, 0);
+  int taken = 0;
+  for (int n = 0; n < mesh->output_node_count; ++n) {
+    int local = mesh->output_node_local[n];
+    if (local >= mesh->owned_node_count) continue; /* a ghost's duplicate: its owner restores it */
+    if (!mesh->imported) {
+      /* Output id = (j * OX + i) * NZ + k; the canonical copy has i < NX and j < NY. */
+      long long column = mesh->output_node_ids[n] / mesh->node_layers;
+      long i = (long)(column % OX), j = (long)(column / OX);
+      if (i >= mesh->node_columns_x || j >= mesh->node_columns_y) continue;
+    }
+    for (int c = 0; c < components; ++c)
+      local_values[(size_t)local * components + c] = output_values[(size_t)n * components + c];
+    ++taken;
+  }
+  PP_CHECK(taken == mesh->owned_node_count, PP_ERR_ARGUMENT,
+           "rank %d: %d of its %d owned nodes found in the output view (bug)", mesh->rank, taken,
+           mesh->owned_node_count);
+  return PP_OK;
+}
+
 void pp_mesh_print_summary(const pp_mesh *mesh, FILE *out)
 {
   const pp_mesh_axis *axes[3] = {&mesh->axis_x, &mesh->axis_y, &mesh->axis_z};

@@ -129,6 +129,12 @@ pp_err pp_mesh_io_view(pp_mesh *mesh, pp_io_mesh *view);
 /* Node values in output order ([view.owned_node_count * components]) from a local node field
  * ([node_count * components], owned and ghost). */
 pp_err pp_mesh_output_node_values(pp_mesh *mesh, const double *local_values, int components, double *output_values);
+/* The inverse for the owned nodes (restart): each owned local node takes the values of its output
+ * node; where a periodic face is written twice the canonical copy (the node's own position, not
+ * the one shifted by a period) is taken, the other is not read (the two agree when written by
+ * pp_mesh_output_node_values). output_values: [view.owned_node_count * components];
+ * local_values: the first owned_node_count * components entries are written, ghosts untouched. */
+pp_err pp_mesh_local_from_output(pp_mesh *mesh, const double *output_values, int components, double *local_values);
 
 /* Bytes held by the mesh's arrays (the memory test). */
 size_t pp_mesh_bytes(const pp_mesh *mesh);
