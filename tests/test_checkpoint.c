@@ -22,6 +22,7 @@
 
 #include <hdf5.h>
 
+#include "mpi_suite.h"
 #include "checkpoint.h"
 #include "error.h"
 #include "runtime.h"
@@ -367,12 +368,7 @@ int main(int argc, char **argv)
   tcase_add_test(tc, test_changed_byte_refused);
   tcase_add_test(tc, test_nothing_to_restart_from);
   suite_add_tcase(suite, tc);
-  SRunner *runner = srunner_create(suite);
-  srunner_set_fork_status(runner, CK_NOFORK); /* never fork after MPI_Init */
-  srunner_run_all(runner, runtime.rank == 0 ? CK_NORMAL : CK_SILENT);
-  int failed = srunner_ntests_failed(runner), failed_anywhere = 0;
-  srunner_free(runner);
-  MPI_Allreduce(&failed, &failed_anywhere, 1, MPI_INT, MPI_SUM, runtime.comm);
+  int status = pp_test_run_mpi_suite(suite, runtime.comm);
   pp_runtime_stop(&runtime);
-  return failed_anywhere ? EXIT_FAILURE : EXIT_SUCCESS;
+  return status;
 }

@@ -9,6 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "mpi_suite.h"
 #include "clrt.h"
 
 static pp_clrt *shared_clrt; /* one runtime for the tests that need any device, made on first use */
@@ -511,8 +512,6 @@ END_TEST
 int main(int argc, char **argv)
 {
   MPI_Init(&argc, &argv);
-  int rank = 0;
-  MPI_Comm_rank(MPI_COMM_WORLD, &rank);
   Suite *suite = suite_create("clrt");
   TCase *local = tcase_create("local");
   tcase_add_test(local, test_error_names);
@@ -537,13 +536,8 @@ int main(int argc, char **argv)
   tcase_add_test(device, test_no_fp64_message);
   tcase_add_test(device, test_profiling_and_sync_debug);
   suite_add_tcase(suite, device);
-  SRunner *runner = srunner_create(suite);
-  srunner_set_fork_status(runner, CK_NOFORK); /* OpenCL contexts and MPI do not survive a fork */
-  srunner_run_all(runner, rank == 0 ? CK_NORMAL : CK_SILENT);
-  int failed = srunner_ntests_failed(runner), failed_anywhere = 0;
-  srunner_free(runner);
+  int status = pp_test_run_mpi_suite(suite, MPI_COMM_WORLD);
   pp_clrt_destroy(shared_clrt);
-  MPI_Allreduce(&failed, &failed_anywhere, 1, MPI_INT, MPI_SUM, MPI_COMM_WORLD);
   MPI_Finalize();
-  return failed_anywhere ? EXIT_FAILURE : EXIT_SUCCESS;
+  return status;
 }

@@ -16,6 +16,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "diffusion_cases.h"
+#include "mpi_suite.h"
 #include "clrt.h"
 #include "diffusion.h"
 #include "halo.h"
@@ -572,25 +574,7 @@ END_TEST
 
 /* ---- the same bits on any rank count, batched = single --------------------------------------- */
 
-static pp_mesh_spec cell_spec(void)
-{
-  static const double refine_x[] = {60e-6}, refine_y[] = {50e-6};
-  pp_mesh_spec spec = {
-    .length_x = 120 * um, .length_y = 120 * um,
-    .layer_thickness = {15 * um, 60 * um, 100 * um, 150 * um, 150 * um},
-    .side_x = PP_SIDE_PERIODIC, .side_y = PP_SIDE_PERIODIC,
-    .refine_x = refine_x, .refine_y = refine_y, .refine_x_count = 1, .refine_y_count = 1,
-    .lateral_fine_size = 6 * um, .lateral_fine_radius = 10 * um, .lateral_growth = 1.4, .lateral_max_size = 20 * um,
-    .surface_size = 5 * um, .depth_growth = 1.5, .depth_max_size = 60 * um, .min_elements_per_layer = 2,
-    .dej_amplitude = 20 * um, .dej_wavelength = 60 * um,
-  };
-  return spec;
-}
 
-static const pp_diffusion_species two_species[2] = {
-  {.diffusivity = {3e-12, 1e-11, 1e-11, 2e-11, 5e-11}, .decay_rate = 15 / day},
-  {.diffusivity = {1e-12, 4e-12, 8e-12, 8e-12, 1e-11}, .decay_rate = 0.875 / day},
-};
 
 /* Runs 3 steps of `count` species (the first of them from `first`) and returns the owned
  * values ([owned * count]) and total iterations per step. */
@@ -637,13 +621,13 @@ static int reference_node(const pp_mesh *reference, long long id)
 
 START_TEST(test_identical_bits_any_ranks)
 {
-  pp_mesh_spec spec = cell_spec();
+  pp_mesh_spec spec = diffusion_cell_spec();
   problem distributed, serial;
-  problem_create(&distributed, &spec, runtime.comm, 2, two_species);
+  problem_create(&distributed, &spec, runtime.comm, 2, diffusion_two_species);
   int iterations[3], serial_iterations[3];
   double *values, *serial_values;
   run_cell(&distributed, 0, 2, &values, iterations);
-  problem_create(&serial, &spec, MPI_COMM_SELF, 2, two_species);
+  problem_create(&serial, &spec, MPI_COMM_SELF, 2, diffusion_two_species);
   run_cell(&serial, 0, 2, &serial_values, serial_iterations);
   int mismatches = 0;
   for (int i = 0; i < distributed.mesh.owned_node_count; ++i) {
@@ -656,7 +640,7 @@ START_TEST(test_identical_bits_any_ranks)
   int single_mismatches = 0, single_iterations[2][3];
   for (int s = 0; s < 2; ++s) {
     problem single;
-    problem_create(&single, &spec, MPI_COMM_SELF, 1, &two_species[s]);
+    problem_create(&single, &spec, MPI_COMM_SELF, 1, &diffusion_two_species[s]);
     double *single_values;
     run_cell(&single, s, 1, &single_values, single_iterations[s]);
     for (int i = 0; i < single.mesh.owned_node_count; ++i)
@@ -685,9 +669,9 @@ END_TEST
  * time; the state is not advanced. */
 START_TEST(test_nonconvergence_reported)
 {
-  pp_mesh_spec spec = cell_spec();
+  pp_mesh_spec spec = diffusion_cell_spec();
   problem p;
-  problem_create(&p, &spec, runtime.comm, 1, two_species);
+  problem_create(&p, &spec, runtime.comm, 1, diffusion_two_species);
   int owned = p.mesh.owned_node_count;
   double *c = malloc((size_t)owned * sizeof(double) + 8);
   for (int i = 0; i < owned; ++i) c[i] = p.mesh.node_coords[3 * i + 2] > -30 * um ? 1 : 0;
@@ -740,13 +724,8 @@ int main(int argc, char **argv)
   tcase_add_test(tc, test_v8_steady_single_source);
   tcase_add_test(tc, test_v8_steady_lattice);
   suite_add_tcase(suite, tc);
-  SRunner *runner = srunner_create(suite);
-  srunner_set_fork_status(runner, CK_NOFORK);
-  srunner_run_all(runner, runtime.rank == 0 ? CK_NORMAL : CK_SILENT);
-  int failed = srunner_ntests_failed(runner), failed_anywhere = 0;
-  srunner_free(runner);
-  MPI_Allreduce(&failed, &failed_anywhere, 1, MPI_INT, MPI_SUM, runtime.comm);
+  int status = pp_test_run_mpi_suite(suite, runtime.comm);
   pp_clrt_destroy(clrt);
   pp_runtime_stop(&runtime);
-  return failed_anywhere ? EXIT_FAILURE : EXIT_SUCCESS;
+  return status;
 }

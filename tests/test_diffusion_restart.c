@@ -22,6 +22,8 @@
 
 #include <hdf5.h>
 
+#include "diffusion_cases.h"
+#include "mpi_suite.h"
 #include "checkpoint.h"
 #include "clrt.h"
 #include "diffusion.h"
@@ -35,7 +37,7 @@ enum { BEFORE = 3, AFTER = 3, S = 2 };
 static const char *const HASH = "diffusion-restart-test-0001";
 static const char *const NAMES[S] = {"pdgf", "tgf_beta"};
 static const char *const UNITS[S] = {"ng/mL", "ng/mL"};
-static const double um = 1e-6, day = 86400.0;
+static const double um = 1e-6;
 static const double DT[BEFORE + AFTER] = {30.0, 600.0, 600.0, 1800.0, 1800.0, 3600.0};
 
 static pp_runtime runtime;
@@ -49,25 +51,7 @@ static int all_ranks(int condition)
   return all;
 }
 
-static pp_mesh_spec spec(void)
-{
-  static const double refine_x[] = {60e-6}, refine_y[] = {50e-6};
-  pp_mesh_spec s = {
-    .length_x = 120 * um, .length_y = 120 * um,
-    .layer_thickness = {15 * um, 60 * um, 100 * um, 150 * um, 150 * um},
-    .side_x = PP_SIDE_PERIODIC, .side_y = PP_SIDE_PERIODIC,
-    .refine_x = refine_x, .refine_y = refine_y, .refine_x_count = 1, .refine_y_count = 1,
-    .lateral_fine_size = 6 * um, .lateral_fine_radius = 10 * um, .lateral_growth = 1.4, .lateral_max_size = 20 * um,
-    .surface_size = 5 * um, .depth_growth = 1.5, .depth_max_size = 60 * um, .min_elements_per_layer = 2,
-    .dej_amplitude = 20 * um, .dej_wavelength = 60 * um,
-  };
-  return s;
-}
 
-static const pp_diffusion_species species[S] = {
-  {.diffusivity = {3e-12, 1e-11, 1e-11, 2e-11, 5e-11}, .decay_rate = 15 / day},
-  {.diffusivity = {1e-12, 4e-12, 8e-12, 8e-12, 1e-11}, .decay_rate = 0.875 / day},
-};
 
 typedef struct {
   pp_mesh mesh;
@@ -81,12 +65,12 @@ typedef struct {
 static void problem_create(problem *p)
 {
   memset(p, 0, sizeof *p);
-  pp_mesh_spec s = spec();
+  pp_mesh_spec s = diffusion_cell_spec();
   ck_assert_int_eq(pp_mesh_generate(&s, runtime.rank, runtime.size, &p->mesh), PP_OK);
   ck_assert_int_eq(pp_mesh_io_view(&p->mesh, &p->view), PP_OK);
   ck_assert_int_eq(pp_halo_create(&p->halo, &p->mesh, clrt, runtime.comm), PP_OK);
   ck_assert_int_eq(pp_reduce_create(&p->reduce, clrt, runtime.comm), PP_OK);
-  pp_err err = pp_diffusion_create(&p->diffusion, &p->mesh, clrt, p->halo, p->reduce, runtime.comm, S, species);
+  pp_err err = pp_diffusion_create(&p->diffusion, &p->mesh, clrt, p->halo, p->reduce, runtime.comm, S, diffusion_two_species);
   ck_assert_msg(err == PP_OK, "%s", pp_error_message());
   ck_assert_int_eq(pp_checkpoint_create(&p->checkpoint, &runtime, dir, &p->view), PP_OK);
   err = pp_diffusion_register_checkpoint(p->diffusion, p->checkpoint, NAMES, UNITS);
@@ -348,13 +332,8 @@ int main(int argc, char **argv)
   tcase_set_timeout(tc, 120);
   tcase_add_test(tc, strcmp(mode, "write") == 0 ? test_write : test_restart);
   suite_add_tcase(suite, tc);
-  SRunner *runner = srunner_create(suite);
-  srunner_set_fork_status(runner, CK_NOFORK);
-  srunner_run_all(runner, runtime.rank == 0 ? CK_NORMAL : CK_SILENT);
-  int failed = srunner_ntests_failed(runner), failed_anywhere = 0;
-  srunner_free(runner);
-  MPI_Allreduce(&failed, &failed_anywhere, 1, MPI_INT, MPI_SUM, runtime.comm);
+  int status = pp_test_run_mpi_suite(suite, runtime.comm);
   pp_clrt_destroy(clrt);
   pp_runtime_stop(&runtime);
-  return failed_anywhere ? EXIT_FAILURE : EXIT_SUCCESS;
+  return status;
 }

@@ -19,6 +19,7 @@
 
 #include <hdf5.h>
 
+#include "mpi_suite.h"
 #include "error.h"
 #include "io.h"
 #include "runtime.h"
@@ -624,12 +625,7 @@ int main(int argc, char **argv)
   tcase_add_test(schedule, test_schedule_interval);
   tcase_add_test(schedule, test_schedule_log);
   suite_add_tcase(suite, schedule);
-  SRunner *runner = srunner_create(suite);
-  srunner_set_fork_status(runner, CK_NOFORK); /* never fork after MPI_Init */
-  srunner_run_all(runner, runtime.rank == 0 ? CK_NORMAL : CK_SILENT);
-  int failed = srunner_ntests_failed(runner), failed_anywhere = 0;
-  srunner_free(runner);
-  MPI_Allreduce(&failed, &failed_anywhere, 1, MPI_INT, MPI_SUM, runtime.comm);
+  int status = pp_test_run_mpi_suite(suite, runtime.comm);
   pp_runtime_stop(&runtime);
-  return failed_anywhere ? EXIT_FAILURE : EXIT_SUCCESS;
+  return status;
 }

@@ -18,6 +18,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "mpi_suite.h"
 #include "clrt.h"
 #include "reduce.h"
 
@@ -520,14 +521,9 @@ int main(int argc, char **argv)
   tcase_add_test(tc, test_float_sum);
   tcase_add_test(tc, test_error_reaches_every_rank);
   suite_add_tcase(suite, tc);
-  SRunner *runner = srunner_create(suite);
-  srunner_set_fork_status(runner, CK_NOFORK); /* OpenCL contexts and MPI do not survive a fork */
-  srunner_run_all(runner, rank == 0 ? CK_NORMAL : CK_SILENT);
-  int failed = srunner_ntests_failed(runner), failed_anywhere = 0;
-  srunner_free(runner);
+  int status = pp_test_run_mpi_suite(suite, MPI_COMM_WORLD);
   pp_reduce_destroy(reduce);
   pp_clrt_destroy(clrt);
-  MPI_Allreduce(&failed, &failed_anywhere, 1, MPI_INT, MPI_SUM, MPI_COMM_WORLD);
   MPI_Finalize();
-  return failed_anywhere ? EXIT_FAILURE : EXIT_SUCCESS;
+  return status;
 }
