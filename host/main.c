@@ -197,6 +197,28 @@ static pp_err load_config_text(pp_config *config, const char *origin, const char
   return PP_OK;
 }
 
+/* `check` also reads the mesh the case names (or plans the generated one) and reports it. */
+static pp_err describe_mesh(const pp_config *config)
+{
+  const char *mesh_file = pp_config_text(config, "mesh.file");
+  if (mesh_file && *mesh_file) {
+    pp_imported_mesh imported;
+    PP_CALL(pp_mesh_import_read(config, &imported));
+    printf("# The mesh is read from mesh.file (volumes in cubic file units):\n");
+    pp_mesh_import_print_summary(&imported, mesh_file, "#   ", stdout);
+    pp_mesh_import_free(&imported);
+    return PP_OK;
+  }
+  pp_mesh_spec spec;
+  pp_mesh plan;
+  PP_CALL(pp_mesh_spec_from_config(config, &spec));
+  PP_CALL(pp_mesh_plan(&spec, &plan));
+  printf("# The layered mesh is generated from skin.* and mesh.*:\n");
+  pp_mesh_print_summary(&plan, "#   ", stdout);
+  pp_mesh_free(&plan);
+  return PP_OK;
+}
+
 static pp_err command_check(const cli_options *options)
 {
   char *text = NULL;
@@ -211,45 +233,7 @@ static pp_err command_check(const cli_options *options)
   printf("# %s is valid. Effective configuration (SI inside; shown in display units),\n"
          "# with where each value came from:\n", options->config_path);
   result = pp_config_write_yaml(&config, stdout, 1);
-  pp_mesh_spec spec;
-  pp_mesh plan;
-  memset(&plan, 0, sizeof plan);
-  const char *mesh_file = pp_config_text(&config, "mesh.file");
-  if (result == PP_OK && mesh_file && *mesh_file) {
-    pp_imported_mesh imported;
-    result = pp_mesh_import_read(&config, &imported);
-    if (result == PP_OK) {
-      printf("# The mesh is read from mesh.file (volumes in cubic file units):\n");
-      char *summary_text = NULL;
-      size_t size = 0;
-      FILE *summary = open_memstream(&summary_text, &size);
-      if (summary) {
-        pp_mesh_import_print_summary(&imported, mesh_file, summary);
-        fclose(summary);
-        for (char *line = strtok(summary_text, "\n"); line; line = strtok(NULL, "\n")) printf("#   %s\n", line);
-        free(summary_text);
-      }
-      pp_mesh_import_free(&imported);
-    }
-    pp_config_free(&config);
-    PP_CALL(result);
-    return PP_OK;
-  }
-  if (result == PP_OK) result = pp_mesh_spec_from_config(&config, &spec);
-  if (result == PP_OK) result = pp_mesh_plan(&spec, &plan);
-  if (result == PP_OK) {
-    printf("# The layered mesh is generated from skin.* and mesh.*:\n");
-    char *summary_text = NULL;
-    size_t size = 0;
-    FILE *summary = open_memstream(&summary_text, &size);
-    if (summary) {
-      pp_mesh_print_summary(&plan, summary);
-      fclose(summary);
-      for (char *line = strtok(summary_text, "\n"); line; line = strtok(NULL, "\n")) printf("#   %s\n", line);
-      free(summary_text);
-    }
-  }
-  pp_mesh_free(&plan);
+  if (result == PP_OK) result = describe_mesh(&config);
   pp_config_free(&config);
   PP_CALL(result);
   return PP_OK;
@@ -353,7 +337,7 @@ static pp_err run_case(run_state *state, const cli_options *options, int embedde
   /* Collective (all-to-alls): only after every rank has its mesh. */
   PP_CALL(pp_runtime_agree(runtime, pp_halo_create(&state->halo, &state->mesh, state->clrt, runtime->comm),
                            "halo plan"));
-  if (!imported && runtime->rank == 0 && pp_log_get_level() >= PP_LOG_INFO) pp_mesh_print_summary(&state->mesh, stdout);
+  if (!imported && runtime->rank == 0 && pp_log_get_level() >= PP_LOG_INFO) pp_mesh_print_summary(&state->mesh, "", stdout);
   double volumes[PP_LAYER_COUNT];
   PP_CALL(pp_mesh_layer_volumes(&state->mesh, runtime->comm, volumes));
   for (int layer = 0; layer < PP_LAYER_COUNT; ++layer) {

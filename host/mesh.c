@@ -252,7 +252,7 @@ static int axis_periodic(const pp_mesh *mesh, int direction)
   return (direction == 0 ? mesh->spec.side_x : mesh->spec.side_y) == PP_SIDE_PERIODIC;
 }
 
-void pp_mesh_present_columns(const pp_mesh *mesh, int direction, long owned_first, long owned_end,
+static void present_node_columns(const pp_mesh *mesh, int direction, long owned_first, long owned_end,
                              long *columns, int *count)
 {
   int periodic = axis_periodic(mesh, direction);
@@ -276,12 +276,12 @@ long long pp_mesh_node_id(const pp_mesh *mesh, long i, long j, int k)
   return ((long long)j * mesh->node_columns_x + i) * mesh->node_layers + k;
 }
 
-long long pp_mesh_element_id(const pp_mesh *mesh, long i, long j, int k)
+static long long element_id_of(const pp_mesh *mesh, long i, long j, int k)
 {
   return ((long long)j * mesh->axis_x.element_count + i) * mesh->axis_z.element_count + k;
 }
 
-int pp_mesh_column_owner(const pp_mesh *mesh, long i, long j)
+static int column_owner(const pp_mesh *mesh, long i, long j)
 {
   return pp_partition_rank_at(&mesh->grid, pp_partition_owner(mesh->node_columns_x, mesh->grid.ranks_x, i),
                               pp_partition_owner(mesh->node_columns_y, mesh->grid.ranks_y, j));
@@ -341,7 +341,7 @@ static pp_err build_nodes(pp_mesh *mesh, local_sets *s)
       long i = s->columns_x[sx];
       int owned = owns_column(mesh->owned_x_first, mesh->owned_x_end, i) &&
                   owns_column(mesh->owned_y_first, mesh->owned_y_end, j);
-      int owner = owned ? mesh->rank : pp_mesh_column_owner(mesh, i, j);
+      int owner = owned ? mesh->rank : column_owner(mesh, i, j);
       double x = mesh->axis_x.position[i], y = mesh->axis_y.position[j];
       for (int k = 0; k < NZ; ++k) {
         int local = owned ? owned_at++ : ghost_at++;
@@ -384,7 +384,6 @@ static int node_at(const pp_mesh *mesh, const local_sets *s, long i, long j, int
 static pp_err build_elements(pp_mesh *mesh, local_sets *s)
 {
   int EZ = mesh->axis_z.element_count;
-  long EX = mesh->axis_x.element_count, EY = mesh->axis_y.element_count;
   mesh->element_count = s->element_count_x * s->element_count_y * EZ;
   long owned_x = 0, owned_y = 0;
   for (int e = 0; e < s->element_count_x; ++e)
@@ -408,7 +407,7 @@ static pp_err build_elements(pp_mesh *mesh, local_sets *s)
       for (int k = 0; k < EZ; ++k) {
         int local = owned ? owned_at++ : ghost_at++;
         s->element_local[((long)sy * s->element_count_x + sx) * EZ + k] = local;
-        mesh->element_global_id[local] = pp_mesh_element_id(mesh, ei, ej, k);
+        mesh->element_global_id[local] = element_id_of(mesh, ei, ej, k);
         mesh->element_layer[local] = (unsigned char)layer_of_element(mesh, k);
         for (int corner = 0; corner < 8; ++corner) {
           int dk = corner < 4 ? 1 : 0; /* corners 0-3: the deeper face */
@@ -428,8 +427,6 @@ static pp_err build_elements(pp_mesh *mesh, local_sets *s)
       }
     }
   }
-  (void)EX;
-  (void)EY;
   return PP_OK;
 }
 
@@ -568,8 +565,8 @@ static pp_err generate(const pp_mesh_spec *spec, int rank, int rank_count, pp_me
   PP_MALLOC(s->columns_y, owned_y + 3, "node columns");
   PP_MALLOC(s->elements_x, owned_x + 2, "element columns");
   PP_MALLOC(s->elements_y, owned_y + 2, "element columns");
-  pp_mesh_present_columns(mesh, 0, mesh->owned_x_first, mesh->owned_x_end, s->columns_x, &s->count_x);
-  pp_mesh_present_columns(mesh, 1, mesh->owned_y_first, mesh->owned_y_end, s->columns_y, &s->count_y);
+  present_node_columns(mesh, 0, mesh->owned_x_first, mesh->owned_x_end, s->columns_x, &s->count_x);
+  present_node_columns(mesh, 1, mesh->owned_y_first, mesh->owned_y_end, s->columns_y, &s->count_y);
   s->element_count_x = present_element_columns(mesh->owned_x_first, mesh->owned_x_end, mesh->axis_x.element_count,
                                                 periodic_x, s->elements_x);
   s->element_count_y = present_element_columns(mesh->owned_y_first, mesh->owned_y_end, mesh->axis_y.element_count,
@@ -758,10 +755,10 @@ pp_err pp_mesh_local_from_output(pp_mesh *mesh, const double *output_values, int
   return PP_OK;
 }
 
-void pp_mesh_print_summary(const pp_mesh *mesh, FILE *out)
+void pp_mesh_print_summary(const pp_mesh *mesh, const char *prefix, FILE *out)
 {
   const pp_mesh_axis *axes[3] = {&mesh->axis_x, &mesh->axis_y, &mesh->axis_z};
-  fprintf(out, "mesh: %lld hex8 elements (%d x %d x %d), %lld nodes; sides x %s, y %s\n",
+  fprintf(out, "%smesh: %lld hex8 elements (%d x %d x %d), %lld nodes; sides x %s, y %s\n", prefix,
           mesh->global_element_count, mesh->axis_x.element_count, mesh->axis_y.element_count,
           mesh->axis_z.element_count, mesh->global_node_count,
           mesh->spec.side_x == PP_SIDE_PERIODIC ? "periodic" : mesh->spec.side_x == PP_SIDE_SYMMETRIC ? "symmetric" : "free",
@@ -773,10 +770,10 @@ void pp_mesh_print_summary(const pp_mesh *mesh, FILE *out)
       smallest = h < smallest ? h : smallest;
       largest = h > largest ? h : largest;
     }
-    fprintf(out, "mesh: %c element size %.3g um to %.3g um\n", "xyz"[a], smallest * 1e6, largest * 1e6);
+    fprintf(out, "%smesh: %c element size %.3g um to %.3g um\n", prefix, "xyz"[a], smallest * 1e6, largest * 1e6);
   }
   for (int layer = 0; layer < PP_LAYER_COUNT; ++layer)
-    fprintf(out, "mesh: layer %d (%s): %d element layers, %.4g um\n", layer, pp_mesh_layer_name(layer),
+    fprintf(out, "%smesh: layer %d (%s): %d element layers, %.4g um\n", prefix, layer, pp_mesh_layer_name(layer),
             mesh->axis_z.layer_first[layer + 1] - mesh->axis_z.layer_first[layer],
             mesh->spec.layer_thickness[layer] * 1e6);
 }

@@ -118,8 +118,9 @@ void pp_mesh_free(pp_mesh *mesh);
 /* Validate the spec and build only the axes and global counts (no rank arrays): what
  * `pinprick check` reports before anything runs. */
 pp_err pp_mesh_plan(const pp_mesh_spec *spec, pp_mesh *mesh);
-/* Element counts, size ranges per axis and element layers per skin layer, one line each. */
-void pp_mesh_print_summary(const pp_mesh *mesh, FILE *out);
+/* Element counts, size ranges per axis and element layers per skin layer, one line each, each
+ * starting with prefix. */
+void pp_mesh_print_summary(const pp_mesh *mesh, const char *prefix, FILE *out);
 
 /* The owned part of the mesh as the output and checkpoint modules take it (io.h). Output
  * numbering equals the mesh numbering except across periodic sides, whose faces are written
@@ -149,16 +150,10 @@ pp_err pp_mesh_layer_volumes(const pp_mesh *mesh, MPI_Comm comm, double volumes[
 /* Layer names ("stratum corneum", ...) and config stems ("stratum_corneum", ...). */
 const char *pp_mesh_layer_name(int layer);
 
-/* Global id helpers (exposed for tests and the halo). */
+/* Global id of node column (i, j) at depth k (generated meshes). */
 long long pp_mesh_node_id(const pp_mesh *mesh, long i, long j, int k);
-long long pp_mesh_element_id(const pp_mesh *mesh, long i, long j, int k);
 /* Local index of global node id (owned or ghost), or -1 when the rank does not hold it. */
 int pp_mesh_local_node(const pp_mesh *mesh, long long id);
-/* Owning rank of node column (i, j). */
-int pp_mesh_column_owner(const pp_mesh *mesh, long i, long j);
-/* The node columns a rank holds (owned and ghost) along one direction; *count entries into
- * columns (caller provides room for owned + 2). Exposed for the halo plan. */
-void pp_mesh_present_columns(const pp_mesh *mesh, int direction, long owned_first, long owned_end,
-                             long *columns, int *count);
+
 
 #endif

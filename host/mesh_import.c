@@ -135,10 +135,10 @@ void pp_mesh_import_free(pp_imported_mesh *imported)
   memset(imported, 0, sizeof *imported);
 }
 
-void pp_mesh_import_print_summary(const pp_imported_mesh *imported, const char *path, FILE *out)
+void pp_mesh_import_print_summary(const pp_imported_mesh *imported, const char *path, const char *prefix, FILE *out)
 {
   const pp_gmsh_mesh *file = &imported->file;
-  fprintf(out, "mesh: %s (MSH %d.%d %s): %lld hexahedra, %lld nodes, %lld boundary quadrangles\n", path,
+  fprintf(out, "%smesh: %s (MSH %d.%d %s): %lld hexahedra, %lld nodes, %lld boundary quadrangles\n", prefix, path,
           file->version / 10, file->version % 10, file->binary ? "binary" : "ASCII", file->hex_count, file->node_count,
           file->quad_count);
   double volume[PP_LAYER_COUNT] = {0};
@@ -148,7 +148,7 @@ void pp_mesh_import_print_summary(const pp_imported_mesh *imported, const char *
     ++count[imported->layer[h]];
   }
   for (int layer = 0; layer < PP_LAYER_COUNT; ++layer)
-    fprintf(out, "mesh: layer %d (%s): %lld hexahedra, %.9g cubic file units\n", layer, pp_mesh_layer_name(layer),
+    fprintf(out, "%smesh: layer %d (%s): %lld hexahedra, %.9g cubic file units\n", prefix, layer, pp_mesh_layer_name(layer),
             count[layer], volume[layer]);
 }
 

@@ -26,8 +26,8 @@ typedef struct {
 /* Plain function (no MPI): read and map mesh.file. */
 pp_err pp_mesh_import_read(const pp_config *config, pp_imported_mesh *imported);
 void pp_mesh_import_free(pp_imported_mesh *imported);
-/* Element and node counts, format and per-layer volumes, one line each. */
-void pp_mesh_import_print_summary(const pp_imported_mesh *imported, const char *path, FILE *out);
+/* Element and node counts, format and per-layer volumes, one line each, each starting with prefix. */
+void pp_mesh_import_print_summary(const pp_imported_mesh *imported, const char *path, const char *prefix, FILE *out);
 
 /* Collective: rank 0 reads, every rank gets its part. */
 pp_err pp_mesh_import(const pp_config *config, const pp_runtime *runtime, pp_mesh *mesh, pp_partition_stats *stats);
