@@ -73,34 +73,30 @@ static pp_err parallel_access(const pp_runtime *runtime, hid_t *fapl)
   return PP_OK;
 }
 
-pp_err pp_h5_create_parallel(const pp_runtime *runtime, const char *path, hid_t *file)
+/* Create (truncating) or open read-only, collectively. */
+static pp_err parallel_file(const pp_runtime *runtime, const char *path, int create, hid_t *file)
 {
   pp_h5_quiet();
   hid_t fapl = -1;
   PP_CALL(parallel_access(runtime, &fapl));
-  *file = H5Fcreate(path, H5F_ACC_TRUNC, H5P_DEFAULT, fapl);
+  *file = create ? H5Fcreate(path, H5F_ACC_TRUNC, H5P_DEFAULT, fapl) : H5Fopen(path, H5F_ACC_RDONLY, fapl);
   pp_h5_close(&fapl);
   if (*file < 0) {
     char what[PATH_SIZE + 32];
-    snprintf(what, sizeof what, "creating %s", path);
+    snprintf(what, sizeof what, "%s %s", create ? "creating" : "opening", path);
     return pp_h5_error(__FILE__, __LINE__, __func__, what);
   }
   return PP_OK;
 }
 
+pp_err pp_h5_create_parallel(const pp_runtime *runtime, const char *path, hid_t *file)
+{
+  return parallel_file(runtime, path, 1, file);
+}
+
 pp_err pp_h5_open_parallel(const pp_runtime *runtime, const char *path, hid_t *file)
 {
-  pp_h5_quiet();
-  hid_t fapl = -1;
-  PP_CALL(parallel_access(runtime, &fapl));
-  *file = H5Fopen(path, H5F_ACC_RDONLY, fapl);
-  pp_h5_close(&fapl);
-  if (*file < 0) {
-    char what[PATH_SIZE + 32];
-    snprintf(what, sizeof what, "opening %s", path);
-    return pp_h5_error(__FILE__, __LINE__, __func__, what);
-  }
-  return PP_OK;
+  return parallel_file(runtime, path, 0, file);
 }
 
 pp_err pp_h5_open_serial(const char *path, hid_t *file)
