@@ -1,6 +1,7 @@
 #include "mesh.h"
 
 #include "reduce.h"
+#include "runtime.h"
 
 #include <math.h>
 #include <stdio.h>
@@ -781,7 +782,14 @@ void pp_mesh_print_summary(const pp_mesh *mesh, const char *prefix, FILE *out)
 pp_err pp_mesh_layer_volumes(const pp_mesh *mesh, MPI_Comm comm, double volumes[PP_LAYER_COUNT])
 {
   double *layer_values = malloc(((size_t)mesh->owned_element_count + 1) * sizeof *layer_values);
-  PP_CHECK(layer_values, PP_ERR_MEMORY, "out of memory for layer volumes");
+  /* Agree first: a rank that could not allocate must not leave the others in the sums below. */
+  int failed = layer_values == NULL, any_failed = 0;
+  PP_MPI(MPI_Allreduce(&failed, &any_failed, 1, MPI_INT, MPI_MAX, comm), "agreeing on layer volumes");
+  if (any_failed) {
+    free(layer_values);
+    PP_RAISE(failed ? PP_ERR_MEMORY : PP_ERR_OTHER_RANK, "%s", failed ? "out of memory for layer volumes"
+                                                                       : "another rank ran out of memory for layer volumes");
+  }
   pp_err result = PP_OK;
   for (int layer = 0; layer < PP_LAYER_COUNT && result == PP_OK; ++layer) {
     size_t count = 0;
