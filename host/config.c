@@ -131,6 +131,52 @@ static const pp_key_spec key_table[] = {
 
   {"healing.duration", PP_KEY_REAL, "s", "d", "180 d", 1 * DAY, 3650 * DAY, NULL,
    "Simulated healing time, counted from the first session; must outlast the last session."},
+  {"healing.time_scheme", PP_KEY_CHOICE, NULL, NULL, "backward_euler", 1, 0, "backward_euler|bdf2",
+   "Implicit time stepping of stage-2 diffusion and decay: backward_euler (first order; keeps every "
+   "concentration non-negative on any mesh) or bdf2 (second order with variable steps; not positivity "
+   "preserving, see host/diffusion.h; each release pulse restarts it with one backward-Euler step)."},
+  {"healing.first_step", PP_KEY_REAL, "s", "min", "1 min", 1, 1 * DAY, NULL,
+   "Stage-2 time step right after each session's release pulse; growth factors decay within hours "
+   "(PHYSICS.md section 5.3), so the first steps are minutes."},
+  {"healing.step_growth", PP_KEY_REAL, "", "", "1.2", 1, 3, NULL,
+   "Factor by which the stage-2 step grows after each step, from healing.first_step up to "
+   "healing.max_step (steps are also cut to land on sessions and output times)."},
+  {"healing.max_step", PP_KEY_REAL, "s", "h", "24 h", 60, 30 * DAY, NULL,
+   "Largest stage-2 time step (months of healing at about a step per day)."},
+  {"healing.solver_tolerance", PP_KEY_REAL, "", "", "1e-10", 1e-15, 1e-3, NULL,
+   "Relative residual at which stage-2 conjugate gradients stop (Jacobi-weighted norm, host/solver.h); "
+   "with runtime.precision float a value below 1e-6 is raised to 1e-6 (with a warning), which float "
+   "arithmetic can reach."},
+  {"healing.solver_max_iterations", PP_KEY_INTEGER, "", "", "10000", 10, 1000000, NULL,
+   "Conjugate-gradient iterations allowed per stage-2 step; reaching it stops the run with the step, "
+   "time and residual."},
+  {"healing.concentration_floor", PP_KEY_REAL, "kg/m3", "ng/mL", "1e-9 ng/mL", 0, 1e-6, NULL,
+   "A growth factor whose largest concentration falls below this is set to zero until the next release "
+   "(the mass removed is logged): one PDGF molecule in a (10 um)^3 element is 0.05 ng/mL, so 1e-9 ng/mL "
+   "carries no information, while solving it would cost hundreds of CG iterations per step. 0 keeps "
+   "every field to the end."},
+  {"healing.diffusivity_factors", PP_KEY_REAL_LIST, "", "", "[1, 1, 1, 1, 1]", 1e-6, 1e3, NULL,
+   "Growth-factor diffusivity of each skin layer, from the stratum corneum down, relative to each "
+   "species' diffusivity; five values. No layer-resolved data were found (PHYSICS.md section 5.2), so "
+   "the default is uniform."},
+  {"healing.pdgf.diffusivity", PP_KEY_REAL, "m2/s", "m2/s", "1e-11 m2/s", 1e-14, 1e-8, NULL,
+   "Effective diffusivity of the PDGF-like growth factor in the dermis; 1e-11 m2/s is 10x below free "
+   "diffusion of a 30 kDa protein, for ECM binding and tortuosity (PHYSICS.md section 5.2)."},
+  {"healing.pdgf.decay_rate", PP_KEY_REAL, "1/s", "1/d", "15 1/d", 0, 1, NULL,
+   "First-order decay rate k = ln 2 / half-life of the PDGF-like factor in tissue; 15 per day (half-life "
+   "1.1 h) as in Jin 2011 (PHYSICS.md section 5.3)."},
+  {"healing.pdgf.release", PP_KEY_REAL, "kg/m3", "ng/mL", "17.5 ng/mL", 0, 1e-2, NULL,
+   "Concentration the PDGF-like factor reaches in the injured volume when a session's channels fill "
+   "with clotting blood: serum PDGF, 17.5 ng/mL (Bowen-Pope 1984; PHYSICS.md section 5.4)."},
+  {"healing.tgf_beta.diffusivity", PP_KEY_REAL, "m2/s", "m2/s", "1e-11 m2/s", 1e-14, 1e-8, NULL,
+   "Effective diffusivity of the TGF-beta-like growth factor in the dermis (25 kDa dimer; as PDGF, "
+   "PHYSICS.md section 5.2)."},
+  {"healing.tgf_beta.decay_rate", PP_KEY_REAL, "1/s", "1/d", "15 1/d", 0, 1, NULL,
+   "First-order decay rate of the TGF-beta-like factor; 15 per day in the tissue model of Jin 2011 "
+   "(PHYSICS.md section 5.3; an ECM-bound pool would last about a day)."},
+  {"healing.tgf_beta.release", PP_KEY_REAL, "kg/m3", "ng/mL", "20 ng/mL", 0, 1e-2, NULL,
+   "Concentration of the TGF-beta-like factor released in the injured volume; serum TGF-beta1 is about "
+   "20-50 ng/mL, mostly latent (unconfirmed, PHYSICS.md section 5.4)."},
 
   {"mesh.file", PP_KEY_STRING, NULL, NULL, "", 1, 0, NULL,
    "Gmsh mesh (MSH 2.2 or 4.1, ASCII or binary, 8-node hexahedra) to use instead of generating the "
@@ -185,6 +231,9 @@ static const pp_key_spec key_table[] = {
 
   {"output.healing_interval", PP_KEY_REAL, "s", "d", "1 d", 60, 365 * DAY, NULL,
    "Time between two healing-stage outputs."},
+  {"output.checkpoint_interval", PP_KEY_REAL, "s", "d", "28 d", 3600, 3650 * DAY, NULL,
+   "Simulated time between two stage-2 checkpoints (the last two are kept; one is also written at "
+   "the end); `pinprick run --restart` continues from the newest."},
   {"output.mechanics_times", PP_KEY_REAL_LIST, "s", "ms", "[]", 0, 60, NULL,
    "Physical times, counted from the start of needle insertion and in increasing order, at which "
    "the mechanics fields are written."},
@@ -1738,6 +1787,16 @@ pp_err pp_config_validate(const pp_config *config)
   require_less(config, &problems, last_session, key_side(config, "healing.duration"), 0);
   require_less(config, &problems, key_side(config, "output.healing_interval"), key_side(config, "healing.duration"),
                1);
+
+  /* Stage 2: one diffusivity factor per layer, steps that can grow, a tolerance the precision can reach. */
+  const pp_config_value *factors = value_at(config, "healing.diffusivity_factors");
+  if (factors->list_length != 5) {
+    char detail[200];
+    snprintf(detail, sizeof detail, "expected 5 values (one per skin layer, stratum corneum first), found %d",
+             factors->list_length);
+    problem_at_key(config, &problems, "healing.diffusivity_factors", detail);
+  }
+  require_less(config, &problems, key_side(config, "healing.first_step"), key_side(config, "healing.max_step"), 1);
 
   /* Mechanics output times in strictly increasing order (they are visited in order). */
   const pp_config_value *times = value_at(config, "output.mechanics_times");

@@ -11,6 +11,7 @@
 #include "config.h"
 #include "error.h"
 #include "halo.h"
+#include "healing.h"
 #include "io.h"
 #include "log.h"
 #include "mesh.h"
@@ -31,6 +32,7 @@ typedef struct {
   const char *sets[MAX_SETS];
   int set_count;
   int overwrite;
+  int restart;                 /* run/demo --restart: continue from the newest checkpoint */
   int reference;               /* config --reference */
   pp_log_level log_level;
   char command_line[8192];
@@ -40,9 +42,9 @@ static const char usage_text[] =
   "usage: pinprick [-v|-q] [--device P:D] COMMAND [ARGUMENTS]\n"
   "\n"
   "Commands:\n"
-  "  run CONFIG --output DIR [--set KEY=VALUE]... [--overwrite]\n"
+  "  run CONFIG --output DIR [--set KEY=VALUE]... [--overwrite | --restart]\n"
   "                     run a case (under `mpiexec -n R` for R ranks)\n"
-  "  demo [--output DIR] [--set KEY=VALUE]... [--overwrite]\n"
+  "  demo [--output DIR] [--set KEY=VALUE]... [--overwrite | --restart]\n"
   "                     run the embedded default microneedling case (output: out/)\n"
   "  check CONFIG [--set KEY=VALUE]...\n"
   "                     validate a config without running; print the effective values,\n"
@@ -63,6 +65,8 @@ static const char usage_text[] =
   "  --set KEY=VALUE    override a config key (repeatable), e.g. --set needle.insertion_depth=0.8mm\n"
   "  --output DIR       output folder\n"
   "  --overwrite        replace a completed run in the output folder\n"
+  "  --restart          continue an interrupted run from the newest checkpoint in its output folder\n"
+  "                     (same config; any rank count)\n"
   "\n"
   "Environment: PINPRICK_DEVICE (device choice), PINPRICK_FAULT=RANK:PHASE (tests: fail a rank at a\n"
   "phase), PINPRICK_CL_SYNC_DEBUG=1 (finish after every kernel).\n";
@@ -106,6 +110,7 @@ static pp_err parse_arguments(int argc, char **argv, cli_options *options)
     else if (!strcmp(arg, "-v") || !strcmp(arg, "--verbose")) options->log_level = PP_LOG_DEBUG;
     else if (!strcmp(arg, "-q") || !strcmp(arg, "--quiet")) options->log_level = PP_LOG_ERROR;
     else if (!strcmp(arg, "--overwrite")) options->overwrite = 1;
+    else if (!strcmp(arg, "--restart")) options->restart = 1;
     else if (!strcmp(arg, "--reference")) options->reference = 1;
     else if (!strcmp(arg, "--device") || !strcmp(arg, "--output") || !strcmp(arg, "--set")) {
       PP_CHECK(has_value, PP_ERR_USAGE, "option %s needs a value (see pinprick --help)", arg);
@@ -149,8 +154,11 @@ static pp_err parse_arguments(int argc, char **argv, cli_options *options)
   int takes_sets = !strcmp(command, "run") || !strcmp(command, "demo") || !strcmp(command, "check");
   PP_CHECK(takes_sets || options->set_count == 0, PP_ERR_USAGE, "--set is not used by '%s'", command);
   int takes_output = !strcmp(command, "run") || !strcmp(command, "demo");
-  PP_CHECK(takes_output || (!options->output_dir && !options->overwrite), PP_ERR_USAGE,
-           "--output/--overwrite are not used by '%s'", command);
+  PP_CHECK(takes_output || (!options->output_dir && !options->overwrite && !options->restart), PP_ERR_USAGE,
+           "--output/--overwrite/--restart are not used by '%s'", command);
+  PP_CHECK(!(options->overwrite && options->restart), PP_ERR_USAGE,
+           "--overwrite and --restart contradict each other: --restart continues the run in the folder, "
+           "--overwrite replaces it");
   if (!strcmp(command, "demo") && !options->output_dir) options->output_dir = "out";
   return PP_OK;
 }
@@ -377,13 +385,29 @@ static pp_err run_case(run_state *state, const cli_options *options, int embedde
   PP_CALL(closed);
   pp_log(PP_LOG_INFO, "mesh written: %s/mesh.xdmf (open it in ParaView)", options->output_dir);
 
+  /* Stage 2: growth factors released by each session's channels, diffusing and decaying. */
+  pp_healing_summary healing;
+  PP_CALL(pp_healing_run(&state->config, runtime, state->clrt, &state->mesh, state->halo, options->output_dir,
+                         options->restart, &healing));
+  char healing_json[2048], healing_note[512];
+  pp_healing_summary_json(&healing, healing_json, sizeof healing_json);
+  snprintf(healing_note, sizeof healing_note,
+           "PDGF- and TGF-beta-like factors from %d channel(s) x %d session(s): %lld implicit steps, %lld CG "
+           "iterations, worst mass-balance error %.1e; series %s/healing.xdmf, steps in healing_steps.csv",
+           healing.channels, healing.pulses, healing.steps, healing.cg_iterations, healing.worst_mass_error,
+           options->output_dir);
+  pp_log(PP_LOG_INFO, "stage 2 (growth factors): %s", healing_note);
+
   pp_stage_report stages[] = {
-    {"device self-test", PP_STAGE_COMPLETED, "triad on every rank's device, checked exactly, summed over ranks"},
-    {"layered mesh", PP_STAGE_COMPLETED, "five-layer skin block generated in parallel, with ghosts and halo plan"},
+    {"device self-test", PP_STAGE_COMPLETED, "triad on every rank's device, checked exactly, summed over ranks", NULL},
+    {"layered mesh", PP_STAGE_COMPLETED, "five-layer skin block generated in parallel, with ghosts and halo plan",
+     NULL},
     {"needle mechanics (stage 1)", PP_STAGE_NOT_IMPLEMENTED,
-     "TLED needle insertion, contact and puncture: not implemented yet"},
-    {"healing (stage 2)", PP_STAGE_NOT_IMPLEMENTED,
-     "growth factors, fibroblasts and collagen: not implemented yet"},
+     "TLED needle insertion, contact and puncture: not implemented yet; stage 2 takes the channel as the "
+     "needle's volume at full insertion", NULL},
+    {"growth factors (stage 2)", PP_STAGE_COMPLETED, healing_note, healing_json},
+    {"fibroblasts and collagen (stage 2)", PP_STAGE_NOT_IMPLEMENTED,
+     "cell migration, proliferation and collagen I/III: not implemented yet", NULL},
   };
   int stage_count = (int)(sizeof stages / sizeof stages[0]);
   for (int s = 0; s < stage_count; ++s)

@@ -177,6 +177,7 @@ static pp_err write_json(FILE *out, const void *context)
     pp_json_write_string(out, stage_status_name(info->stages[s].status));
     fputs(", \"note\": ", out);
     pp_json_write_string(out, info->stages[s].note);
+    if (info->stages[s].summary_json) fprintf(out, ", \"summary\": %s", info->stages[s].summary_json);
     fputc('}', out);
   }
   fputs("\n  ]\n}\n", out);

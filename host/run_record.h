@@ -21,6 +21,7 @@ typedef struct {
   const char *name;       /* "mechanics" */
   pp_stage_status status;
   const char *note;       /* one line for people */
+  const char *summary_json; /* NULL, or one JSON object with the stage's figures */
 } pp_stage_report;
 
 typedef struct {

@@ -4,7 +4,7 @@
 . "$(dirname "$0")/common.sh"
 MPI=("$MPIEXEC" -n)
 
-expect_status "demo on 1 rank" 0 "${MPI[@]}" 1 "$PINPRICK" demo --output "$WORK/run1"
+expect_status "demo on 1 rank" 0 "${MPI[@]}" 1 "$PINPRICK" demo --output "$WORK/run1" "${QUICK[@]}"
 expect_in "run.json completed" "$WORK/run1/run.json" '"status": "completed"'
 expect_in "run.json records ranks" "$WORK/run1/run.json" '"ranks": 1'
 expect_in "run.json says what is not implemented" "$WORK/run1/run.json" '"not implemented"'
@@ -15,13 +15,13 @@ ls "$WORK/run1" | grep -q '\.tmp$' && fail "temporary files left in output" || p
 expect_status "resolved config loads back" 0 "$PINPRICK" check "$WORK/run1/config.yaml"
 
 before=$(stat -c %Y.%s "$WORK/run1/run.json")
-expect_status "completed folder refused" 2 "${MPI[@]}" 1 "$PINPRICK" demo --output "$WORK/run1"
+expect_status "completed folder refused" 2 "${MPI[@]}" 1 "$PINPRICK" demo --output "$WORK/run1" "${QUICK[@]}"
 expect_in "refusal names --overwrite" "$WORK/err" "--overwrite"
 [ "$before" = "$(stat -c %Y.%s "$WORK/run1/run.json")" ] && pass "refused run left run.json alone" || fail "run.json changed"
-expect_status "--overwrite accepted" 0 "${MPI[@]}" 1 "$PINPRICK" demo --output "$WORK/run1" --overwrite
+expect_status "--overwrite accepted" 0 "${MPI[@]}" 1 "$PINPRICK" demo --output "$WORK/run1" --overwrite "${QUICK[@]}"
 
 "$PINPRICK" config > "$WORK/case.yaml"
-expect_status "run with a config and --set" 0 "${MPI[@]}" 1 "$PINPRICK" run "$WORK/case.yaml" --output "$WORK/run2" \
+expect_status "run with a config and --set" 0 "${MPI[@]}" 1 "$PINPRICK" run "$WORK/case.yaml" --output "$WORK/run2" "${QUICK[@]}" \
   --set needle.insertion_speed=0.2m/s
 expect_in "--set value in resolved config" "$WORK/run2/config.yaml" "--set"
 
@@ -31,7 +31,7 @@ expect_in "bad config message names the key" "$WORK/err" "needle.length"
 [ ! -e "$WORK/run3" ] && pass "bad config leaves no output folder" || fail "bad config created $WORK/run3"
 [ "$(grep -c 'needle.length' "$WORK/err")" -le 2 ] && pass "the error is printed once, not once per rank" || fail "error repeated per rank"
 
-expect_status "demo on 2 ranks" 0 "${MPI[@]}" 2 "$PINPRICK" demo --output "$WORK/run4"
+expect_status "demo on 2 ranks" 0 "${MPI[@]}" 2 "$PINPRICK" demo --output "$WORK/run4" "${QUICK[@]}"
 expect_in "run.json records 2 ranks" "$WORK/run4/run.json" '"ranks": 2'
 expect_in "run.json has rank 1's device" "$WORK/run4/run.json" '"rank 1 on '
 finish

@@ -36,11 +36,19 @@ pvpython "$here/check_series.py" "$build/ckpt_np2/checkpoint/ckpt_000000030.xdmf
 # written twice for drawing, so 25 x 25 x 29 points).
 if [ -n "${PINPRICK:-}" ]; then
   rm -rf "$build/paraview_demo"
-  if "${MPIEXEC:-mpiexec}" -n 2 "$PINPRICK" demo --output "$build/paraview_demo" -q; then
+  # One day of stage 2, outputs every 12 h (times in days in the healing series).
+  if "${MPIEXEC:-mpiexec}" -n 2 "$PINPRICK" demo --output "$build/paraview_demo" -q --set healing.duration=1d \
+      --set treatment.sessions=1 --set healing.first_step=2h --set healing.max_step=12h \
+      --set output.healing_interval=12h; then
     xvfb-run -a pvpython "$here/check_series.py" "$build/paraview_demo/mesh.xdmf" \
       --points 18125 --cells 16128 --times 0 --cell-arrays layer:1,rank:1 \
       --value "cell:layer:0:0:0" --value "cell:layer:16127:0:4" \
       --png "$build/paraview_demo_mesh.png" --colour-by layer || status=1
+    # The growth factors: no channel reaches the base element, so its injured fraction is 0.
+    xvfb-run -a pvpython "$here/check_series.py" "$build/paraview_demo/healing.xdmf" \
+      --points 18125 --cells 16128 --times 0,0.5,1 --point-arrays pdgf:1,tgf_beta:1 \
+      --cell-arrays layer:1,rank:1,injury:1 --value "cell:injury:16127:0:0" --value "cell:layer:16127:0:4" \
+      --png "$build/paraview_demo_healing.png" --colour-by injury || status=1
   else
     echo "FAIL: pinprick demo did not run" >&2
     status=1
