@@ -387,6 +387,7 @@ static pp_err run_case(run_state *state, const cli_options *options, int embedde
 
   /* Stage 2: growth factors released by each session's channels, diffusing and decaying. */
   pp_healing_summary healing;
+  PP_CALL(pp_runtime_agree(runtime, pp_runtime_fault_point(runtime, "healing"), "stage 2 set-up"));
   PP_CALL(pp_healing_run(&state->config, runtime, state->clrt, &state->mesh, state->halo, options->output_dir,
                          options->restart, &healing));
   char healing_json[2048], healing_note[512];

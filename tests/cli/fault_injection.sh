@@ -9,7 +9,7 @@ RANKS=${1:?ranks}
 LAST=$((RANKS - 1))
 LIMIT=60
 
-for phase in startup config device mesh output; do
+for phase in startup config device mesh output healing; do
   rm -f "$WORK"/status.*
   start=$(date +%s)
   PINPRICK_FAULT="$LAST:$phase" timeout $LIMIT "$MPIEXEC" -n "$RANKS" bash -c \
