@@ -16,6 +16,14 @@ out=$WORK/np2
 expect_in "stage 2 recorded as completed" "$out/run.json" '"name": "growth factors (stage 2)", "status": "completed"'
 expect_in "run.json carries the stage-2 summary" "$out/run.json" '"worst_mass_balance_error"'
 [ -s "$out/healing/step_000000.h5" ] && pass "first healing step written" || fail "no healing step file"
+# The released volume is the needle's cone frustum to the insertion depth, exactly (defaults: tip radius
+# 4 um, base diameter 140 um, length 1 mm, depth 0.5 mm): V = pi d (R^2 + R r + r^2) / 3 with
+# R = r + (r_base - r) d / L, whatever the mesh.
+volume=$(sed -n 's/.*"channel_volume_m3": \([^,]*\),.*/\1/p' "$out/run.json")
+awk -v v="$volume" 'BEGIN { r = 4e-6; d = 5e-4; R = r + (70e-6 - r) * d / 1e-3;
+  exact = atan2(0, -1) * d * (R * R + R * r + r * r) / 3; e = (v - exact) / exact; if (e < 0) e = -e;
+  exit !(v > 0 && e < 1e-8) }' && pass "channel volume $volume m3 is the frustum's" \
+  || fail "channel volume $volume m3 is not the frustum's"
 expect_in "XDMF index names the PDGF field" "$out/healing.xdmf" 'Name="pdgf"'
 expect_in "XDMF index names the injury field" "$out/healing.xdmf" 'Name="injury"'
 expect_in "XDMF time unit is days" "$out/healing.xdmf" 'time_unit'
