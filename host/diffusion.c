@@ -1,5 +1,5 @@
-/* diffusion: vertex-centred finite volumes with two-point edge fluxes, backward Euler, Jacobi-PCG
- * on the device (see diffusion.h for the scheme and why). */
+/* diffusion: vertex-centred finite volumes with two-point edge fluxes, backward Euler or
+ * variable-step BDF2, Jacobi-PCG on the device (see diffusion.h for the schemes and why). */
 #include "diffusion.h"
 
 #include <math.h>
@@ -9,6 +9,12 @@
 #include <string.h>
 
 enum { LOCAL_SIZE = 64, SLOTS = 6 };
+/* Backward-Euler steps after a reset before BDF2 takes over. One is not enough after a pulse: the
+ * first BDF2 step would still read the raw pulse as c^{n-1} and, with a step long against the
+ * pulse's spreading, turn the jump into an undershoot (-19 x the maximum after a 1 h step from an
+ * indicator in test_positivity_bdf2; +0.027 with two). Two is the usual start on rough data
+ * (Luskin and Rannacher 1982 for Crank-Nicolson). */
+enum { BDF2_START_STEPS = 2 };
 
 struct pp_diffusion {
   const pp_mesh *mesh;
@@ -26,16 +32,23 @@ struct pp_diffusion {
   long long non_orthogonal_edges; /* global */
   int interior_count, boundary_count;
   double current_dt;              /* dt the shift and diagonal were built for (0: none yet) */
+  double current_leading;         /* and the a0 (1 for backward Euler, 3/2 for BDF2 at ratio 1) */
   double time;
   long long step;
+  pp_time_scheme scheme;
+  int history;                    /* BDF2: steps since the reset (0..BDF2_START_STEPS); > 0: `previous`
+                                     holds c^{n-1} of the next step, previous_dt its dt */
+  double previous_dt;             /* s, the last step's dt */
   cl_mem neighbour, conductance, mass, shift, inverse_diagonal, interior, boundary;
   cl_mem c, b, source, terms;
-  cl_kernel apply, diagonal, rhs, mass_terms;
+  cl_mem previous;                /* [owned * S]: c^{n-1} (BDF2) */
+  cl_kernel apply, diagonal, rhs, rhs_bdf2, mass_terms;
   double *source_host;            /* [owned * S], what set_source_rate held (restart state) */
   double *checkpoint_field;       /* [S][output count]: registered checkpoint arrays */
   double *checkpoint_source;      /* [S][output count] */
-  double checkpoint_time;
-  long long checkpoint_step;
+  double *checkpoint_previous;    /* [S][output count]: c^{n-1}, registered only with BDF2 */
+  double checkpoint_time, checkpoint_previous_dt;
+  long long checkpoint_step, checkpoint_history;
 };
 
 /* ---- geometry of one hex (VTK corner order, see mesh.h) -------------------------------------- */
@@ -252,6 +265,7 @@ static pp_err build(pp_diffusion *d)
     if ((err = buffer(d, owned * (size_t)S, rs, "diffusion right-hand side", &d->b)) != PP_OK) goto done;
     if ((err = buffer(d, owned * (size_t)S, rs, "diffusion source", &d->source)) != PP_OK) goto done;
     if ((err = buffer(d, owned * (size_t)S, rs, "diffusion mass terms", &d->terms)) != PP_OK) goto done;
+    if ((err = buffer(d, owned * (size_t)S, rs, "diffusion previous field", &d->previous)) != PP_OK) goto done;
     if (owned && (err = pp_clrt_write(d->clrt, d->neighbour, 0, owned * SLOTS * sizeof(cl_int), neighbour,
                                       "diffusion neighbours")) != PP_OK) goto done;
     if (d->interior_count && (err = pp_clrt_write(d->clrt, d->interior, 0, (size_t)d->interior_count * sizeof(cl_int),
@@ -261,7 +275,8 @@ static pp_err build(pp_diffusion *d)
     if ((err = upload(d, d->conductance, conductance, owned * SLOTS * (size_t)S, "diffusion conductances")) != PP_OK)
       goto done;
     if ((err = upload(d, d->mass, d->volume, owned, "diffusion lumped volumes")) != PP_OK) goto done;
-    /* Zero field (ghosts too) and zero source. */
+    /* Zero field (ghosts too), zero source, and a defined c^{n-1} (a checkpoint of a run whose
+     * history is not yet valid writes it). */
     double *zeros = calloc(total + 1, sizeof *zeros);
     if (!zeros) {
       err = pp_error_raise(PP_ERR_MEMORY, __FILE__, __LINE__, __func__, "out of memory for zeros");
@@ -269,6 +284,7 @@ static pp_err build(pp_diffusion *d)
     }
     err = upload(d, d->c, zeros, total, "concentration");
     if (err == PP_OK) err = upload(d, d->source, zeros, owned * (size_t)S, "diffusion source");
+    if (err == PP_OK) err = upload(d, d->previous, zeros, owned * (size_t)S, "diffusion previous field");
     free(zeros);
     if (err != PP_OK) goto done;
   }
@@ -279,6 +295,8 @@ static pp_err build(pp_diffusion *d)
         (err = pp_clrt_kernel_with_options(d->clrt, "diffusion", options, "diffusion_inverse_diagonal", &d->diagonal)) !=
           PP_OK ||
         (err = pp_clrt_kernel_with_options(d->clrt, "diffusion", options, "diffusion_rhs", &d->rhs)) != PP_OK ||
+        (err = pp_clrt_kernel_with_options(d->clrt, "diffusion", options, "diffusion_rhs_bdf2", &d->rhs_bdf2)) !=
+          PP_OK ||
         (err = pp_clrt_kernel_with_options(d->clrt, "diffusion", options, "diffusion_mass_terms", &d->mass_terms)) !=
           PP_OK)
       goto done;
@@ -343,8 +361,8 @@ void pp_diffusion_destroy(pp_diffusion *d)
 {
   if (!d) return;
   pp_solver_destroy(d->solver);
-  cl_mem buffers[] = {d->neighbour, d->conductance, d->mass, d->shift, d->inverse_diagonal, d->interior,
-                      d->boundary,  d->c,           d->b,    d->source, d->terms};
+  cl_mem buffers[] = {d->neighbour, d->conductance, d->mass,   d->shift, d->inverse_diagonal, d->interior,
+                      d->boundary,  d->c,           d->b,      d->source, d->terms,           d->previous};
   for (size_t i = 0; i < sizeof buffers / sizeof buffers[0]; ++i)
     if (buffers[i]) clReleaseMemObject(buffers[i]);
   free(d->volume);
@@ -352,6 +370,7 @@ void pp_diffusion_destroy(pp_diffusion *d)
   free(d->source_host);
   free(d->checkpoint_field);
   free(d->checkpoint_source);
+  free(d->checkpoint_previous);
   free(d);
 }
 
@@ -367,9 +386,25 @@ void pp_diffusion_set_time(pp_diffusion *d, double time, long long step)
   d->step = step;
 }
 
+pp_err pp_diffusion_set_time_scheme(pp_diffusion *d, pp_time_scheme scheme)
+{
+  PP_CHECK(scheme == PP_TIME_BACKWARD_EULER || scheme == PP_TIME_BDF2, PP_ERR_ARGUMENT,
+           "diffusion: unknown time scheme %d", (int)scheme);
+  PP_CHECK(scheme != PP_TIME_BDF2 || !d->checkpoint_field || d->checkpoint_previous, PP_ERR_ARGUMENT,
+           "diffusion: BDF2 chosen after pp_diffusion_register_checkpoint registered a backward-Euler state; "
+           "choose the scheme first, so that BDF2's history is part of the checkpoint");
+  d->scheme = scheme;
+  d->history = 0;
+  return PP_OK;
+}
+
+pp_time_scheme pp_diffusion_time_scheme(const pp_diffusion *d) { return d->scheme; }
+void pp_diffusion_reset_history(pp_diffusion *d) { d->history = 0; }
+
 pp_err pp_diffusion_set_field(pp_diffusion *d, const double *owned_values)
 {
   PP_CALL(upload(d, d->c, owned_values, d->owned * (size_t)d->species, "concentration"));
+  d->history = 0;
   return PP_OK;
 }
 
@@ -442,13 +477,14 @@ static pp_err apply_callback(void *context, cl_mem x, cl_mem y)
   return PP_OK;
 }
 
-/* Shift 1/dt + k_s and the Jacobi diagonal, rebuilt only when dt changes. */
-static pp_err prepare(pp_diffusion *d, double dt)
+/* Shift a0/dt + k_s and the Jacobi diagonal, rebuilt only when dt or a0 changes. a0 = 1 (backward
+ * Euler) gives 1.0 / dt exactly, the bits the shift always had. */
+static pp_err prepare(pp_diffusion *d, double dt, double leading)
 {
   PP_CHECK(dt > 0 && isfinite(dt), PP_ERR_ARGUMENT, "diffusion time step must be positive, got %g s", dt);
-  if (dt == d->current_dt) return PP_OK;
+  if (dt == d->current_dt && leading == d->current_leading) return PP_OK;
   double shift[PP_SOLVER_MAX_SPECIES];
-  for (int s = 0; s < d->species; ++s) shift[s] = 1.0 / dt + d->parameters[s].decay_rate;
+  for (int s = 0; s < d->species; ++s) shift[s] = leading / dt + d->parameters[s].decay_rate;
   PP_CALL(upload(d, d->shift, shift, (size_t)d->species, "diffusion shifts"));
   if (d->owned) {
     cl_ulong n = d->owned;
@@ -458,12 +494,13 @@ static pp_err prepare(pp_diffusion *d, double dt)
     PP_CALL(pp_clrt_launch(d->clrt, d->diagonal, "diffusion_inverse_diagonal", d->owned, LOCAL_SIZE));
   }
   d->current_dt = dt;
+  d->current_leading = leading;
   return PP_OK;
 }
 
 pp_err pp_diffusion_apply(pp_diffusion *d, double dt, cl_mem x, cl_mem y)
 {
-  PP_CALL(prepare(d, dt));
+  PP_CALL(prepare(d, dt, 1.0));
   PP_CALL(apply_callback(d, x, y));
   return PP_OK;
 }
@@ -471,7 +508,7 @@ pp_err pp_diffusion_apply(pp_diffusion *d, double dt, cl_mem x, cl_mem y)
 pp_err pp_diffusion_solve(pp_diffusion *d, double dt, const pp_solver_options *options, cl_mem b, cl_mem x,
                           pp_solver_stats *stats)
 {
-  PP_CALL(prepare(d, dt));
+  PP_CALL(prepare(d, dt, 1.0));
   pp_solver_operator op = {apply_callback, d, d->inverse_diagonal};
   PP_CALL(pp_solver_pcg(d->solver, &op, options, b, x, stats));
   return PP_OK;
@@ -491,31 +528,68 @@ pp_err pp_diffusion_total_mass(pp_diffusion *d, double *mass)
   return PP_OK;
 }
 
+/* The step's a0, a1, a2 (diffusion.h): BDF2 when the scheme is BDF2, its history is valid and the
+ * step ratio is below 1 + sqrt(2), where variable-step BDF2 stops being zero-stable (Grigorieff
+ * 1983; a larger ratio would let the parasitic root amplify); backward Euler otherwise. */
+static pp_time_scheme step_coefficients(const pp_diffusion *d, double dt, double a[3])
+{
+  a[0] = a[1] = 1;
+  a[2] = 0;
+  if (d->scheme != PP_TIME_BDF2 || d->history < BDF2_START_STEPS) return PP_TIME_BACKWARD_EULER;
+  double w = dt / d->previous_dt;
+  if (!(w > 0 && w < 1 + sqrt(2.0))) return PP_TIME_BACKWARD_EULER;
+  a[0] = (1 + 2 * w) / (1 + w);
+  a[1] = 1 + w;
+  a[2] = w * w / (1 + w);
+  return PP_TIME_BDF2;
+}
+
 pp_err pp_diffusion_step(pp_diffusion *d, double dt, pp_diffusion_step_info *info)
 {
-  PP_CALL(prepare(d, dt));
-  if (d->owned) {
+  double a[3];
+  pp_time_scheme taken = step_coefficients(d, dt, a);
+  PP_CALL(prepare(d, dt, a[0]));
+  if (d->owned && taken == PP_TIME_BACKWARD_EULER) {
     cl_ulong n = d->owned;
     PP_CL(clSetKernelArg(d->rhs, 0, sizeof n, &n), "diffusion right-hand side");
     PP_CALL(set_real(d, d->rhs, 1, 1.0 / dt, "diffusion right-hand side"));
     cl_mem args[] = {d->mass, d->c, d->source, d->b};
     PP_CALL(set_buffers(d->rhs, 2, 4, args, "diffusion right-hand side"));
     PP_CALL(pp_clrt_launch(d->clrt, d->rhs, "diffusion_rhs", d->owned, LOCAL_SIZE));
+  } else if (d->owned) {
+    cl_ulong n = d->owned;
+    PP_CL(clSetKernelArg(d->rhs_bdf2, 0, sizeof n, &n), "diffusion BDF2 right-hand side");
+    PP_CALL(set_real(d, d->rhs_bdf2, 1, a[1] / dt, "diffusion BDF2 right-hand side"));
+    PP_CALL(set_real(d, d->rhs_bdf2, 2, a[2] / dt, "diffusion BDF2 right-hand side"));
+    cl_mem args[] = {d->mass, d->c, d->previous, d->source, d->b};
+    PP_CALL(set_buffers(d->rhs_bdf2, 3, 5, args, "diffusion BDF2 right-hand side"));
+    PP_CALL(pp_clrt_launch(d->clrt, d->rhs_bdf2, "diffusion_rhs_bdf2", d->owned, LOCAL_SIZE));
   }
+  /* c^n is the next step's c^{n-1}; the CG overwrites c in place, so keep it now (the in-order
+   * queue runs the copy after the right-hand side has read `previous`). */
+  if (d->owned && d->scheme == PP_TIME_BDF2)
+    PP_CL(clEnqueueCopyBuffer(pp_clrt_queue(d->clrt), d->c, d->previous, 0, 0,
+                              d->owned * (size_t)d->species * (size_t)pp_clrt_real_size(d->clrt), 0, NULL, NULL),
+          "diffusion: keeping c^n as BDF2's next c^{n-1}");
   pp_solver_stats stats;
   pp_solver_operator op = {apply_callback, d, d->inverse_diagonal};
   pp_err err = pp_solver_pcg(d->solver, &op, &d->options, d->b, d->c, &stats);
   if (err != PP_OK) {
+    d->history = 0; /* `previous` now holds c^n, and c what the CG left: no valid pair */
     pp_error_context(err, "in diffusion step %lld from t = %.9g s with dt = %.9g s", d->step + 1, d->time, dt);
     return pp_error_trace(err, __FILE__, __LINE__, __func__);
   }
   d->time += dt;
   d->step += 1;
+  d->history = d->scheme != PP_TIME_BDF2 ? 0 : d->history < BDF2_START_STEPS ? d->history + 1 : BDF2_START_STEPS;
+  d->previous_dt = dt;
   if (info) {
     info->step = d->step;
     info->time = d->time;
     info->dt = dt;
     info->solver = stats;
+    info->scheme = taken;
+    memcpy(info->coefficient, a, sizeof a);
     PP_CALL(pp_diffusion_total_mass(d, info->mass));
   }
   return PP_OK;
@@ -595,6 +669,19 @@ pp_err pp_diffusion_register_checkpoint(pp_diffusion *d, pp_checkpoint *checkpoi
   }
   PP_CALL(pp_checkpoint_register_scalar_double(checkpoint, "diffusion_time", &d->checkpoint_time));
   PP_CALL(pp_checkpoint_register_scalar_int64(checkpoint, "diffusion_step", &d->checkpoint_step));
+  if (d->scheme != PP_TIME_BDF2) return PP_OK;
+  /* BDF2's next step reads c^{n-1} and the last dt: without them a restart would take a
+   * backward-Euler step where the original run took a BDF2 one. */
+  PP_MALLOC(d->checkpoint_previous, count * S + 1, "diffusion checkpoint previous field");
+  memset(d->checkpoint_previous, 0, (count * S + 1) * sizeof(double));
+  for (size_t s = 0; s < S; ++s) {
+    char name[128];
+    PP_CHECK(snprintf(name, sizeof name, "%s_previous", names[s]) < (int)sizeof name, PP_ERR_ARGUMENT,
+             "species name '%s' too long", names[s]);
+    PP_CALL(pp_checkpoint_register_node_field(checkpoint, name, units[s], 1, d->checkpoint_previous + s * count));
+  }
+  PP_CALL(pp_checkpoint_register_scalar_double(checkpoint, "diffusion_previous_dt", &d->checkpoint_previous_dt));
+  PP_CALL(pp_checkpoint_register_scalar_int64(checkpoint, "diffusion_history", &d->checkpoint_history));
   return PP_OK;
 }
 
@@ -608,10 +695,16 @@ pp_err pp_diffusion_checkpoint_save(pp_diffusion *d)
   /* Each step is collective, so on error every rank stops here together. */
   if (err == PP_OK) err = owned_to_output(d, owned, d->checkpoint_field);
   if (err == PP_OK) err = owned_to_output(d, d->source_host, d->checkpoint_source);
+  if (err == PP_OK && d->checkpoint_previous) {
+    err = download(d, d->previous, owned, d->owned * S, "diffusion previous field");
+    if (err == PP_OK) err = owned_to_output(d, owned, d->checkpoint_previous);
+  }
   free(owned);
   PP_CALL(err);
   d->checkpoint_time = d->time;
   d->checkpoint_step = d->step;
+  d->checkpoint_previous_dt = d->previous_dt;
+  d->checkpoint_history = d->history;
   return PP_OK;
 }
 
@@ -624,8 +717,23 @@ pp_err pp_diffusion_checkpoint_restore(pp_diffusion *d)
   if (!owned || !rates) err = pp_error_raise(PP_ERR_MEMORY, __FILE__, __LINE__, __func__, "out of memory restoring");
   if (err == PP_OK) err = output_to_owned(d, d->checkpoint_field, owned);
   if (err == PP_OK) err = output_to_owned(d, d->checkpoint_source, rates);
-  if (err == PP_OK) err = pp_diffusion_set_field(d, owned);
+  if (err == PP_OK) err = pp_diffusion_set_field(d, owned); /* resets the history: restored below */
   if (err == PP_OK) err = pp_diffusion_set_source_rate(d, rates);
+  if (err == PP_OK && d->checkpoint_previous) {
+    /* The scalars are the same on every rank (the checkpoint checks), so this is too. */
+    long long history = d->checkpoint_history;
+    if (history < 0 || history > BDF2_START_STEPS ||
+        (history > 0 && !(d->checkpoint_previous_dt > 0 && isfinite(d->checkpoint_previous_dt))))
+      err = pp_error_raise(PP_ERR_ARGUMENT, __FILE__, __LINE__, __func__,
+                           "diffusion restart: BDF2 history %lld (0 to %d expected) with a last dt of %g s", history,
+                           BDF2_START_STEPS, d->checkpoint_previous_dt);
+    if (err == PP_OK) err = output_to_owned(d, d->checkpoint_previous, owned);
+    if (err == PP_OK) err = upload(d, d->previous, owned, d->owned * S, "diffusion previous field");
+    if (err == PP_OK) {
+      d->history = (int)history;
+      d->previous_dt = d->checkpoint_previous_dt;
+    }
+  }
   free(owned);
   free(rates);
   PP_CALL(err);

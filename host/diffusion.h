@@ -19,18 +19,69 @@
  * across it lies in one layer, which is the flux-continuous (harmonic-mean) treatment of the
  * interface. On non-orthogonal (undulated) elements the two-point flux drops the cross-diffusion
  * term (consistent only to the extent the mesh is orthogonal): positivity is kept exactly and no
- * limiter is needed; the error is measured, not hidden.
+ * limiter is needed; the error is measured, not hidden (tests/test_diffusion_undulated.c). It
+ * does not shrink with h (observed order 0.00 for h = 10 to 2.5 um, against 2.00 on the flat
+ * mesh): for L = sqrt(D/k) = 240 um and a junction wavelength of 100 um, a steady field across
+ * the junction has relative L2/max errors of 0.4/1.4, 0.8/2.8, 1.4/4.7 and 1.9/6.2 % at
+ * amplitudes 20, 40, 70 and 100 um (edge tilts 32-72 deg), a field along it 0.2/0.5 to
+ * 2.5/5.5 %, the max in the junction band; a steep L = 80 um field (within ~100 um of a
+ * channel) 3-5 times more. At skin amplitudes of 20-40 um that is <= 1 % (L2), well below the
+ * uncertainty of D and k (L spans 130-240 um, PHYSICS.md 5.5). The only negatives are the CG
+ * tolerance's (-3e-14 of the max at 1e-12, the same on flat meshes). A consistent scheme is not
+ * free: a conservative linear scheme exact for linear fields cannot be monotone on every mesh
+ * (Nordbotten, Aavatsmark and Eigestad, Numer. Math. 2007), and these skews are far past where
+ * MPFA-O stays non-negative, so MPFA or Galerkin cross terms would need a mass-conserving
+ * nonlinear limiter (algebraic flux correction) or a nonlinear two-point flux, several linear
+ * solves per step. Not worth it at these amplitudes; revisit for 70 um and more with a
+ * diffusivity contrast across the junction.
  * Conductances and volumes are summed on the host over each node's elements in ascending global
  * element id (node CSR), from the unwrapped reference corners, so they are the same bits on any
  * partition; the operator kernel adds its six edges in a fixed order; every global sum is
  * host/reduce's. So results are bitwise independent of the rank count.
  *
- * Time stepping: backward Euler, (M/dt + k M + K) c^{n+1} = M c^n / dt + Q, solved by
- * Jacobi-PCG (host/solver) on the device, matrix-free: per node the mass, six neighbour indices
- * and six conductances per species (~100 bytes per node and CG iteration for one species).
- * Total mass m = sum M c then obeys m^{n+1} = (m^n + dt sum Q) / (1 + k dt) to the CG tolerance:
- * the discrete decay the mass-balance test checks. The operator exchanges the ghost values
+ * Time stepping (pp_diffusion_set_time_scheme), both solved by Jacobi-PCG (host/solver) on the
+ * device, matrix-free: per node the mass, six neighbour indices and six conductances per species
+ * (~100 bytes per node and CG iteration for one species). The operator exchanges the ghost values
  * (owner -> ghost, host/halo) before each application, overlapped with the interior nodes.
+ *  - Backward Euler (the default), (M/dt + k M + K) c^{n+1} = M c^n / dt + Q: first order, and
+ *    positivity preserving on any mesh (the M-matrix above).
+ *  - BDF2 with variable steps, second order. With the step ratio w = dt_n / dt_{n-1}:
+ *        a0 c^{n+1} - a1 c^n + a2 c^{n-1} = dt (A c^{n+1} + q),
+ *        a0 = (1 + 2w) / (1 + w),  a1 = 1 + w,  a2 = w^2 / (1 + w),
+ *    i.e. (a0 M/dt + k M + K) c^{n+1} = M (a1 c^n - a2 c^{n-1}) / dt + Q: the same operator with
+ *    the shift a0/dt + k, plus one field (c^{n-1}, owned nodes) kept on the device and one device
+ *    copy per step. It needs c^{n-1}, so the first two steps of a run, and the first two after
+ *    pp_diffusion_reset_history, pp_diffusion_set_field or a change of scheme, are backward-Euler
+ *    steps (two, not one: see the pulse case below); so is a step with w >= 1 + sqrt(2), from which on variable-step BDF2 is not
+ *    zero-stable (Grigorieff 1983, Numer. Math. 42): an adaptive controller should grow dt by less
+ *    than that. The step info says which scheme each step took.
+ *    BDF2 is NOT positivity preserving: the matrix is still an M-matrix, but the right-hand side
+ *    weighs c^{n-1} by -a2 < 0, so where c fell by more than a1/a2 (4 at w = 1) during the last
+ *    step the right-hand side, and then c^{n+1}, can go negative. Two ways that happens:
+ *     - the first BDF2 step after a pulse, had only one backward-Euler step been taken and been
+ *       long against the pulse's own diffusion time: c^{n-1} would be the raw pulse while c^n has
+ *       already spread out (measured: -19 x the maximum after 1 h steps; with the two
+ *       backward-Euler start steps used now, +0.027, no negative value);
+ *     - a mode decaying at rate lambda (k, plus D times its wavenumber squared) with lambda dt >
+ *       1/2: BDF2's characteristic roots are then complex, so the mode changes sign every few
+ *       steps while it decays (for the decay alone: steps longer than 1/(2k), 48 min for
+ *       k = 15/day). Stiff spatial modes always do, but after a backward-Euler start they carry
+ *       little; the smooth part of a fast-decaying species does, with an O(1) undershoot
+ *       relative to what is left of it.
+ *    So BDF2 is acceptable where the steps resolve the decay (k dt <= 1/2 for every species), the
+ *    field is smooth in time on the scale of dt (after a pulse: first steps short against the
+ *    pulse's diffusion time, growing gradually), and a small transient undershoot, of the size of
+ *    the time error, harms nothing downstream. Use backward Euler where a consumer needs c >= 0
+ *    exactly (a rate law, a logarithm, a threshold on "any signal") or the steps are long against
+ *    1/k. Measured by test_diffusion's test_positivity_bdf2 on the graded aspect-ratio-8 mesh of
+ *    the positivity test (min/max over the steps; backward Euler >= 0 on all of them): from an
+ *    indicator field with dt = 0.5 s, -1e-18 (round-off); dt = 20 s (stiff), no negative value;
+ *    from an indicator source with dt = 0.5 s, -2e-22; from the indicator field with dt = 1 h,
+ *    -19 at the first BDF2 step with a one-step start (the pulse case above), none with two.
+ * Total mass m = sum M c obeys the scheme's recurrence to the CG tolerance,
+ *     (a0 + k dt) m^{n+1} = a1 m^n - a2 m^{n-1} + dt sum Q
+ * (backward Euler: a0 = a1 = 1, a2 = 0, i.e. m^{n+1} = (m^n + dt sum Q) / (1 + k dt)): the
+ * discrete decay the mass-balance tests check, with the a's from the step info.
  *
  * Fields are interleaved per node: value of species s at node n is [n * S + s].
  * Every function taking a pp_diffusion is COLLECTIVE over its communicator. */
@@ -48,6 +99,9 @@
 #include "reduce.h"
 #include "solver.h"
 
+/* Time discretisation of the step (see the top). */
+typedef enum { PP_TIME_BACKWARD_EULER = 0, PP_TIME_BDF2 = 1 } pp_time_scheme;
+
 typedef struct {
   double diffusivity[PP_LAYER_COUNT]; /* m^2/s, per skin layer (0 = stratum corneum) */
   double decay_rate;                  /* 1/s (k = ln 2 / half-life) */
@@ -60,6 +114,8 @@ typedef struct {
   double dt;
   pp_solver_stats solver;
   double mass[PP_SOLVER_MAX_SPECIES]; /* sum M c after the step (reduce) */
+  pp_time_scheme scheme;              /* the step taken (a BDF2 run takes backward-Euler steps too) */
+  double coefficient[3];              /* its a0, a1, a2 (backward Euler 1, 1, 0): the mass recurrence */
 } pp_diffusion_step_info;
 
 typedef struct pp_diffusion pp_diffusion;
@@ -82,19 +138,41 @@ long long pp_diffusion_non_orthogonal_edges(const pp_diffusion *diffusion);
 /* Solver options (default: relative tolerance 1e-12, 10000 iterations, convergence required). */
 void pp_diffusion_set_solver_options(pp_diffusion *diffusion, const pp_solver_options *options);
 
-/* Concentrations of the owned nodes, [owned_node_count * S] (mass per m^3). */
+/* Time scheme (default backward Euler). Setting it resets the history (next step backward Euler).
+ * Choose BDF2 before pp_diffusion_register_checkpoint: its history is part of the restart state
+ * and is registered only then, so switching to BDF2 after a registration without it is refused
+ * (PP_ERR_ARGUMENT) rather than giving restarts that do not continue bit for bit. Give every rank
+ * the same scheme. */
+pp_err pp_diffusion_set_time_scheme(pp_diffusion *diffusion, pp_time_scheme scheme);
+pp_time_scheme pp_diffusion_time_scheme(const pp_diffusion *diffusion);
+/* Forget c^{n-1}: the next two steps are backward Euler, then BDF2 resumes. Call it where the source
+ * rates jump (switched on or off) or anything else makes c or dc/dt discontinuous in time;
+ * pp_diffusion_set_field calls it itself (a release pulse is added to the field). Why: BDF2's
+ * difference quotient is the slope of the quadratic through c^{n-1}, c^n and c^{n+1}, which
+ * across a kink or jump at t_n is no approximation of dc/dt. Across a kink that is an O(dt)
+ * error in c, i.e. first order (c' = q switched on at t_n, constant dt: 2/3 q dt instead of q dt
+ * after the step, an error that grows to q dt / 2 and stays); across a jump in c the -a2 c^{n-1}
+ * weight turns the jump into an undershoot. Backward Euler needs only c^n: its one step after the
+ * jump has an O(dt^2) error, keeps c >= 0 and damps the stiff modes the jump excited; the second
+ * one keeps the raw jump out of BDF2's c^{n-1} (the pulse case at the top). */
+void pp_diffusion_reset_history(pp_diffusion *diffusion);
+
+/* Concentrations of the owned nodes, [owned_node_count * S] (mass per m^3). set_field resets the
+ * BDF2 history (pp_diffusion_reset_history: a field set from outside has no past). */
 pp_err pp_diffusion_set_field(pp_diffusion *diffusion, const double *owned_values);
 pp_err pp_diffusion_get_field(pp_diffusion *diffusion, double *owned_values);
 /* Source rates per owned node (mass per s), [owned_node_count * S]; NULL: no source. Held until
- * changed; applied implicitly (at the end of each step). */
+ * changed; applied implicitly (at the end of each step). The BDF2 history is kept (sources may
+ * change smoothly every step); reset it when they jump. */
 pp_err pp_diffusion_set_source_rate(pp_diffusion *diffusion, const double *owned_rates);
 /* Node source rates from a density per element (mass per m^3 and s, [element_count * S], owned
  * and ghost elements): each node gets its corner volumes' share, in CSR order. Not collective. */
 pp_err pp_diffusion_source_from_elements(const pp_diffusion *diffusion, const double *element_density,
                                          double *owned_rates);
 
-/* One backward-Euler step of length dt (s). A solver failure is an error whose context names the
- * step, the time and dt. info may be NULL. */
+/* One step of length dt (s) with the chosen scheme. A solver failure is an error whose context
+ * names the step, the time and dt; the field is then what the solver left (as ever) and the BDF2
+ * history is reset. info may be NULL. */
 pp_err pp_diffusion_step(pp_diffusion *diffusion, double dt, pp_diffusion_step_info *info);
 /* Total mass per species, sum over owned nodes of M c (exact reduce). mass: [S]. */
 pp_err pp_diffusion_total_mass(pp_diffusion *diffusion, double *mass);
@@ -112,22 +190,26 @@ pp_err pp_diffusion_solve(pp_diffusion *diffusion, double dt, const pp_solver_op
                           pp_solver_stats *stats);
 
 /* ---- restart and output ------------------------------------------------------------------------
- * The state of a run is the field, the held source rates, the time and the step count (the
- * operator is rebuilt from the mesh and parameters; the CG starts from the field, so a restart
- * on any rank count continues bit for bit). The mesh's output view must have been built
- * (pp_mesh_io_view: the checkpoint and series are created from it).
+ * The state of a run is the field, the held source rates, the time and the step count, and with
+ * BDF2 its history (c^{n-1}, the last dt, whether they are valid) (the operator is rebuilt from
+ * the mesh and parameters; the CG starts from the field, so a restart on any rank count continues
+ * bit for bit). The mesh's output view must have been built (pp_mesh_io_view: the checkpoint and
+ * series are created from it).
  *
  * Registers, in the checkpoint's owned order, species s's field as node field names[s] in
  * units[s], its source rate as "<names[s]>_source" in "(<units[s]>) m^3/s", and the scalars
- * "diffusion_time" (s) and "diffusion_step". Call before any write or read; names and units are
- * copied by the checkpoint. Collective. */
+ * "diffusion_time" (s) and "diffusion_step". When the scheme is BDF2 (set it first), also
+ * c^{n-1} as "<names[s]>_previous" in units[s] and the scalars "diffusion_previous_dt" (s) and
+ * "diffusion_history" (1: c^{n-1} valid); so a BDF2 run cannot restart from a backward-Euler
+ * run's checkpoint (pp_checkpoint_read_latest refuses it: items missing). Call before any write
+ * or read; names and units are copied by the checkpoint. Collective. */
 pp_err pp_diffusion_register_checkpoint(pp_diffusion *diffusion, pp_checkpoint *checkpoint, const char *const *names,
                                         const char *const *units);
 /* Before pp_checkpoint_write: copy the state into the registered arrays (field from the device,
  * ghosts exchanged for the periodic faces written twice). Collective. */
 pp_err pp_diffusion_checkpoint_save(pp_diffusion *diffusion);
 /* After a successful pp_checkpoint_read_latest: the registered arrays back into the solver
- * (field, source rates, time, step). Collective. */
+ * (field, source rates, time, step, BDF2 history). Collective. */
 pp_err pp_diffusion_checkpoint_restore(pp_diffusion *diffusion);
 
 /* Writes each species as node field names[s] in units[s] (output order) into the series step

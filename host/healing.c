@@ -440,6 +440,7 @@ typedef struct {
   double next_dt;           /* checkpointed */
   long long pulses;         /* checkpointed */
   long long outputs, checkpoints;
+  double previous_mass[S];  /* checkpointed: m^{n-1}, the mass before the last step (BDF2's check) */
 } stage;
 
 static pp_err allocate(stage *st)
@@ -586,6 +587,7 @@ static pp_err take_step(stage *st, double dt, double t_new)
   double before[S];
   PP_CALL(pp_diffusion_total_mass(st->diffusion, before));
   pp_diffusion_step_info info;
+
   pp_err err = pp_diffusion_step(st->diffusion, dt, &info);
   if (err != PP_OK)
     return pp_error_context(err, "stage 2 (healing), step %lld from day %.6g by dt = %.6g s",
@@ -600,10 +602,13 @@ static pp_err take_step(stage *st, double dt, double t_new)
     row.iterations[s] = info.solver.species_iterations[s];
     row.residual[s] = info.solver.relative_residual[s];
     row.mass[s] = info.mass[s];
-    /* Backward Euler's discrete decay: m_new (1 + k dt) = m_old (no sources between pulses). */
-    double expected = before[s] / (1 + st->p->species[s].decay_rate * dt);
+    /* The scheme's discrete decay (diffusion.h), no sources between pulses:
+     * (a0 + k dt) m^{n+1} = a1 m^n - a2 m^{n-1}; backward Euler m^{n+1} (1 + k dt) = m^n. */
+    const double *a = info.coefficient;
+    double expected = (a[1] * before[s] - a[2] * st->previous_mass[s]) / (a[0] + st->p->species[s].decay_rate * dt);
     row.mass_error[s] = expected > 0 ? fabs(info.mass[s] - expected) / expected : fabs(info.mass[s]);
   }
+  for (int s = 0; s < S; ++s) st->previous_mass[s] = before[s];
   PP_CALL(field_range(st->diffusion, st->runtime, st->mesh, st->field, row.min, row.max));
   PP_CALL(log_append(&st->log, &row));
   PP_CALL(clear_negligible(st, &row));
@@ -676,6 +681,7 @@ static pp_err set_up(stage *st, const pp_config *config, pp_clrt *clrt, int rest
     solver.relative_tolerance = 1e-6;
   }
   pp_diffusion_set_solver_options(st->diffusion, &solver);
+  if (p->bdf2) PP_CALL(pp_diffusion_set_time_scheme(st->diffusion, PP_TIME_BDF2));
   (void)config;
 
   pp_io_mesh view;
@@ -686,6 +692,11 @@ static pp_err set_up(stage *st, const pp_config *config, pp_clrt *clrt, int rest
   PP_CALL(pp_checkpoint_register_scalar_int64(st->checkpoint, "healing_next_session", &st->next_session));
   PP_CALL(pp_checkpoint_register_scalar_int64(st->checkpoint, "healing_pulses", &st->pulses));
   PP_CALL(pp_checkpoint_register_scalar_double(st->checkpoint, "healing_next_dt", &st->next_dt));
+  for (int s = 0; s < S && p->bdf2; ++s) {
+    char name[64];
+    snprintf(name, sizeof name, "healing_%s_previous_mass", species_key[s]);
+    PP_CALL(pp_checkpoint_register_scalar_double(st->checkpoint, name, &st->previous_mass[s]));
+  }
   PP_CALL(pp_checkpoint_register_cell_field(st->checkpoint, "injury", "1", 1, st->injury.fraction));
   (void)field_unit_si;
 
@@ -716,8 +727,16 @@ static pp_err time_loop(stage *st, const pp_output_schedule *outputs, const pp_o
     else st->next_session = 1;
     if (pp_output_schedule_contains(outputs, 0)) PP_CALL(write_output(st, 0));
   }
+  /* BDF2 needs k dt <= 1/2 for every species: beyond it the decay's characteristic roots are
+   * complex and a decaying field changes sign (diffusion.h). */
+  double largest_step = p->max_step;
+  for (int s = 0; s < S && p->bdf2; ++s)
+    if (p->species[s].decay_rate > 0) largest_step = fmin(largest_step, 0.5 / p->species[s].decay_rate);
+  if (largest_step < p->max_step)
+    pp_log(PP_LOG_INFO, "stage 2 with bdf2: steps at most %.4g min (k dt <= 1/2 for the fastest decay)",
+           largest_step / 60);
   while (t < p->duration) {
-    double dt = fmin(st->next_dt, p->max_step);
+    double dt = fmin(st->next_dt, largest_step);
     double t_new = t + dt, t_event = 0;
     /* Land exactly on the first of: end, session, output, checkpoint. */
     if (t_new >= p->duration) t_new = p->duration;
@@ -725,7 +744,7 @@ static pp_err time_loop(stage *st, const pp_output_schedule *outputs, const pp_o
     if (pp_output_schedule_next(outputs, t, t_new - t, &t_event)) t_new = t_event;
     if (pp_output_schedule_next(checkpoints, t, t_new - t, &t_event)) t_new = t_event;
     PP_CALL(take_step(st, t_new - t, t_new));
-    st->next_dt = fmin(dt * p->step_growth, p->max_step);
+    st->next_dt = fmin(dt * p->step_growth, largest_step);
     t = t_new;
     if (pp_output_schedule_contains(sessions, t) && st->injury.channels > 0) PP_CALL(release_pulse(st));
     if (pp_output_schedule_contains(outputs, t)) {
@@ -744,7 +763,6 @@ pp_err pp_healing_run(const pp_config *config, const pp_runtime *runtime, pp_clr
 {
   parameters p;
   read_parameters(config, &p);
-  PP_CHECK(!p.bdf2, PP_ERR_NOT_IMPLEMENTED, "healing.time_scheme: bdf2 is not available yet; use backward_euler");
   stage st;
   memset(&st, 0, sizeof st);
   st.p = &p;

@@ -18,8 +18,9 @@
  * Time. t = 0 is the first session; session k starts at k x treatment.session_interval with an
  * instantaneous pulse. Steps start at healing.first_step after each pulse and grow by
  * healing.step_growth up to healing.max_step, cut to land exactly on sessions, output times and
- * checkpoint times. With bdf2 the history restarts (one backward-Euler step) at each pulse: BDF2
- * across a jump in the field would carry the jump into the next steps.
+ * checkpoint times. With bdf2 the history restarts (two backward-Euler steps) at each pulse:
+ * BDF2 across a jump in the field would turn the jump into an undershoot; and its steps are kept
+ * to k dt <= 1/2 for every species, beyond which a decaying field changes sign (diffusion.h).
  *
  * Output (folder DIR):
  *   DIR/healing.xdmf, DIR/healing/   series, time in days: node fields pdgf and tgf_beta in ng/mL,

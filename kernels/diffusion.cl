@@ -66,6 +66,20 @@ __kernel void diffusion_rhs(const ulong count, const REAL inverse_dt, __global c
   for (int s = 0; s < S; ++s) b[n * S + s] = mass[n] * c[n * S + s] * inverse_dt + source[n * S + s];
 }
 
+/* BDF2 right-hand side: b = mass (a1 c^n - a2 c^{n-1}) / dt + source, with weight_now = a1 / dt
+ * and weight_previous = a2 / dt computed once on the host from the step ratio, so every rank
+ * uses the same bits. */
+__kernel void diffusion_rhs_bdf2(const ulong count, const REAL weight_now, const REAL weight_previous,
+                                 __global const REAL *restrict mass, __global const REAL *restrict c,
+                                 __global const REAL *restrict previous, __global const REAL *restrict source,
+                                 __global REAL *restrict b)
+{
+  const size_t n = get_global_id(0);
+  if (n >= count) return;
+  for (int s = 0; s < S; ++s)
+    b[n * S + s] = mass[n] * (weight_now * c[n * S + s] - weight_previous * previous[n * S + s]) + source[n * S + s];
+}
+
 /* product[n * S + s] = mass[n] * c[n * S + s]: the terms of the total mass per species, summed
  * by host/reduce (rounded products, exact sum: the same bits as pp_reduce_dot). */
 __kernel void diffusion_mass_terms(const ulong count, __global const REAL *restrict mass,

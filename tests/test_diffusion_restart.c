@@ -11,6 +11,8 @@
  *                                       the same bits and iteration counts; its series step
  *                                       (DIR/np<size>) must hold the same bits at every output
  *                                       node, periodic duplicates included
+ * Both for backward Euler (in DIR) and for BDF2 (in DIR/bdf2, steps with ratios 2, 1, 2, 5/3,
+ * 3/2: the steps after the checkpoint are BDF2 steps, which need the checkpointed history).
  * The mesh is periodic in x and y with an undulated junction, two species with a source.
  * Rule (as test_mesh.c): collectives first, then asserts on values equal on every rank. */
 #include <check.h>
@@ -38,11 +40,23 @@ static const char *const HASH = "diffusion-restart-test-0001";
 static const char *const NAMES[S] = {"pdgf", "tgf_beta"};
 static const char *const UNITS[S] = {"ng/mL", "ng/mL"};
 static const double um = 1e-6;
-static const double DT[BEFORE + AFTER] = {30.0, 600.0, 600.0, 1800.0, 1800.0, 3600.0};
+static const double BE_DT[BEFORE + AFTER] = {30.0, 600.0, 600.0, 1800.0, 1800.0, 3600.0};
+static const double BDF2_DT[BEFORE + AFTER] = {30.0, 60.0, 60.0, 120.0, 200.0, 300.0};
+
+/* One restart case: the scheme, its steps, and the folder (under DIR) it writes to. */
+typedef struct {
+  pp_time_scheme scheme;
+  const double *dt;
+  const char *sub;
+} restart_case;
+
+static const restart_case BE_CASE = {PP_TIME_BACKWARD_EULER, BE_DT, ""};
+static const restart_case BDF2_CASE = {PP_TIME_BDF2, BDF2_DT, "/bdf2"};
 
 static pp_runtime runtime;
 static pp_clrt *clrt;
 static const char *mode = "", *dir = "";
+static char folder[900]; /* DIR + the case's sub, set at the start of each test */
 
 static int all_ranks(int condition)
 {
@@ -62,9 +76,10 @@ typedef struct {
   pp_checkpoint *checkpoint;
 } problem;
 
-static void problem_create(problem *p)
+static void problem_create(problem *p, const restart_case *rc)
 {
   memset(p, 0, sizeof *p);
+  ck_assert_int_lt(snprintf(folder, sizeof folder, "%s%s", dir, rc->sub), (int)sizeof folder);
   pp_mesh_spec s = diffusion_cell_spec();
   ck_assert_int_eq(pp_mesh_generate(&s, runtime.rank, runtime.size, &p->mesh), PP_OK);
   ck_assert_int_eq(pp_mesh_io_view(&p->mesh, &p->view), PP_OK);
@@ -72,7 +87,9 @@ static void problem_create(problem *p)
   ck_assert_int_eq(pp_reduce_create(&p->reduce, clrt, runtime.comm), PP_OK);
   pp_err err = pp_diffusion_create(&p->diffusion, &p->mesh, clrt, p->halo, p->reduce, runtime.comm, S, diffusion_two_species);
   ck_assert_msg(err == PP_OK, "%s", pp_error_message());
-  ck_assert_int_eq(pp_checkpoint_create(&p->checkpoint, &runtime, dir, &p->view), PP_OK);
+  /* Before the registration: BDF2's history is registered only then. */
+  ck_assert_int_eq(pp_diffusion_set_time_scheme(p->diffusion, rc->scheme), PP_OK);
+  ck_assert_int_eq(pp_checkpoint_create(&p->checkpoint, &runtime, folder, &p->view), PP_OK);
   err = pp_diffusion_register_checkpoint(p->diffusion, p->checkpoint, NAMES, UNITS);
   ck_assert_msg(err == PP_OK, "%s", pp_error_message());
 }
@@ -86,14 +103,16 @@ static void problem_free(problem *p)
   pp_mesh_free(&p->mesh);
 }
 
-/* Steps first..end-1 of DT; iterations[step - first][s]. */
-static void run_steps(problem *p, int first, int end, int iterations[][S])
+/* Steps first..end-1 of the case's dt; iterations[step - first][s]. Every step of a BDF2 run
+ * but the two start steps is a BDF2 step (ratios below 1 + sqrt(2)), restarted ones included. */
+static void run_steps(problem *p, const restart_case *rc, int first, int end, int iterations[][S])
 {
   for (int step = first; step < end; ++step) {
     pp_diffusion_step_info info;
-    pp_err err = pp_diffusion_step(p->diffusion, DT[step], &info);
+    pp_err err = pp_diffusion_step(p->diffusion, rc->dt[step], &info);
     ck_assert_msg(all_ranks(err == PP_OK), "step %d: %s", step, pp_error_message());
     for (int s = 0; s < S; ++s) iterations[step - first][s] = info.solver.species_iterations[s];
+    ck_assert(info.scheme == (rc->scheme == PP_TIME_BDF2 && step > 1 ? PP_TIME_BDF2 : PP_TIME_BACKWARD_EULER));
   }
 }
 
@@ -111,18 +130,18 @@ static int by_id(const void *a, const void *b)
 
 static void path_of(char *path, size_t size, const char *name)
 {
-  ck_assert_int_lt(snprintf(path, size, "%s/%s", dir, name), (int)size);
+  ck_assert_int_lt(snprintf(path, size, "%s/%s", folder, name), (int)size);
 }
 
-/* Writes the final state as a series step into DIR/np<size>. */
+/* Writes the final state as a series step into <case folder>/np<size>. */
 static void write_series(problem *p)
 {
   char sub[512];
   snprintf(sub, sizeof sub, "np%d", runtime.size);
-  char folder[1024];
-  path_of(folder, sizeof folder, sub);
+  char series_folder[1024];
+  path_of(series_folder, sizeof series_folder, sub);
   pp_io_series *series = NULL;
-  ck_assert_int_eq(pp_io_series_open(&series, &runtime, folder, "diffusion", "s", &p->view), PP_OK);
+  ck_assert_int_eq(pp_io_series_open(&series, &runtime, series_folder, "diffusion", "s", &p->view), PP_OK);
   ck_assert_int_eq(pp_io_step_begin(series, pp_diffusion_time(p->diffusion)), PP_OK);
   pp_err err = pp_diffusion_write_step(p->diffusion, series, NAMES, UNITS);
   ck_assert_msg(err == PP_OK, "%s", pp_error_message());
@@ -130,10 +149,10 @@ static void write_series(problem *p)
   ck_assert_int_eq(pp_io_series_close(&series), PP_OK);
 }
 
-START_TEST(test_write)
+static void write_case(const restart_case *rc)
 {
   problem p;
-  problem_create(&p);
+  problem_create(&p, rc);
   const int owned = p.mesh.owned_node_count;
   double *c = malloc((size_t)owned * S * sizeof *c + 8), *rates = malloc((size_t)owned * S * sizeof *rates + 8);
   double *density = malloc((size_t)p.mesh.element_count * S * sizeof *density + 8);
@@ -148,12 +167,12 @@ START_TEST(test_write)
   ck_assert_int_eq(pp_diffusion_set_source_rate(p.diffusion, rates), PP_OK);
   ck_assert_int_eq(pp_diffusion_set_field(p.diffusion, c), PP_OK);
   int before[BEFORE][S], after[AFTER][S];
-  run_steps(&p, 0, BEFORE, before);
+  run_steps(&p, rc, 0, BEFORE, before);
   ck_assert_int_eq(pp_diffusion_checkpoint_save(p.diffusion), PP_OK);
   pp_err err = pp_checkpoint_write(p.checkpoint, pp_diffusion_step_count(p.diffusion), pp_diffusion_time(p.diffusion),
                                    HASH);
   ck_assert_msg(err == PP_OK, "%s", pp_error_message());
-  run_steps(&p, BEFORE, BEFORE + AFTER, after);
+  run_steps(&p, rc, BEFORE, BEFORE + AFTER, after);
   ck_assert_int_eq(pp_diffusion_get_field(p.diffusion, c), PP_OK);
   /* Gather (id, values) on rank 0, sorted by id, and save with the iteration counts. */
   record *mine = malloc((size_t)owned * sizeof *mine + sizeof *mine);
@@ -181,8 +200,9 @@ START_TEST(test_write)
     saved = f && fwrite(&count, sizeof count, 1, f) == 1 && fwrite(after, sizeof after, 1, f) == 1 &&
             fwrite(all, sizeof *all, (size_t)count, f) == (size_t)count;
     if (f) saved = (fclose(f) == 0) && saved;
-    printf("write (%d ranks): %lld nodes, checkpoint at step %lld, t = %.1f s; %d more steps, CG iterations", runtime.size,
-           count, (long long)BEFORE, DT[0] + DT[1] + DT[2], AFTER);
+    printf("write %s (%d ranks): %lld nodes, checkpoint at step %lld, t = %.1f s; %d more steps, CG iterations",
+           rc->scheme == PP_TIME_BDF2 ? "BDF2" : "backward Euler", runtime.size, count, (long long)BEFORE,
+           rc->dt[0] + rc->dt[1] + rc->dt[2], AFTER);
     for (int k = 0; k < AFTER; ++k) printf(" %d/%d", after[k][0], after[k][1]);
     printf("\n");
   }
@@ -196,6 +216,27 @@ START_TEST(test_write)
   free(rates);
   free(density);
   problem_free(&p);
+}
+
+START_TEST(test_write)
+{
+  write_case(&BE_CASE);
+  /* BDF2 chosen after a backward-Euler registration would checkpoint without its history:
+   * refused, on every rank alike. */
+  problem p;
+  problem_create(&p, &BE_CASE);
+  pp_err err = pp_diffusion_set_time_scheme(p.diffusion, PP_TIME_BDF2);
+  ck_assert(all_ranks(err == PP_ERR_ARGUMENT));
+  ck_assert_msg(strstr(pp_error_message(), "pp_diffusion_register_checkpoint"), "message: %s", pp_error_message());
+  pp_error_clear();
+  ck_assert(pp_diffusion_time_scheme(p.diffusion) == PP_TIME_BACKWARD_EULER);
+  problem_free(&p);
+}
+END_TEST
+
+START_TEST(test_write_bdf2)
+{
+  write_case(&BDF2_CASE);
 }
 END_TEST
 
@@ -223,10 +264,10 @@ static double *read_field(const char *file, const char *name, long long *count)
   return values;
 }
 
-START_TEST(test_restart)
+static void restart_case_run(const restart_case *rc)
 {
   problem p;
-  problem_create(&p);
+  problem_create(&p, rc);
   long long step = -1;
   double time = -1;
   pp_err err = pp_checkpoint_read_latest(p.checkpoint, HASH, 0, &step, &time);
@@ -235,9 +276,9 @@ START_TEST(test_restart)
   ck_assert_msg(err == PP_OK, "%s", pp_error_message());
   ck_assert_int_eq(step, BEFORE);
   ck_assert(pp_diffusion_step_count(p.diffusion) == BEFORE);
-  ck_assert(pp_diffusion_time(p.diffusion) == time && time == DT[0] + DT[1] + DT[2]);
+  ck_assert(pp_diffusion_time(p.diffusion) == time && time == rc->dt[0] + rc->dt[1] + rc->dt[2]);
   int after[AFTER][S];
-  run_steps(&p, BEFORE, BEFORE + AFTER, after);
+  run_steps(&p, rc, BEFORE, BEFORE + AFTER, after);
   const int owned = p.mesh.owned_node_count;
   double *c = malloc((size_t)owned * S * sizeof *c + 8);
   ck_assert_int_eq(pp_diffusion_get_field(p.diffusion, c), PP_OK);
@@ -289,8 +330,8 @@ START_TEST(test_restart)
   MPI_Bcast(&series_mismatches, 1, MPI_LONG_LONG, 0, runtime.comm);
   MPI_Bcast(&series_nodes, 1, MPI_LONG_LONG, 0, runtime.comm);
   if (runtime.rank == 0) {
-    printf("restart (%d ranks) from step %lld, t = %.1f s: %lld of %lld node values differ; CG iterations", runtime.size,
-           step, time, mismatches, count);
+    printf("restart %s (%d ranks) from step %lld, t = %.1f s: %lld of %lld node values differ; CG iterations",
+           rc->scheme == PP_TIME_BDF2 ? "BDF2" : "backward Euler", runtime.size, step, time, mismatches, count);
     for (int k = 0; k < AFTER; ++k) printf(" %d/%d (written %d/%d)", after[k][0], after[k][1], saved_after[k][0],
                                            saved_after[k][1]);
     printf("; series step: %lld output nodes, %lld differ\n", series_nodes, series_mismatches);
@@ -303,6 +344,17 @@ START_TEST(test_restart)
   free(all);
   free(c);
   problem_free(&p);
+}
+
+START_TEST(test_restart)
+{
+  restart_case_run(&BE_CASE);
+}
+END_TEST
+
+START_TEST(test_restart_bdf2)
+{
+  restart_case_run(&BDF2_CASE);
 }
 END_TEST
 
@@ -331,6 +383,7 @@ int main(int argc, char **argv)
   TCase *tc = tcase_create(mode);
   tcase_set_timeout(tc, 120);
   tcase_add_test(tc, strcmp(mode, "write") == 0 ? test_write : test_restart);
+  tcase_add_test(tc, strcmp(mode, "write") == 0 ? test_write_bdf2 : test_restart_bdf2);
   suite_add_tcase(suite, tc);
   int status = pp_test_run_mpi_suite(suite, runtime.comm);
   pp_clrt_destroy(clrt);
