@@ -2,6 +2,8 @@
  * variable-step BDF2, Jacobi-PCG on the device (see diffusion.h for the schemes and why). */
 #include "diffusion.h"
 
+#include "runtime.h"
+
 #include <math.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -616,6 +618,8 @@ static pp_err owned_to_output(pp_diffusion *d, const double *owned_values, doubl
   double *local = calloc(d->nodes * S + 1, sizeof *local), *single = malloc((d->nodes + 1) * sizeof *single);
   pp_err err = PP_OK;
   if (!local || !single) err = pp_error_raise(PP_ERR_MEMORY, __FILE__, __LINE__, __func__, "out of memory for output");
+  /* Every rank must reach the exchange, or learn here that one will not. */
+  err = pp_comm_agree(d->comm, err, "diffusion output buffers");
   if (err == PP_OK) {
     memcpy(local, owned_values, d->owned * S * sizeof *local);
     if (d->halo) err = pp_halo_exchange_host(d->halo, local, d->species); /* collective: every rank */
@@ -689,17 +693,20 @@ pp_err pp_diffusion_checkpoint_save(pp_diffusion *d)
 {
   PP_CHECK(d->checkpoint_field, PP_ERR_ARGUMENT, "diffusion state saved before pp_diffusion_register_checkpoint");
   const size_t S = (size_t)d->species;
-  double *owned = malloc((d->owned * S + 1) * sizeof *owned);
-  PP_CHECK(owned, PP_ERR_MEMORY, "out of memory saving the diffusion state");
-  pp_err err = pp_diffusion_get_field(d, owned);
-  /* Each step is collective, so on error every rank stops here together. */
+  double *owned = malloc((d->owned * S + 1) * sizeof *owned), *previous = malloc((d->owned * S + 1) * sizeof *previous);
+  pp_err err = PP_OK;
+  if (!owned || !previous)
+    err = pp_error_raise(PP_ERR_MEMORY, __FILE__, __LINE__, __func__, "out of memory saving the diffusion state");
+  /* The device reads are local and may fail on one rank: agree before the collective exchanges. */
+  if (err == PP_OK) err = pp_diffusion_get_field(d, owned);
+  if (err == PP_OK && d->checkpoint_previous)
+    err = download(d, d->previous, previous, d->owned * S, "diffusion previous field");
+  err = pp_comm_agree(d->comm, err, "reading the diffusion state for a checkpoint");
   if (err == PP_OK) err = owned_to_output(d, owned, d->checkpoint_field);
   if (err == PP_OK) err = owned_to_output(d, d->source_host, d->checkpoint_source);
-  if (err == PP_OK && d->checkpoint_previous) {
-    err = download(d, d->previous, owned, d->owned * S, "diffusion previous field");
-    if (err == PP_OK) err = owned_to_output(d, owned, d->checkpoint_previous);
-  }
+  if (err == PP_OK && d->checkpoint_previous) err = owned_to_output(d, previous, d->checkpoint_previous);
   free(owned);
+  free(previous);
   PP_CALL(err);
   d->checkpoint_time = d->time;
   d->checkpoint_step = d->step;
@@ -736,7 +743,7 @@ pp_err pp_diffusion_checkpoint_restore(pp_diffusion *d)
   }
   free(owned);
   free(rates);
-  PP_CALL(err);
+  PP_CALL(pp_comm_agree(d->comm, err, "restoring the diffusion state"));
   d->time = d->checkpoint_time;
   d->step = d->checkpoint_step;
   return PP_OK;
@@ -752,6 +759,7 @@ pp_err pp_diffusion_write_step(pp_diffusion *d, pp_io_series *series, const char
   pp_err err = PP_OK;
   if (!owned || !out) err = pp_error_raise(PP_ERR_MEMORY, __FILE__, __LINE__, __func__, "out of memory for output");
   if (err == PP_OK) err = pp_diffusion_get_field(d, owned);
+  err = pp_comm_agree(d->comm, err, "reading the diffusion field for output");
   if (err == PP_OK) err = owned_to_output(d, owned, out);
   for (size_t s = 0; s < S && err == PP_OK; ++s)
     err = pp_io_write_node_field(series, names[s], units[s], 1, out + s * count);

@@ -395,7 +395,7 @@ static pp_err load_csv(const pp_runtime *runtime, const char *dir, double until,
 static pp_err field_range(pp_diffusion *d, const pp_runtime *runtime, const pp_mesh *mesh, double *field,
                           double min[S], double max[S])
 {
-  PP_CALL(pp_diffusion_get_field(d, field));
+  PP_CALL(pp_runtime_agree(runtime, pp_diffusion_get_field(d, field), "reading the stage-2 field"));
   double local[2 * S], global[2 * S];
   for (int s = 0; s < S; ++s) {
     local[s] = DBL_MAX;
@@ -522,7 +522,7 @@ static pp_err release_pulse(stage *st)
   const double *volume = pp_diffusion_node_volume(st->diffusion);
   for (size_t n = 0; n < owned; ++n)
     for (int s = 0; s < S; ++s) st->field[n * S + (size_t)s] += st->pulse_mass[n * S + (size_t)s] / volume[n];
-  PP_CALL(pp_diffusion_set_field(st->diffusion, st->field));
+  PP_CALL(pp_runtime_agree(st->runtime, pp_diffusion_set_field(st->diffusion, st->field), "release pulse"));
   PP_CALL(pp_diffusion_total_mass(st->diffusion, after));
   step_row row;
   memset(&row, 0, sizeof row);
@@ -563,7 +563,7 @@ static pp_err clear_negligible(stage *st, const step_row *after)
   for (size_t n = 0; n < owned; ++n)
     for (int s = 0; s < S; ++s)
       if (clear[s]) st->field[n * S + (size_t)s] = 0;
-  PP_CALL(pp_diffusion_set_field(st->diffusion, st->field));
+  PP_CALL(pp_runtime_agree(st->runtime, pp_diffusion_set_field(st->diffusion, st->field), "clearing a species"));
   step_row row = *after;
   row.event = EVENT_CLEAR;
   row.dt = 0;

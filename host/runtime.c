@@ -47,6 +47,19 @@ void pp_runtime_stop(pp_runtime *runtime)
 
 pp_err pp_runtime_agree(const pp_runtime *runtime, pp_err local_result, const char *phase)
 {
+  return pp_comm_agree(runtime->comm, local_result, phase);
+}
+
+pp_err pp_comm_agree(MPI_Comm comm, pp_err local_result, const char *phase)
+{
+  pp_runtime runtime_view; /* only rank, size and comm are used below */
+  runtime_view.comm = comm;
+  if (MPI_Comm_rank(comm, &runtime_view.rank) != MPI_SUCCESS || MPI_Comm_size(comm, &runtime_view.size) != MPI_SUCCESS) {
+    pp_error_raise(PP_ERR_MPI, __FILE__, __LINE__, __func__, "agreeing on %s: not a valid communicator", phase);
+    pp_error_set_collective(PP_ERROR_LOCAL);
+    return PP_ERR_MPI;
+  }
+  const pp_runtime *runtime = &runtime_view;
   /* Lowest failing rank, or size when none failed: every rank learns who failed first. */
   int candidate = local_result != PP_OK ? runtime->rank : runtime->size;
   int first_failed = runtime->size;

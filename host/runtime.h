@@ -32,6 +32,10 @@ void pp_runtime_stop(pp_runtime *runtime);
 
 /* Collective: see the module comment. phase names the point in messages ("device set-up"). */
 pp_err pp_runtime_agree(const pp_runtime *runtime, pp_err local_result, const char *phase);
+/* The same on any communicator (modules that hold a communicator, not the runtime): COLLECTIVE
+ * over comm; call it after local work that may fail on one rank and before the next collective,
+ * so that a failure reaches every rank instead of leaving the others waiting. */
+pp_err pp_comm_agree(MPI_Comm comm, pp_err local_result, const char *phase);
 
 /* Fails with PP_ERR_INJECTED on the rank(s) PINPRICK_FAULT names for this phase. */
 pp_err pp_runtime_fault_point(const pp_runtime *runtime, const char *phase);
