@@ -1,16 +1,24 @@
 /* The stage-2 CG iteration (host/diffusion + host/solver): DoF x iterations per second of
  * Jacobi-PCG on the backward-Euler diffusion-decay system of a uniform block with one species,
- * and the effective bandwidth by this byte model per DoF and iteration (REAL of rs bytes, int
- * indices of 4; neighbour values of p are assumed to come from cache):
- *   operator  p, mass, 6 conductances, q: 9 rs; 6 neighbour indices + 1 list index: 28
- *   p.q and r.z (host/reduce dots): 2 x 2 rs
- *   update    read x, p, r, q, inverse diagonal; write x, r, z: 8 rs
- *   direction read z, p; write p: 3 rs
- *   total 24 rs + 28 bytes (220 in double). Flops: 20 + 4 + 5 + 2 = 31.
- * DoF = --size / 36 (0.93 M for the default 2^25, the issue's 0.9 M DoF patch). Each repetition
+ * and the effective bandwidth by this byte model per DoF and iteration: the bytes the kernels of
+ * one iteration must move (REAL of rs bytes, int indices of 4; neighbour values of p are assumed
+ * to come from cache):
+ *   operator        p, mass, 6 conductances, q: 9 rs; 6 neighbour indices + 1 list index: 28
+ *   p.q             read p, q (host/reduce's exact dot): 2 rs
+ *   update and r.z  read x, p, r, q, inverse diagonal; write x, r, z: 8 rs (r.z is summed in
+ *                   the same pass: cg_update_dot)
+ *   direction       read z, p; write p: 3 rs
+ *   total 22 rs + 28 bytes (204 in double). Flops: 20 + 2 + 7 + 2 = 31.
+ * (Before r.z was fused into the update, the model counted 2 rs more for reading r and z again:
+ * 220 bytes in double.)
+ * DoF = --size / 36 (0.94 M for the default 2^25, the issue's 0.9 M DoF patch). Each repetition
  * is 20 CG iterations (tolerance 0, no convergence required). The check: a converged solve
  * (1e-10) whose true residual ||b - A x|| / ||b||, from a separate operator application, is
- * below 1e-8. One rank (pinprick_bench measures one device); the ghost exchange is a no-op. */
+ * below 1e-8.
+ * On several ranks (mpiexec -n R pinprick_bench --only cg) the block is distributed by
+ * pp_mesh_generate and the ghost values are exchanged (host/halo); the rate is the global DoF x
+ * iterations over the slowest rank's time. With --profile a per-iteration breakdown of rank 0's
+ * kernel times in the timed solves follows the row. */
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
@@ -22,6 +30,47 @@
 #include "reduce.h"
 
 enum { CG_ITERATIONS = 20 };
+
+/* The kernels of a solve, as host/clrt and host/halo label them. */
+static const char *const breakdown_labels[] = {
+  "diffusion_apply_interior", "diffusion_apply_boundary", "halo_pack", "halo_unpack", "reduce_dot",
+  "cg_update_dot", "reduce_sum_combine", "cg_direction", "cg_precondition", "cg_start"};
+static const char *const breakdown_names[] = {
+  "operator (interior)", "operator (boundary)", "halo pack", "halo unpack", "dots (reduce_dot: p.q; start 2)",
+  "update + r.z (cg_update_dot)", "partials (reduce_sum_combine)", "direction (cg_direction)",
+  "start: D^-1 b (cg_precondition)", "start: r, z, p (cg_start)"};
+enum { BREAKDOWN_ROWS = sizeof breakdown_labels / sizeof breakdown_labels[0] };
+
+/* Device time and calls so far of each kernel of the solve (profiling on). */
+static pp_err kernel_totals(pp_bench *bench, double *seconds, long *calls)
+{
+  for (int k = 0; k < BREAKDOWN_ROWS; ++k) PP_CALL(pp_clrt_timing(bench->clrt, breakdown_labels[k], &calls[k], &seconds[k]));
+  return PP_OK;
+}
+
+/* Per iteration of the timed solves (warm-up and repetitions, CG_ITERATIONS each): each kernel's
+ * device time (start-of-solve kernels spread over the solve's iterations), against the median
+ * wall time (the kernel times are means). */
+static void print_breakdown(const pp_bench *bench, const double *seconds, const long *calls, int solves,
+                            const pp_bench_result *result)
+{
+  if (bench->rank != 0) return;
+  const double iterations = (double)solves * CG_ITERATIONS, wall = result->median_s / CG_ITERATIONS;
+  double kernels = 0;
+  printf("  cg per iteration on rank 0 (device times from OpenCL events, means over %d solves):\n", solves);
+  for (int k = 0; k < BREAKDOWN_ROWS; ++k) {
+    if (calls[k] == 0) continue;
+    double t = seconds[k] / iterations;
+    kernels += t;
+    printf("    %-34s %8.3f ms  %5.1f %%  (%.2f calls)\n", breakdown_names[k], 1e3 * t, 100 * t / wall,
+           (double)calls[k] / iterations);
+  }
+  printf("    %-34s %8.3f ms  %5.1f %%\n", "all kernels", 1e3 * kernels, 100 * kernels / wall);
+  printf("    %-34s %8.3f ms  %5.1f %%\n", "rest: host, transfers, MPI, gaps", 1e3 * (wall - kernels),
+         100 * (wall - kernels) / wall);
+  printf("    %-34s %8.3f ms  (minimum %.3f ms)\n", "wall per iteration, median", 1e3 * wall,
+         1e3 * result->min_s / CG_ITERATIONS);
+}
 
 typedef struct {
   pp_diffusion *diffusion;
@@ -55,14 +104,18 @@ static pp_err cg_body(pp_bench *bench, pp_mesh *mesh, pp_halo **halo, pp_reduce 
   };
   for (int l = 0; l < PP_LAYER_COUNT; ++l) spec.layer_thickness[l] = (double)(elements / 5) * h;
   spec.layer_thickness[PP_LAYER_COUNT - 1] += (double)(elements % 5) * h;
-  PP_CALL(pp_mesh_generate(&spec, 0, 1, mesh));
-  PP_CALL(pp_halo_create(halo, mesh, bench->clrt, MPI_COMM_WORLD));
-  PP_CALL(pp_reduce_create(reduce, bench->clrt, MPI_COMM_WORLD));
+  PP_CALL(pp_mesh_generate(&spec, bench->rank, bench->ranks, mesh));
+  PP_CALL(pp_halo_create(halo, mesh, bench->clrt, bench->comm));
+  PP_CALL(pp_reduce_create(reduce, bench->clrt, bench->comm));
+  PP_CALL(pp_reduce_set_expansion(*reduce, bench->reduce_expansion));
   pp_diffusion_species species = {.decay_rate = 15.0 / 86400.0};
   for (int l = 0; l < PP_LAYER_COUNT; ++l) species.diffusivity[l] = 1e-11;
-  PP_CALL(pp_diffusion_create(diffusion, mesh, bench->clrt, *halo, *reduce, MPI_COMM_WORLD, 1, &species));
+  PP_CALL(pp_diffusion_create(diffusion, mesh, bench->clrt, *halo, *reduce, bench->comm, 1, &species));
 
   size_t owned = (size_t)mesh->owned_node_count, nodes = (size_t)mesh->node_count;
+  unsigned long long global_dof = owned;
+  PP_CHECK(MPI_Allreduce(MPI_IN_PLACE, &global_dof, 1, MPI_UNSIGNED_LONG_LONG, MPI_SUM, bench->comm) == MPI_SUCCESS,
+           PP_ERR_MPI, "cg: MPI_Allreduce of the DoF failed");
   PP_CALL(pp_clrt_buffer(bench->clrt, CL_MEM_READ_WRITE, owned * (size_t)rs, "cg b", &buffers[0]));
   PP_CALL(pp_clrt_buffer(bench->clrt, CL_MEM_READ_WRITE, nodes * (size_t)rs, "cg x", &buffers[1]));
   PP_CALL(pp_clrt_buffer(bench->clrt, CL_MEM_READ_WRITE, owned * (size_t)rs, "cg A x", &buffers[2]));
@@ -81,10 +134,21 @@ static pp_err cg_body(pp_bench *bench, pp_mesh *mesh, pp_halo **halo, pp_reduce 
   PP_CALL(pp_clrt_write(bench->clrt, buffers[1], 0, nodes * (size_t)rs, hosts[1], "cg x"));
 
   cg_run run = {*diffusion, buffers[0], buffers[1], 60.0};
-  pp_bench_result result = {.name = "cg", .size = owned};
-  result.bytes = (double)CG_ITERATIONS * (double)owned * (24.0 * rs + 28.0);
-  result.flops = (double)CG_ITERATIONS * (double)owned * 31.0;
+  pp_bench_result result = {.name = "cg", .size = (size_t)global_dof};
+  result.bytes = (double)CG_ITERATIONS * (double)global_dof * (22.0 * rs + 28.0);
+  result.flops = (double)CG_ITERATIONS * (double)global_dof * 31.0;
+  double seconds[2][BREAKDOWN_ROWS] = {{0}};
+  long calls[2][BREAKDOWN_ROWS] = {{0}};
+  const int profiling = pp_clrt_profiling(bench->clrt);
+  if (profiling) PP_CALL(kernel_totals(bench, seconds[0], calls[0]));
   PP_CALL(pp_bench_time(bench, run_cg, &run, &result));
+  if (profiling) {
+    PP_CALL(kernel_totals(bench, seconds[1], calls[1]));
+    for (int k = 0; k < BREAKDOWN_ROWS; ++k) {
+      seconds[1][k] -= seconds[0][k];
+      calls[1][k] -= calls[0][k];
+    }
+  }
 
   /* Check: converge from x = 0, then the true residual from a separate operator application. */
   PP_CALL(pp_clrt_write(bench->clrt, buffers[1], 0, nodes * (size_t)rs, hosts[1], "cg x"));
@@ -105,13 +169,20 @@ static pp_err cg_body(pp_bench *bench, pp_mesh *mesh, pp_halo **halo, pp_reduce 
   free(ax);
   free(b);
   PP_CALL(err);
-  double relative = sqrt(rr / bb), limit = rs == 8 ? 1e-8 : 1e-3;
-  double rate = result.min_s > 0 ? CG_ITERATIONS * (double)owned / result.min_s : 0;
+  double sums[2] = {rr, bb};
+  PP_CHECK(MPI_Allreduce(MPI_IN_PLACE, sums, 2, MPI_DOUBLE, MPI_SUM, bench->comm) == MPI_SUCCESS, PP_ERR_MPI,
+           "cg: MPI_Allreduce of the check failed");
+  double relative = sqrt(sums[0] / sums[1]), limit = rs == 8 ? 1e-8 : 1e-3;
+  double rate = result.min_s > 0 ? CG_ITERATIONS * (double)global_dof / result.min_s : 0;
   result.valid = relative < limit;
+  char ranks[64] = "";
+  if (bench->ranks > 1) snprintf(ranks, sizeof ranks, " on %d ranks", bench->ranks);
   snprintf(result.check, sizeof result.check,
-           "%.3e DoF*iterations/s (%zu DoF, %d its/rep); converged solve: %d its, true residual %.2e (limit %.0e)",
-           rate, owned, CG_ITERATIONS, stats.iterations, relative, limit);
+           "%.3e DoF*iterations/s (%llu DoF%s, %d its/rep, expansion %d); converged solve: %d its, true residual "
+           "%.2e (limit %.0e)",
+           rate, global_dof, ranks, CG_ITERATIONS, pp_reduce_expansion(*reduce), stats.iterations, relative, limit);
   PP_CALL(pp_bench_record(bench, &result));
+  if (profiling) print_breakdown(bench, seconds[1], calls[1], bench->warmups + bench->repeats, &result);
   return PP_OK;
 }
 

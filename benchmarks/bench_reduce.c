@@ -1,7 +1,9 @@
 /* The cost of reproducible sums: `reduce` times pp_reduce_sum (host/reduce: exact fixed-point
- * accumulation, kernels/reduce.cl) and `plain_sum` a plain floating-point sum with the same shape
- * (the same work-groups and work distribution, a sequential sum per work-item, a tree per group,
- * the group partials added on the host). Both read n REALs once, so both are reported in GB/s of
+ * accumulation behind a floating-point expansion on CPUs, kernels/exact_sum.cl and reduce.cl) with
+ * host/reduce's own launch shape (what the solver gets; --local does not apply to it), and
+ * `plain_sum` a plain floating-point sum with host/reduce's group count and work distribution and
+ * the harness's work-group size (a sequential sum per work-item, a tree per group, the group
+ * partials added on the host). Both read n REALs once, so both are reported in GB/s of
  * n sizeof(REAL) bytes, and `reduce` states its time as a multiple of `plain_sum`'s.
  * Each repetition is a whole call as a solver makes it: kernels, read-back, host part.
  *
@@ -216,7 +218,8 @@ static pp_err reduce_body(pp_bench *bench, void **host, cl_mem *values, reduce_r
   double magnitude = 0;
   PP_CALL(make_input(bench, host, values, &exact_scaled, &magnitude));
   PP_CALL(pp_reduce_create(&r->reduce, bench->clrt, MPI_COMM_WORLD));
-  PP_CALL(pp_reduce_set_launch(r->reduce, bench->local_size, 0, PP_REDUCE_LAYOUT_AUTO));
+  /* host/reduce's own launch shape, the one the solver gets (not the harness's --local) */
+  PP_CALL(pp_reduce_set_expansion(r->reduce, bench->reduce_expansion));
   r->values = *values;
   r->n = n;
 
@@ -227,10 +230,12 @@ static pp_err reduce_body(pp_bench *bench, void **host, cl_mem *values, reduce_r
   double expected = rounded_exact(exact_scaled, rs);
   result.valid = memcmp(&r->result, &expected, sizeof expected) == 0;
   /* The cost of reproducibility, when plain_sum ran in this session. */
-  char ratio[96] = "";
+  char ratio[128];
+  snprintf(ratio, sizeof ratio, "; expansion %d", pp_reduce_expansion(r->reduce));
   for (int i = 0; i < bench->result_count; ++i)
     if (strcmp(bench->results[i].name, "plain_sum") == 0 && bench->results[i].min_s > 0)
-      snprintf(ratio, sizeof ratio, "; %.2f x the time of plain_sum", result.min_s / bench->results[i].min_s);
+      snprintf(ratio, sizeof ratio, "; expansion %d; %.2f x the time of plain_sum", pp_reduce_expansion(r->reduce),
+               result.min_s / bench->results[i].min_s);
   if (result.valid)
     snprintf(result.check, sizeof result.check, "bitwise the correctly rounded sum %.17g%s", expected, ratio);
   else

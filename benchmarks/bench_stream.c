@@ -2,7 +2,8 @@
  * elements, timed by the harness, then every element checked against the value the host
  * computes. The inputs are chosen so the expected values are exact in float and double
  * (small integers and multiples of 1/4 and 1/8), so the check is equality, and they vary with
- * the index so that an indexing bug cannot pass. */
+ * the index so that an indexing bug cannot pass. triad runs on several ranks too (each its block
+ * of the n elements, all at once: the machine's aggregate bandwidth, for cg on as many ranks). */
 #include <stdlib.h>
 #include <string.h>
 
@@ -24,14 +25,14 @@ static pp_err run_stream(pp_bench *bench, void *user)
 static double b_value(size_t i) { return (double)(i % 1024); }
 static double c_value(size_t i) { return 0.25 * (double)(i % 7); }
 
-/* Host buffer and device buffer of n REALs, the host one filled by value(i) and copied over. */
-static pp_err make_input(pp_bench *bench, size_t n, double (*value)(size_t), const char *what, void **host,
-                         cl_mem *device)
+/* Host buffer and device buffer of n REALs, the host one filled by value(first + i) and copied over. */
+static pp_err make_input(pp_bench *bench, size_t n, size_t first, double (*value)(size_t), const char *what,
+                         void **host, cl_mem *device)
 {
   int rs = pp_clrt_real_size(bench->clrt);
   *host = malloc(n * (size_t)rs);
   PP_CHECK(*host, PP_ERR_MEMORY, "out of memory for the host copy of %s (%zu elements)", what, n);
-  for (size_t i = 0; i < n; ++i) pp_bench_put_real(*host, rs, i, value(i));
+  for (size_t i = 0; i < n; ++i) pp_bench_put_real(*host, rs, i, value(first + i));
   PP_CALL(pp_clrt_buffer(bench->clrt, CL_MEM_READ_WRITE, n * (size_t)rs, what, device));
   PP_CALL(pp_clrt_write(bench->clrt, *device, 0, n * (size_t)rs, *host, what));
   return PP_OK;
@@ -39,11 +40,13 @@ static pp_err make_input(pp_bench *bench, size_t n, double (*value)(size_t), con
 
 static pp_err triad_body(pp_bench *bench, void **hosts, cl_mem *buffers)
 {
-  const size_t n = bench->size;
+  size_t first = 0, end = 0;
+  pp_bench_block(bench, bench->size, &first, &end);
+  const size_t n = end - first; /* this rank's elements */
   const int rs = pp_clrt_real_size(bench->clrt);
   const double s = 0.5;
-  PP_CALL(make_input(bench, n, b_value, "triad b", &hosts[0], &buffers[0]));
-  PP_CALL(make_input(bench, n, c_value, "triad c", &hosts[1], &buffers[1]));
+  PP_CALL(make_input(bench, n, first, b_value, "triad b", &hosts[0], &buffers[0]));
+  PP_CALL(make_input(bench, n, first, c_value, "triad c", &hosts[1], &buffers[1]));
   PP_CALL(pp_clrt_buffer(bench->clrt, CL_MEM_READ_WRITE, n * (size_t)rs, "triad a", &buffers[2]));
   hosts[2] = malloc(n * (size_t)rs);
   PP_CHECK(hosts[2], PP_ERR_MEMORY, "out of memory for the host copy of triad a");
@@ -57,23 +60,34 @@ static pp_err triad_body(pp_bench *bench, void **hosts, cl_mem *buffers)
   PP_CL(clSetKernelArg(kernel, 3, sizeof(cl_mem), &buffers[1]), "setting triad argument c");
   PP_CL(clSetKernelArg(kernel, 4, sizeof(cl_mem), &buffers[2]), "setting triad argument a");
 
-  pp_bench_result result = {.name = "triad", .size = n};
-  result.bytes = 3.0 * (double)n * rs;  /* read b, read c, write a */
-  result.flops = 2.0 * (double)n;       /* one multiply, one add */
+  pp_bench_result result = {.name = "triad", .size = bench->size};
+  result.bytes = 3.0 * (double)bench->size * rs;  /* read b, read c, write a: all ranks */
+  result.flops = 2.0 * (double)bench->size;       /* one multiply, one add */
   stream_launch launch = {kernel, n, "triad"};
   PP_CALL(pp_bench_time(bench, run_stream, &launch, &result));
 
   PP_CALL(pp_clrt_read(bench->clrt, buffers[2], 0, n * (size_t)rs, hosts[2], "triad a"));
-  size_t wrong = 0, first = 0;
+  size_t wrong = 0, bad = 0;
   for (size_t i = 0; i < n; ++i) {
     /* Exact in both precisions: b is an integer below 1024, s*c a multiple of 1/8 below 1. */
-    double expected = b_value(i) + s * c_value(i);
-    if (pp_bench_get_real(hosts[2], rs, i) != expected && wrong++ == 0) first = i;
+    double expected = b_value(first + i) + s * c_value(first + i);
+    if (pp_bench_get_real(hosts[2], rs, i) != expected && wrong++ == 0) bad = i;
   }
-  result.valid = wrong == 0;
-  if (wrong)
-    snprintf(result.check, sizeof result.check, "%zu of %zu elements wrong, first a[%zu] = %.17g, expected %.17g",
-             wrong, n, first, pp_bench_get_real(hosts[2], rs, first), b_value(first) + s * c_value(first));
+  unsigned long long wrong_anywhere = wrong;
+  if (bench->ranks > 1)
+    PP_CHECK(MPI_Allreduce(MPI_IN_PLACE, &wrong_anywhere, 1, MPI_UNSIGNED_LONG_LONG, MPI_SUM, bench->comm) ==
+                 MPI_SUCCESS,
+             PP_ERR_MPI, "triad: MPI_Allreduce of the check failed");
+  result.valid = wrong_anywhere == 0;
+  if (wrong_anywhere && !wrong)
+    snprintf(result.check, sizeof result.check, "%llu elements wrong on other ranks", wrong_anywhere);
+  else if (wrong)
+    snprintf(result.check, sizeof result.check, "%zu of rank %d's %zu elements wrong, first a[%zu] = %.17g, expected %.17g",
+             wrong, bench->rank, n, first + bad, pp_bench_get_real(hosts[2], rs, bad),
+             b_value(first + bad) + s * c_value(first + bad));
+  else if (bench->ranks > 1)
+    snprintf(result.check, sizeof result.check, "all %zu elements exact (%d ranks, %zu each, at once)", bench->size,
+             bench->ranks, n);
   else snprintf(result.check, sizeof result.check, "all %zu elements exact", n);
   PP_CALL(pp_bench_record(bench, &result));
   return PP_OK;
@@ -83,7 +97,7 @@ static pp_err copy_body(pp_bench *bench, void **hosts, cl_mem *buffers)
 {
   const size_t n = bench->size;
   const int rs = pp_clrt_real_size(bench->clrt);
-  PP_CALL(make_input(bench, n, b_value, "copy source", &hosts[0], &buffers[0]));
+  PP_CALL(make_input(bench, n, 0, b_value, "copy source", &hosts[0], &buffers[0]));
   PP_CALL(pp_clrt_buffer(bench->clrt, CL_MEM_READ_WRITE, n * (size_t)rs, "copy destination", &buffers[1]));
   hosts[1] = malloc(n * (size_t)rs);
   PP_CHECK(hosts[1], PP_ERR_MEMORY, "out of memory for the host copy of the copy destination");

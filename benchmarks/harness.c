@@ -19,12 +19,27 @@ static int by_value(const void *a, const void *b)
   return (x > y) - (x < y);
 }
 
+/* Every rank's verdict on its part: one collective that also starts the next repetition
+ * together (the ranks share the machine, so a rank that started early would run alone). */
+static pp_err agree(pp_bench *bench, pp_err local, const char *what)
+{
+  int failed = local != PP_OK, any_failed = 0;
+  int mpi_code = MPI_Allreduce(&failed, &any_failed, 1, MPI_INT, MPI_MAX, bench->comm);
+  if (local != PP_OK) return pp_error_trace(local, __FILE__, __LINE__, __func__);
+  PP_CHECK(mpi_code == MPI_SUCCESS, PP_ERR_MPI, "benchmark '%s': MPI_Allreduce failed", what);
+  PP_CHECK(!any_failed, PP_ERR_OTHER_RANK, "benchmark '%s' failed on another rank", what);
+  return PP_OK;
+}
+
 pp_err pp_bench_time(pp_bench *bench, pp_bench_run_fn run, void *user, pp_bench_result *result)
 {
   PP_CHECK(bench->repeats >= 1, PP_ERR_ARGUMENT, "benchmark '%s': repeats must be at least 1", result->name);
+  /* Every repetition ends with the ranks' agreement, so the next one starts together. */
+  PP_CALL(agree(bench, PP_OK, result->name));
   for (int w = 0; w < bench->warmups; ++w) {
-    PP_CALL(run(bench, user));
-    PP_CALL(pp_clrt_finish(bench->clrt, "benchmark warm-up"));
+    pp_err err = run(bench, user);
+    if (err == PP_OK) err = pp_clrt_finish(bench->clrt, "benchmark warm-up");
+    PP_CALL(agree(bench, err, result->name));
   }
   double *times = NULL;
   PP_MALLOC(times, bench->repeats, "benchmark times");
@@ -34,7 +49,13 @@ pp_err pp_bench_time(pp_bench *bench, pp_bench_run_fn run, void *user, pp_bench_
     err = run(bench, user);
     if (err == PP_OK) err = pp_clrt_finish(bench->clrt, result->name);
     times[r] = now_seconds() - start;
+    err = agree(bench, err, result->name);
   }
+  /* A repetition lasts as long as its slowest rank. */
+  if (err == PP_OK && bench->ranks > 1 &&
+      MPI_Allreduce(MPI_IN_PLACE, times, bench->repeats, MPI_DOUBLE, MPI_MAX, bench->comm) != MPI_SUCCESS)
+    err = pp_error_raise(PP_ERR_MPI, __FILE__, __LINE__, __func__, "benchmark '%s': MPI_Allreduce of the times failed",
+                         result->name);
   if (err != PP_OK) {
     free(times);
     return pp_error_trace(err, __FILE__, __LINE__, __func__);
@@ -47,6 +68,13 @@ pp_err pp_bench_time(pp_bench *bench, pp_bench_run_fn run, void *user, pp_bench_
   result->median_s = bench->repeats % 2 ? times[mid] : 0.5 * (times[mid - 1] + times[mid]);
   free(times);
   return PP_OK;
+}
+
+void pp_bench_block(const pp_bench *bench, size_t n, size_t *begin, size_t *end)
+{
+  size_t ranks = (size_t)bench->ranks, rank = (size_t)bench->rank;
+  *begin = n / ranks * rank + (rank < n % ranks ? rank : n % ranks);
+  *end = *begin + n / ranks + (rank < n % ranks ? 1 : 0);
 }
 
 double pp_bench_gbytes_per_s(const pp_bench_result *result)
@@ -93,26 +121,34 @@ static void csv_text(FILE *csv, const char *text)
 void pp_bench_csv_header(FILE *csv)
 {
   fprintf(csv, "case,size,precision,device,driver,platform,repeats,min_s,median_s,max_s,bytes,flops,"
-               "gbytes_per_s,gflops_per_s,valid,git_hash,date\n");
+               "gbytes_per_s,gflops_per_s,valid,git_hash,date,ranks\n");
 }
 
-pp_err pp_bench_record(pp_bench *bench, const pp_bench_result *result)
+pp_err pp_bench_record(pp_bench *bench, const pp_bench_result *given)
 {
+  pp_bench_result agreed = *given, *result = &agreed;
+  if (bench->ranks > 1) {
+    int valid = given->valid != 0;
+    PP_CHECK(MPI_Allreduce(&valid, &agreed.valid, 1, MPI_INT, MPI_MIN, bench->comm) == MPI_SUCCESS, PP_ERR_MPI,
+             "benchmark '%s': MPI_Allreduce of the check failed", given->name);
+  }
   const pp_device_info *device = pp_clrt_device(bench->clrt);
   const char *real = pp_clrt_real_name(bench->clrt);
-  print_row(stdout, result, real);
-  fflush(stdout);
+  if (bench->rank == 0) {
+    print_row(stdout, result, real);
+    fflush(stdout);
+  }
   if (!result->valid) bench->failures += 1;
-  if (bench->csv) {
+  if (bench->csv && bench->rank == 0) {
     fprintf(bench->csv, "%s,%zu,%s,", result->name, result->size, real);
     csv_text(bench->csv, device->device_name);
     fputc(',', bench->csv);
     csv_text(bench->csv, device->driver_version);
     fputc(',', bench->csv);
     csv_text(bench->csv, device->platform_name);
-    fprintf(bench->csv, ",%d,%.9e,%.9e,%.9e,%.17g,%.17g,%.6f,%.6f,%d,%s,%s\n", result->repeats, result->min_s,
+    fprintf(bench->csv, ",%d,%.9e,%.9e,%.9e,%.17g,%.17g,%.6f,%.6f,%d,%s,%s,%d\n", result->repeats, result->min_s,
             result->median_s, result->max_s, result->bytes, result->flops, pp_bench_gbytes_per_s(result),
-            pp_bench_gflops_per_s(result), result->valid, pp_version_git(), bench->date);
+            pp_bench_gflops_per_s(result), result->valid, pp_version_git(), bench->date, bench->ranks);
     fflush(bench->csv);
     PP_CHECK(!ferror(bench->csv), PP_ERR_IO, "writing the benchmark CSV failed");
   }
@@ -129,6 +165,7 @@ pp_err pp_bench_record(pp_bench *bench, const pp_bench_result *result)
 
 void pp_bench_print_summary(const pp_bench *bench, FILE *out)
 {
+  if (bench->rank != 0) return;
   const pp_bench_result *triad = NULL, *fma = NULL;
   for (int i = 0; i < bench->result_count; ++i) {
     if (strcmp(bench->results[i].name, "triad") == 0 && bench->results[i].valid) triad = &bench->results[i];

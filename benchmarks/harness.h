@@ -7,12 +7,19 @@
  * wrong result makes the row FAILED and the program exit non-zero, because a fast wrong kernel
  * is no result (BabelStream/VC4CL lesson).
  *
+ * Several MPI ranks (cases marked so in pinprick_bench.c's table: triad, cg): every rank runs the
+ * case on its part of the problem at the same time, each repetition starts together (an
+ * MPI_Allreduce that also agrees on errors), and a repetition's time is the slowest rank's; sizes,
+ * bytes and flops are global. Rank 0 prints and writes the CSV.
+ *
  * Adding a case: write `pp_err pp_bench_case_NAME(pp_bench *bench)` (see bench_cases.h) and add
  * it to the table in pinprick_bench.c. */
 #ifndef PP_BENCH_HARNESS_H
 #define PP_BENCH_HARNESS_H
 
 #include <stdio.h>
+
+#include <mpi.h>
 
 #include "clrt.h"
 #include "error.h"
@@ -41,23 +48,31 @@ typedef struct {
   pp_bench_result *results;
   int result_count, result_capacity;
   int failures;           /* rows whose check failed */
+  MPI_Comm comm;          /* the ranks of the run (MPI_COMM_WORLD) */
+  int rank, ranks;
+  int reduce_expansion;   /* --reduce-expansion: levels for host/reduce's sums (-1: its choice) */
 } pp_bench;
 
 /* Enqueue one repetition; the harness waits for it. */
 typedef pp_err (*pp_bench_run_fn)(pp_bench *bench, void *user);
 
 /* Run bench->warmups untimed and bench->repeats timed repetitions of run; fill the timing fields
- * of result (its name, size, bytes and flops are the caller's). */
+ * of result (its name, size, bytes and flops are the caller's). COLLECTIVE over bench->comm: a
+ * repetition's time is the longest over the ranks. */
 pp_err pp_bench_time(pp_bench *bench, pp_bench_run_fn run, void *user, pp_bench_result *result);
-/* Print the result's row, append it to the CSV, keep it for the summary, count a failed check. */
+/* Print the result's row, append it to the CSV, keep it for the summary, count a failed check.
+ * COLLECTIVE: the row is valid only when it is on every rank; rank 0 prints and writes. */
 pp_err pp_bench_record(pp_bench *bench, const pp_bench_result *result);
 
 double pp_bench_gbytes_per_s(const pp_bench_result *result);  /* 1e9 bytes/s from min time; 0 if n/a */
 double pp_bench_gflops_per_s(const pp_bench_result *result);  /* 1e9 flop/s from min time; 0 if n/a */
 
 void pp_bench_print_header(FILE *out);
-/* Table of all rows and the roofline line (FMA peak / triad bandwidth) when both were run. */
+/* Table of all rows and the roofline line (FMA peak / triad bandwidth) when both were run
+ * (rank 0 only). */
 void pp_bench_print_summary(const pp_bench *bench, FILE *out);
+/* This rank's block [*begin, *end) of n items split evenly over the ranks. */
+void pp_bench_block(const pp_bench *bench, size_t n, size_t *begin, size_t *end);
 /* The CSV header, written when the file is empty so runs can be appended to one file. */
 void pp_bench_csv_header(FILE *csv);
 

@@ -1,7 +1,8 @@
 /* pinprick_bench: device roofs for the performance figures of pinprick (see README.md).
  * Runs the cases of bench_cases.h on one OpenCL device chosen as pinprick chooses it, prints a
  * table and optionally appends CSV rows. Exit status: 0 all checks passed, 1 a result check
- * failed, 2 the benchmark could not run (usage, device, OpenCL). One MPI rank. */
+ * failed, 2 the benchmark could not run (usage, device, OpenCL). One MPI rank, or several for the
+ * cases that support it (triad, cg: `mpiexec -n 2 --bind-to none pinprick_bench --only triad,cg`). */
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
@@ -18,23 +19,25 @@ typedef struct {
   const char *name;
   const char *what;
   pp_err (*run)(pp_bench *bench);
+  int multi_rank; /* runs on several MPI ranks at once (the others measure one device from one rank) */
 } bench_case;
 
 /* New cases go here. */
 static const bench_case cases[] = {
-  {"triad", "a[i] = b[i] + s*c[i], GB/s from 3 n sizeof(REAL) bytes", pp_bench_case_triad},
-  {"copy", "b[i] = a[i], GB/s from 2 n sizeof(REAL) bytes", pp_bench_case_copy},
-  {"fma", "chains of dependent fma, GFLOP/s (compute peak)", pp_bench_case_fma},
-  {"plain_sum", "plain (non-reproducible) sum of n REALs, GB/s of n sizeof(REAL)", pp_bench_case_plain_sum},
-  {"reduce", "exact reproducible sum (host/reduce), GB/s and its time / plain_sum's", pp_bench_case_reduce},
-  {"cg", "stage-2 Jacobi-PCG iteration on size/36 DoF, DoF*iterations/s; GB/s from 24 rs + 28 B/DoF", pp_bench_case_cg},
+  {"triad", "a[i] = b[i] + s*c[i], GB/s from 3 n sizeof(REAL) bytes (any rank count)", pp_bench_case_triad, 1},
+  {"copy", "b[i] = a[i], GB/s from 2 n sizeof(REAL) bytes", pp_bench_case_copy, 0},
+  {"fma", "chains of dependent fma, GFLOP/s (compute peak)", pp_bench_case_fma, 0},
+  {"plain_sum", "plain (non-reproducible) sum of n REALs, GB/s of n sizeof(REAL)", pp_bench_case_plain_sum, 0},
+  {"reduce", "exact reproducible sum (host/reduce), GB/s and its time / plain_sum's", pp_bench_case_reduce, 0},
+  {"cg", "stage-2 Jacobi-PCG iteration on size/36 DoF, DoF*iterations/s; GB/s from 22 rs + 28 B/DoF (any rank count)",
+   pp_bench_case_cg, 1},
 };
 enum { CASE_COUNT = sizeof cases / sizeof cases[0] };
 
 typedef struct {
   pp_clrt_options clrt;
   size_t size, fma_size, local_size;
-  int fma_iterations, fma_width, repeats, warmups, list;
+  int fma_iterations, fma_width, repeats, warmups, list, profile, reduce_expansion;
   const char *csv, *only;
 } bench_options;
 
@@ -53,7 +56,13 @@ static void usage(FILE *out)
           "  --local N             work-group size of every launch (default 256)\n"
           "  --only a,b            run only these cases\n"
           "  --csv FILE            append CSV rows (header written when FILE is empty)\n"
+          "  --reduce-expansion N  levels of host/reduce's floating-point expansion for reduce and cg: -1 its\n"
+          "                        own choice (default), 0 none, up to 8 (speed only: the sums are exact)\n"
+          "  --profile             time every kernel with OpenCL events and print the table at the end\n"
+          "                        (use with --only: the table sums over all cases run)\n"
           "  --list                list the OpenCL devices and exit\n"
+          "Under mpiexec with several ranks only triad and cg run (--only triad,cg), every rank on its part\n"
+          "at once; with PoCL give each rank POCL_MAX_PTHREAD_COUNT=cores/ranks and use --bind-to none.\n"
           "cases:\n",
           PINPRICK_DEFAULT_REAL);
   for (int i = 0; i < CASE_COUNT; ++i) fprintf(out, "  %-9s %s\n", cases[i].name, cases[i].what);
@@ -110,6 +119,7 @@ static pp_err parse_arguments(int argc, char **argv, bench_options *o, int *help
   o->fma_iterations = 512;
   o->repeats = 20;
   o->warmups = 1;
+  o->reduce_expansion = -1;
   for (int i = 1; i < argc; ++i) {
     const char *arg = argv[i];
     if (strcmp(arg, "--help") == 0 || strcmp(arg, "-h") == 0) {
@@ -118,6 +128,11 @@ static pp_err parse_arguments(int argc, char **argv, bench_options *o, int *help
     }
     if (strcmp(arg, "--list") == 0) {
       o->list = 1;
+      continue;
+    }
+    if (strcmp(arg, "--profile") == 0) {
+      o->profile = 1;
+      o->clrt.profiling = 1;
       continue;
     }
     /* Every other option takes a value, as "--opt value" or "--opt=value". */
@@ -151,6 +166,10 @@ static pp_err parse_arguments(int argc, char **argv, bench_options *o, int *help
       PP_CALL(parse_int(name, value, 1, &o->repeats));
     } else if (strcmp(name, "--warmups") == 0) {
       PP_CALL(parse_int(name, value, 0, &o->warmups));
+    } else if (strcmp(name, "--reduce-expansion") == 0) {
+      PP_CHECK(value && (strcmp(value, "-1") == 0 || (value[0] >= '0' && value[0] <= '8' && value[1] == '\0')),
+               PP_ERR_USAGE, "--reduce-expansion must be -1 or 0 to 8, got '%s'", value ? value : "");
+      o->reduce_expansion = atoi(value);
     } else if (strcmp(name, "--local") == 0) {
       PP_CALL(parse_count(name, value, 1, &o->local_size));
     } else if (strcmp(name, "--csv") == 0) {
@@ -185,18 +204,29 @@ static pp_err run(const bench_options *o, pp_bench *bench)
 {
   char line[1024];
   pp_clrt_describe(bench->clrt, line, sizeof line);
-  printf("pinprick_bench %s (git %s)\ndevice: %s\n", pp_version(), pp_version_git(), line);
-  printf("memory cases: %zu elements; %d warm-up + %d timed repetitions; work-group size %zu; rates from the "
-         "minimum time\n\n",
-         o->size, o->warmups, o->repeats, o->local_size);
-  pp_bench_print_header(stdout);
+  if (bench->rank == 0) {
+    printf("pinprick_bench %s (git %s)\ndevice: %s\n", pp_version(), pp_version_git(), line);
+    if (bench->ranks > 1)
+      printf("%d MPI ranks, each with its own queue on its device, running every case at once; a repetition "
+             "lasts as long as the slowest rank\n",
+             bench->ranks);
+    printf("memory cases: %zu elements; %d warm-up + %d timed repetitions; work-group size %zu; rates from the "
+           "minimum time\n\n",
+           o->size, o->warmups, o->repeats, o->local_size);
+    pp_bench_print_header(stdout);
+  }
   for (int i = 0; i < CASE_COUNT; ++i) {
     if (!selected(o->only, cases[i].name)) continue;
     pp_err err = cases[i].run(bench);
     if (err != PP_OK) return pp_error_context(err, "in benchmark case '%s'", cases[i].name);
   }
-  printf("\n");
+  if (bench->rank == 0) printf("\n");
   pp_bench_print_summary(bench, stdout);
+  if (o->profile && bench->rank == 0) {
+    /* Kernels only (event times): host work, read-backs and MPI between them are not in it. */
+    printf("\nkernel time per label over every repetition, warm-up and check of the cases run (rank 0):\n");
+    PP_CALL(pp_clrt_print_timing(bench->clrt, stdout));
+  }
   return PP_OK;
 }
 
@@ -212,11 +242,17 @@ int main(int argc, char **argv)
   memset(&options, 0, sizeof options);
   int help = 0, status = 0;
   pp_err err = parse_arguments(argc, argv, &options, &help);
-  if (err == PP_OK && size != 1)
-    err = pp_error_raise(PP_ERR_USAGE, __FILE__, __LINE__, __func__,
-                         "pinprick_bench runs on one rank (got %d); it measures one device", size);
-  if (err == PP_OK && help) usage(stdout);
-  else if (err == PP_OK && options.list) err = list_devices();
+  for (int i = 0; err == PP_OK && size != 1 && !help && !options.list && i < CASE_COUNT; ++i)
+    if (selected(options.only, cases[i].name) && !cases[i].multi_rank)
+      err = pp_error_raise(PP_ERR_USAGE, __FILE__, __LINE__, __func__,
+                           "case '%s' measures one device from one rank, but %d ranks were started: run it without "
+                           "mpiexec, or choose the cases that run on several ranks (--only triad,cg)",
+                           cases[i].name, size);
+  if (err == PP_OK && help) {
+    if (rank == 0) usage(stdout);
+  } else if (err == PP_OK && options.list) {
+    if (rank == 0) err = list_devices();
+  }
   else if (err == PP_OK) {
     pp_bench bench;
     memset(&bench, 0, sizeof bench);
@@ -227,6 +263,10 @@ int main(int argc, char **argv)
     bench.repeats = options.repeats;
     bench.warmups = options.warmups;
     bench.local_size = options.local_size;
+    bench.reduce_expansion = options.reduce_expansion;
+    bench.comm = MPI_COMM_WORLD;
+    bench.rank = rank;
+    bench.ranks = size;
     time_t now = time(NULL);
     struct tm utc;
     gmtime_r(&now, &utc);
@@ -234,7 +274,7 @@ int main(int argc, char **argv)
     err = pp_clrt_create(&bench.clrt, MPI_COMM_WORLD, &options.clrt);
     if (err == PP_ERR_DEVICE && options.clrt.use_double != 0)
       pp_error_context(err, "pinprick_bench: --precision float runs without fp64");
-    if (err == PP_OK && options.csv) {
+    if (err == PP_OK && options.csv && rank == 0) {
       bench.csv = fopen(options.csv, "a");
       if (!bench.csv)
         err = pp_error_raise(PP_ERR_IO, __FILE__, __LINE__, __func__, "cannot open the CSV file %s: %s", options.csv,
@@ -248,7 +288,8 @@ int main(int argc, char **argv)
     pp_clrt_destroy(bench.clrt);
   }
   if (err != PP_OK) {
-    pp_error_print(stderr, "pinprick_bench: ");
+    /* A failure elsewhere is reported by the rank where it happened. */
+    if (err != PP_ERR_OTHER_RANK && (rank == 0 || err != PP_ERR_USAGE)) pp_error_print(stderr, "pinprick_bench: ");
     status = 2;
   }
   MPI_Finalize();

@@ -147,6 +147,10 @@ static const pp_key_spec key_table[] = {
    "Relative residual at which stage-2 conjugate gradients stop (Jacobi-weighted norm, host/solver.h); "
    "with runtime.precision float a value below 1e-6 is raised to 1e-6 (with a warning), which float "
    "arithmetic can reach."},
+  {"healing.preconditioner", PP_KEY_CHOICE, NULL, NULL, "jacobi", 1, 0, "jacobi|z_lines",
+   "Preconditioner of stage-2 conjugate gradients: jacobi (the diagonal) or z_lines (exact solves along "
+   "each vertical node column, for the strong vertical coupling of the thin surface layers; generated "
+   "meshes only, an imported mesh falls back to the diagonal). Both give the same bits on any rank count."},
   {"healing.solver_max_iterations", PP_KEY_INTEGER, "", "", "10000", 10, 1000000, NULL,
    "Conjugate-gradient iterations allowed per stage-2 step; reaching it stops the run with the step, "
    "time and residual."},

@@ -45,6 +45,10 @@ struct pp_diffusion {
   cl_mem c, b, source, terms;
   cl_mem previous;                /* [owned * S]: c^{n-1} (BDF2) */
   cl_kernel apply, diagonal, rhs, rhs_bdf2, mass_terms;
+  pp_diffusion_preconditioner preconditioner;
+  int line_count;                 /* z-line preconditioner: runs of owned nodes joined by z edges */
+  cl_mem line_first, link_slot, pivot_inverse, line_coupling;
+  cl_kernel line_factor, line_solve;
   double *source_host;            /* [owned * S], what set_source_rate held (restart state) */
   double *checkpoint_field;       /* [S][output count]: registered checkpoint arrays */
   double *checkpoint_source;      /* [S][output count] */
@@ -246,6 +250,40 @@ static pp_err build(pp_diffusion *d)
     }
     d->volume[n] = volume;
   }
+  /* Lines for the z-line preconditioner: node n+1 continues n's line when they share a z edge
+   * (slots 4, 5). On a generated mesh those are the node columns, each whole on one rank
+   * (column partition, ascending ids), so the preconditioner does not depend on the rank count;
+   * an imported mesh is partitioned by METIS, whose node order and ownership say nothing about
+   * columns, so there every node is its own line (the Jacobi preconditioner). */
+  {
+    int *link = malloc((owned + 1) * sizeof *link), *first = malloc((owned + 2) * sizeof *first);
+    if (!link || !first) {
+      free(link);
+      free(first);
+      err = pp_error_raise(PP_ERR_MEMORY, __FILE__, __LINE__, __func__, "out of memory for the node lines");
+      goto done;
+    }
+    int lines = 0;
+    for (size_t n = 0; n < owned; ++n) {
+      link[n] = -1;
+      for (int slot = 4; slot < SLOTS && !mesh->imported && n + 1 < owned; ++slot)
+        if (neighbour[n * SLOTS + slot] == (int)(n + 1)) link[n] = slot;
+      if (n == 0 || link[n - 1] < 0) first[lines++] = (int)n;
+    }
+    first[lines] = (int)owned;
+    d->line_count = lines;
+    err = buffer(d, (size_t)lines + 1, sizeof(cl_int), "line starts", &d->line_first);
+    if (err == PP_OK) err = buffer(d, owned + 1, sizeof(cl_int), "line links", &d->link_slot);
+    if (err == PP_OK)
+      err = pp_clrt_write(d->clrt, d->line_first, 0, ((size_t)lines + 1) * sizeof(cl_int), first, "line starts");
+    if (err == PP_OK && owned) err = pp_clrt_write(d->clrt, d->link_slot, 0, owned * sizeof(cl_int), link, "line links");
+    free(link);
+    free(first);
+    if (err != PP_OK) goto done;
+    const size_t rs = (size_t)pp_clrt_real_size(d->clrt);
+    if ((err = buffer(d, owned * (size_t)S + 1, rs, "line pivots", &d->pivot_inverse)) != PP_OK) goto done;
+    if ((err = buffer(d, owned * (size_t)S + 1, rs, "line couplings", &d->line_coupling)) != PP_OK) goto done;
+  }
   /* Interior nodes need no ghost value: they run while the halo is in flight. */
   d->interior_count = d->boundary_count = 0;
   for (size_t n = 0; n < owned; ++n) {
@@ -300,6 +338,10 @@ static pp_err build(pp_diffusion *d)
         (err = pp_clrt_kernel_with_options(d->clrt, "diffusion", options, "diffusion_rhs_bdf2", &d->rhs_bdf2)) !=
           PP_OK ||
         (err = pp_clrt_kernel_with_options(d->clrt, "diffusion", options, "diffusion_mass_terms", &d->mass_terms)) !=
+          PP_OK ||
+        (err = pp_clrt_kernel_with_options(d->clrt, "diffusion", options, "diffusion_line_factor", &d->line_factor)) !=
+          PP_OK ||
+        (err = pp_clrt_kernel_with_options(d->clrt, "diffusion", options, "diffusion_line_solve", &d->line_solve)) !=
           PP_OK)
       goto done;
   }
@@ -363,8 +405,10 @@ void pp_diffusion_destroy(pp_diffusion *d)
 {
   if (!d) return;
   pp_solver_destroy(d->solver);
-  cl_mem buffers[] = {d->neighbour, d->conductance, d->mass,   d->shift, d->inverse_diagonal, d->interior,
-                      d->boundary,  d->c,           d->b,      d->source, d->terms,           d->previous};
+  cl_mem buffers[] = {d->neighbour, d->conductance, d->mass,       d->shift,         d->inverse_diagonal,
+                      d->interior,  d->boundary,    d->c,          d->b,             d->source,
+                      d->terms,     d->previous,    d->line_first, d->link_slot,     d->pivot_inverse,
+                      d->line_coupling};
   for (size_t i = 0; i < sizeof buffers / sizeof buffers[0]; ++i)
     if (buffers[i]) clReleaseMemObject(buffers[i]);
   free(d->volume);
@@ -495,10 +539,45 @@ static pp_err prepare(pp_diffusion *d, double dt, double leading)
     PP_CALL(set_buffers(d->diagonal, 1, 4, args, "diffusion diagonal"));
     PP_CALL(pp_clrt_launch(d->clrt, d->diagonal, "diffusion_inverse_diagonal", d->owned, LOCAL_SIZE));
   }
+  if (d->preconditioner == PP_PRECONDITIONER_Z_LINES && d->line_count > 0) {
+    cl_ulong lines = (cl_ulong)d->line_count;
+    PP_CL(clSetKernelArg(d->line_factor, 0, sizeof lines, &lines), "diffusion line factor");
+    cl_mem args[] = {d->line_first, d->link_slot, d->conductance, d->mass, d->shift, d->pivot_inverse, d->line_coupling};
+    PP_CALL(set_buffers(d->line_factor, 1, 7, args, "diffusion line factor"));
+    PP_CALL(pp_clrt_launch(d->clrt, d->line_factor, "diffusion_line_factor", (size_t)d->line_count, LOCAL_SIZE));
+  }
   d->current_dt = dt;
   d->current_leading = leading;
   return PP_OK;
 }
+
+/* The solver's preconditioner callback for the z-line preconditioner (owned entries only). */
+static pp_err line_precondition(void *context, cl_mem r, cl_mem z)
+{
+  pp_diffusion *d = context;
+  if (d->line_count == 0) return PP_OK;
+  cl_ulong lines = (cl_ulong)d->line_count;
+  PP_CL(clSetKernelArg(d->line_solve, 0, sizeof lines, &lines), "diffusion line solve");
+  cl_mem args[] = {d->line_first, d->pivot_inverse, d->line_coupling, r, z};
+  PP_CALL(set_buffers(d->line_solve, 1, 5, args, "diffusion line solve"));
+  PP_CALL(pp_clrt_launch(d->clrt, d->line_solve, "diffusion_line_solve", (size_t)d->line_count, LOCAL_SIZE));
+  return PP_OK;
+}
+
+static pp_solver_operator solver_operator(pp_diffusion *d)
+{
+  pp_solver_operator op = {apply_callback, d, d->inverse_diagonal, NULL};
+  if (d->preconditioner == PP_PRECONDITIONER_Z_LINES) op.precondition = line_precondition;
+  return op;
+}
+
+void pp_diffusion_set_preconditioner(pp_diffusion *d, pp_diffusion_preconditioner preconditioner)
+{
+  d->preconditioner = preconditioner;
+  d->current_dt = 0; /* factor the lines at the next step */
+}
+
+int pp_diffusion_line_count(const pp_diffusion *d) { return d->line_count; }
 
 pp_err pp_diffusion_apply(pp_diffusion *d, double dt, cl_mem x, cl_mem y)
 {
@@ -511,7 +590,7 @@ pp_err pp_diffusion_solve(pp_diffusion *d, double dt, const pp_solver_options *o
                           pp_solver_stats *stats)
 {
   PP_CALL(prepare(d, dt, 1.0));
-  pp_solver_operator op = {apply_callback, d, d->inverse_diagonal};
+  pp_solver_operator op = solver_operator(d);
   PP_CALL(pp_solver_pcg(d->solver, &op, options, b, x, stats));
   return PP_OK;
 }
@@ -574,7 +653,7 @@ pp_err pp_diffusion_step(pp_diffusion *d, double dt, pp_diffusion_step_info *inf
                               d->owned * (size_t)d->species * (size_t)pp_clrt_real_size(d->clrt), 0, NULL, NULL),
           "diffusion: keeping c^n as BDF2's next c^{n-1}");
   pp_solver_stats stats;
-  pp_solver_operator op = {apply_callback, d, d->inverse_diagonal};
+  pp_solver_operator op = solver_operator(d);
   pp_err err = pp_solver_pcg(d->solver, &op, &d->options, d->b, d->c, &stats);
   if (err != PP_OK) {
     d->history = 0; /* `previous` now holds c^n, and c what the CG left: no valid pair */

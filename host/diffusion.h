@@ -138,6 +138,18 @@ long long pp_diffusion_non_orthogonal_edges(const pp_diffusion *diffusion);
 /* Solver options (default: relative tolerance 1e-12, 10000 iterations, convergence required). */
 void pp_diffusion_set_solver_options(pp_diffusion *diffusion, const pp_solver_options *options);
 
+/* Preconditioner of the CG. JACOBI (the default): the inverse diagonal, fused into the vector
+ * update. Z_LINES: block Jacobi over the vertical node lines, each tridiagonal block solved exactly
+ * (Thomas) on the device, one work-item per line: the thin surface layers couple their nodes far
+ * more strongly in z than laterally (conductance ratio (h_x/h_z)^2, up to ~150 in the default
+ * needle cell), which the diagonal cannot capture. Lines exist on generated meshes (node columns,
+ * each whole on one rank, so results stay rank-independent); on imported meshes every node is its
+ * own line (Jacobi, unfused). Convergence is then measured in the preconditioner's norm. */
+typedef enum { PP_PRECONDITIONER_JACOBI = 0, PP_PRECONDITIONER_Z_LINES = 1 } pp_diffusion_preconditioner;
+void pp_diffusion_set_preconditioner(pp_diffusion *diffusion, pp_diffusion_preconditioner preconditioner);
+/* Lines on this rank (the owned node count when there are none longer than one node). */
+int pp_diffusion_line_count(const pp_diffusion *diffusion);
+
 /* Time scheme (default backward Euler). Setting it resets the history (next step backward Euler).
  * Choose BDF2 before pp_diffusion_register_checkpoint: its history is part of the restart state
  * and is registered only then, so switching to BDF2 after a registration without it is refused

@@ -31,6 +31,7 @@ typedef struct {
   pp_diffusion_species species[S];
   double release[S];              /* kg/m^3 in the injured volume */
   int bdf2;
+  int z_lines;                    /* healing.preconditioner: z_lines */
   double first_step, step_growth, max_step, duration;
   double session_interval;
   int sessions;
@@ -63,6 +64,7 @@ static void read_parameters(const pp_config *config, parameters *p)
     p->release[s] = key_real(config, "healing.%s.release", species_key[s]);
   }
   p->bdf2 = !strcmp(pp_config_text(config, "healing.time_scheme"), "bdf2");
+  p->z_lines = !strcmp(pp_config_text(config, "healing.preconditioner"), "z_lines");
   p->first_step = pp_config_real(config, "healing.first_step");
   p->step_growth = pp_config_real(config, "healing.step_growth");
   p->max_step = pp_config_real(config, "healing.max_step");
@@ -682,6 +684,7 @@ static pp_err set_up(stage *st, const pp_config *config, pp_clrt *clrt, int rest
   }
   pp_diffusion_set_solver_options(st->diffusion, &solver);
   if (p->bdf2) PP_CALL(pp_diffusion_set_time_scheme(st->diffusion, PP_TIME_BDF2));
+  if (p->z_lines) pp_diffusion_set_preconditioner(st->diffusion, PP_PRECONDITIONER_Z_LINES);
   (void)config;
 
   pp_io_mesh view;

@@ -1,6 +1,10 @@
-/* solver: Jacobi-preconditioned CG on the device (see solver.h). The loop follows miniFE's
- * cg_solve (breakdown checked before dividing) and TeaLeaf's tea_leaf_cg kernels (fused vector
- * updates); every global sum is host/reduce's exact one. */
+/* solver: preconditioned CG on the device, Jacobi or a callback (see solver.h). The loop follows
+ * miniFE's cg_solve (breakdown checked before dividing) and TeaLeaf's tea_leaf_cg kernels (fused
+ * vector updates); every global sum is host/reduce's exact one. Per Jacobi iteration: the operator, p.q
+ * (pp_reduce_dots: one pass, all species), the update with r.z summed exactly on the way
+ * (cg_update_dot: r and z are not read again), the direction. The order of operations is
+ * classical CG's: merging the two sums of an iteration into one (Chronopoulos-Gear, pipelined
+ * CG) would change the arithmetic and every bit of the results. */
 #include "solver.h"
 
 #include <math.h>
@@ -16,8 +20,10 @@ struct pp_solver {
   int rank;
   size_t owned_count, node_count;
   int species;
-  cl_mem r, z, p, q, products, alpha, beta; /* r, z, q, products: owned * S; p: node_count * S */
-  cl_kernel start, precondition, update, direction, products_kernel;
+  cl_mem r, z, p, q, alpha, beta; /* r, z, q: owned * S; p: node_count * S */
+  cl_kernel start, precondition, update_dot, direction;
+  cl_kernel residual, update, copy; /* for a preconditioner other than Jacobi (op->precondition) */
+  size_t update_local_size;       /* the work-group size cg_update_dot was built for */
 };
 
 void pp_solver_options_default(pp_solver_options *options)
@@ -27,18 +33,22 @@ void pp_solver_options_default(pp_solver_options *options)
   options->require_convergence = 1;
 }
 
-static pp_err kernel(pp_solver *solver, const char *name, cl_kernel *k)
+/* kernels/solver.cl is built behind kernels/exact_sum.cl by host/reduce (cg_update_dot sums r.z
+ * with its accumulator); the kernels belong to the pp_reduce. */
+static pp_err kernel(pp_solver *solver, const char *name, cl_kernel *k, size_t *local_size)
 {
   char options[64];
   snprintf(options, sizeof options, "-DSPECIES_COUNT=%d", solver->species);
-  PP_CALL(pp_clrt_kernel_with_options(solver->clrt, "solver", options, name, k));
+  size_t ignored = 0;
+  PP_CALL(pp_reduce_kernel(solver->reduce, "solver", options, solver->species, name, k,
+                           local_size ? local_size : &ignored));
   return PP_OK;
 }
 
 void pp_solver_destroy(pp_solver *solver)
 {
   if (!solver) return;
-  cl_mem buffers[] = {solver->r, solver->z, solver->p, solver->q, solver->products, solver->alpha, solver->beta};
+  cl_mem buffers[] = {solver->r, solver->z, solver->p, solver->q, solver->alpha, solver->beta};
   for (size_t i = 0; i < sizeof buffers / sizeof buffers[0]; ++i)
     if (buffers[i]) clReleaseMemObject(buffers[i]);
   free(solver);
@@ -51,14 +61,15 @@ static pp_err create(pp_solver *s)
   PP_CALL(pp_clrt_buffer(s->clrt, CL_MEM_READ_WRITE, owned * rs, "CG preconditioned residual", &s->z));
   PP_CALL(pp_clrt_buffer(s->clrt, CL_MEM_READ_WRITE, s->node_count * (size_t)s->species * rs, "CG direction", &s->p));
   PP_CALL(pp_clrt_buffer(s->clrt, CL_MEM_READ_WRITE, owned * rs, "CG operator product", &s->q));
-  if (s->species > 1) PP_CALL(pp_clrt_buffer(s->clrt, CL_MEM_READ_WRITE, owned * rs, "CG dot terms", &s->products));
   PP_CALL(pp_clrt_buffer(s->clrt, CL_MEM_READ_ONLY, (size_t)s->species * rs, "CG alpha", &s->alpha));
   PP_CALL(pp_clrt_buffer(s->clrt, CL_MEM_READ_ONLY, (size_t)s->species * rs, "CG beta", &s->beta));
-  PP_CALL(kernel(s, "cg_start", &s->start));
-  PP_CALL(kernel(s, "cg_precondition", &s->precondition));
-  PP_CALL(kernel(s, "cg_update", &s->update));
-  PP_CALL(kernel(s, "cg_direction", &s->direction));
-  PP_CALL(kernel(s, "cg_products", &s->products_kernel));
+  PP_CALL(kernel(s, "cg_start", &s->start, NULL));
+  PP_CALL(kernel(s, "cg_precondition", &s->precondition, NULL));
+  PP_CALL(kernel(s, "cg_update_dot", &s->update_dot, &s->update_local_size));
+  PP_CALL(kernel(s, "cg_direction", &s->direction, NULL));
+  PP_CALL(kernel(s, "cg_residual", &s->residual, NULL));
+  PP_CALL(kernel(s, "cg_update", &s->update, NULL));
+  PP_CALL(kernel(s, "cg_copy", &s->copy, NULL));
   return PP_OK;
 }
 
@@ -113,17 +124,39 @@ static pp_err launch(pp_solver *s, cl_kernel k, const char *label, size_t n, int
 
 pp_err pp_solver_dots(pp_solver *s, cl_mem u, cl_mem v, size_t count, double *dots)
 {
-  if (s->species == 1) {
-    PP_CALL(pp_reduce_dot(s->reduce, u, v, count, &dots[0]));
-    return PP_OK;
-  }
   PP_CHECK(count <= s->owned_count, PP_ERR_ARGUMENT, "CG dot over %zu nodes, room for %zu", count, s->owned_count);
-  size_t n = count * (size_t)s->species;
-  const size_t sizes[] = {sizeof(cl_mem), sizeof(cl_mem), sizeof(cl_mem)};
-  const void *values[] = {&u, &v, &s->products};
-  PP_CALL(launch(s, s->products_kernel, "cg_products", n, 3, sizes, values));
-  for (int sp = 0; sp < s->species; ++sp)
-    PP_CALL(pp_reduce_sum_strided(s->reduce, s->products, (size_t)sp, (size_t)s->species, count, &dots[sp]));
+  PP_CALL(pp_reduce_dots(s->reduce, u, v, count, s->species, dots));
+  return PP_OK;
+}
+
+/* Enqueue cg_update_dot with the launch shape host/reduce gave. */
+static pp_err launch_update_dot(pp_solver *s, const pp_reduce_launch *shape, cl_mem inverse_diagonal, cl_mem x)
+{
+  cl_kernel k = s->update_dot;
+  cl_ulong nodes = s->owned_count;
+  PP_CL(clSetKernelArg(k, 0, sizeof nodes, &nodes), "setting cg_update_dot argument nodes");
+  PP_CL(clSetKernelArg(k, 1, sizeof shape->chunk, &shape->chunk), "setting cg_update_dot argument chunk");
+  PP_CL(clSetKernelArg(k, 2, sizeof s->alpha, &s->alpha), "setting cg_update_dot argument alpha");
+  PP_CL(clSetKernelArg(k, 3, sizeof s->p, &s->p), "setting cg_update_dot argument p");
+  PP_CL(clSetKernelArg(k, 4, sizeof s->q, &s->q), "setting cg_update_dot argument q");
+  PP_CL(clSetKernelArg(k, 5, sizeof inverse_diagonal, &inverse_diagonal),
+        "setting cg_update_dot argument inverse_diagonal");
+  PP_CL(clSetKernelArg(k, 6, sizeof x, &x), "setting cg_update_dot argument x");
+  PP_CL(clSetKernelArg(k, 7, sizeof s->r, &s->r), "setting cg_update_dot argument r");
+  PP_CL(clSetKernelArg(k, 8, sizeof s->z, &s->z), "setting cg_update_dot argument z");
+  PP_CL(clSetKernelArg(k, 9, sizeof shape->partials, &shape->partials), "setting cg_update_dot argument partials");
+  PP_CALL(pp_clrt_launch(s->clrt, k, "cg_update_dot", shape->group_count * shape->local_size, shape->local_size));
+  return PP_OK;
+}
+
+/* x += alpha p, r -= alpha q, z = D^-1 r, and rz[s] = r.z per species (exact; collective). */
+static pp_err update_and_dot(pp_solver *s, cl_mem inverse_diagonal, cl_mem x, double *rz)
+{
+  /* A local failure still goes through pp_reduce_finish, so that no rank waits there alone. */
+  pp_reduce_launch shape = {.components = s->species};
+  pp_err local = pp_reduce_launch_shape(s->reduce, s->update_local_size, s->owned_count, s->species, &shape);
+  if (local == PP_OK) local = launch_update_dot(s, &shape, inverse_diagonal, x);
+  PP_CALL(pp_reduce_finish(s->reduce, local, &shape, rz));
   return PP_OK;
 }
 
@@ -156,17 +189,33 @@ pp_err pp_solver_pcg(pp_solver *s, const pp_solver_operator *op, const pp_solver
   stats->iterations = 0;
   const size_t sz2[] = {sizeof(cl_mem), sizeof(cl_mem), sizeof(cl_mem)};
 
-  /* ||b||_{D^-1}, the scale of the tolerance. */
-  const void *pre[] = {&op->inverse_diagonal, &b, &s->z};
-  PP_CALL(launch(s, s->precondition, "cg_precondition", n, 3, sz2, pre));
+  /* Jacobi (no callback) has its own kernels: z = D^-1 r inside the start and the update, r.z
+   * summed in the update's pass. Another preconditioner is a separate step each time. */
+  const int jacobi = op->precondition == NULL;
+
+  /* ||b||_{P^-1}, the scale of the tolerance. */
+  if (jacobi) {
+    const void *pre[] = {&op->inverse_diagonal, &b, &s->z};
+    PP_CALL(launch(s, s->precondition, "cg_precondition", n, 3, sz2, pre));
+  } else {
+    PP_CALL(op->precondition(op->context, b, s->z));
+  }
   PP_CALL(pp_solver_dots(s, b, s->z, owned, bb));
 
-  /* r = b - A x0, z = D^-1 r, p = z. */
+  /* r = b - A x0, z = P^-1 r, p = z. */
   PP_CALL(op->apply(op->context, x, s->q));
-  const void *start[] = {&b, &s->q, &op->inverse_diagonal, &s->r, &s->z, &s->p};
-  const size_t sz6[] = {sizeof(cl_mem), sizeof(cl_mem), sizeof(cl_mem), sizeof(cl_mem), sizeof(cl_mem),
-                        sizeof(cl_mem)};
-  PP_CALL(launch(s, s->start, "cg_start", n, 6, sz6, start));
+  if (jacobi) {
+    const void *start[] = {&b, &s->q, &op->inverse_diagonal, &s->r, &s->z, &s->p};
+    const size_t sz6[] = {sizeof(cl_mem), sizeof(cl_mem), sizeof(cl_mem), sizeof(cl_mem), sizeof(cl_mem),
+                          sizeof(cl_mem)};
+    PP_CALL(launch(s, s->start, "cg_start", n, 6, sz6, start));
+  } else {
+    const void *residual[] = {&b, &s->q, &s->r};
+    PP_CALL(launch(s, s->residual, "cg_residual", n, 3, sz2, residual));
+    PP_CALL(op->precondition(op->context, s->r, s->z));
+    const void *copy[] = {&s->z, &s->p};
+    PP_CALL(launch(s, s->copy, "cg_copy", n, 2, sz2, copy));
+  }
   PP_CALL(pp_solver_dots(s, s->r, s->z, owned, rz));
 
   int any_active = 0;
@@ -210,11 +259,15 @@ pp_err pp_solver_pcg(pp_solver *s, const pp_solver_operator *op, const pp_solver
       alpha[sp] = rz[sp] / pq[sp];
     }
     PP_CALL(write_scalars(s, s->alpha, alpha, "CG alpha"));
-    const void *update[] = {&s->alpha, &s->p, &s->q, &op->inverse_diagonal, &x, &s->r, &s->z};
-    const size_t sz7[] = {sizeof(cl_mem), sizeof(cl_mem), sizeof(cl_mem), sizeof(cl_mem), sizeof(cl_mem),
-                          sizeof(cl_mem), sizeof(cl_mem)};
-    PP_CALL(launch(s, s->update, "cg_update", n, 7, sz7, update));
-    PP_CALL(pp_solver_dots(s, s->r, s->z, owned, rz_new));
+    if (jacobi) {
+      PP_CALL(update_and_dot(s, op->inverse_diagonal, x, rz_new));
+    } else {
+      const void *update[] = {&s->alpha, &s->p, &s->q, &x, &s->r};
+      const size_t sz5[] = {sizeof(cl_mem), sizeof(cl_mem), sizeof(cl_mem), sizeof(cl_mem), sizeof(cl_mem)};
+      PP_CALL(launch(s, s->update, "cg_update", n, 5, sz5, update));
+      PP_CALL(op->precondition(op->context, s->r, s->z));
+      PP_CALL(pp_solver_dots(s, s->r, s->z, owned, rz_new));
+    }
     any_active = 0;
     for (int sp = 0; sp < S; ++sp) {
       if (!active[sp]) {

@@ -89,3 +89,61 @@ __kernel void diffusion_mass_terms(const ulong count, __global const REAL *restr
   if (n >= count) return;
   for (int s = 0; s < S; ++s) product[n * S + s] = mass[n] * c[n * S + s];
 }
+
+/* The z-line preconditioner: the operator restricted to each line of nodes (a run of owned nodes
+ * first..end-1 joined by the mesh edges between consecutive ones: the vertical node columns of a
+ * generated mesh) is tridiagonal, and its exact solve is a block-Jacobi preconditioner that
+ * removes the strong vertical coupling of the thin surface layers. Factor (Thomas): for the
+ * diagonal b_k and the coupling g_k between nodes k and k+1 (off-diagonal -g_k), the pivots are
+ * p_k = b_k - g_{k-1}^2 / p_{k-1}. One work-item per line, each species in turn: the same
+ * arithmetic in the same order whatever the partition (a line never crosses ranks). */
+__kernel void diffusion_line_factor(const ulong lines, __global const int *restrict line_first,
+                                    __global const int *restrict link_slot, __global const REAL *restrict conductance,
+                                    __global const REAL *restrict mass, __global const REAL *restrict shift,
+                                    __global REAL *restrict pivot_inverse, __global REAL *restrict coupling)
+{
+  const size_t l = get_global_id(0);
+  if (l >= lines) return;
+  const int first = line_first[l], end = line_first[l + 1];
+  for (int s = 0; s < S; ++s) {
+    REAL previous_coupling = 0, previous_ratio = 0; /* g_{k-1} and g_{k-1} / p_{k-1} */
+    for (int n = first; n < end; ++n) {
+      REAL diagonal = shift[s] * mass[n];
+      for (int slot = 0; slot < 6; ++slot) diagonal += conductance[((size_t)n * 6 + slot) * S + s];
+      const REAL inverse = (REAL)1 / (diagonal - previous_coupling * previous_ratio);
+      const int link = link_slot[n];
+      const REAL g = link >= 0 ? conductance[((size_t)n * 6 + link) * S + s] : (REAL)0;
+      pivot_inverse[(size_t)n * S + s] = inverse;
+      coupling[(size_t)n * S + s] = g;
+      previous_coupling = g;
+      previous_ratio = g * inverse;
+    }
+  }
+}
+
+/* z = T^-1 r line by line: forward y_k = (r_k + g_{k-1} y_{k-1}) / p_k, then backward
+ * z_k = y_k + (g_k / p_k) z_{k+1}. */
+__kernel void diffusion_line_solve(const ulong lines, __global const int *restrict line_first,
+                                   __global const REAL *restrict pivot_inverse, __global const REAL *restrict coupling,
+                                   __global const REAL *restrict r, __global REAL *restrict z)
+{
+  const size_t l = get_global_id(0);
+  if (l >= lines) return;
+  const int first = line_first[l], end = line_first[l + 1];
+  for (int s = 0; s < S; ++s) {
+    REAL carry = 0;
+    for (int n = first; n < end; ++n) {
+      const size_t i = (size_t)n * S + s;
+      const REAL y = (r[i] + carry) * pivot_inverse[i];
+      z[i] = y;
+      carry = coupling[i] * y;
+    }
+    REAL next = 0;
+    for (int n = end - 1; n >= first; --n) {
+      const size_t i = (size_t)n * S + s;
+      const REAL value = z[i] + coupling[i] * pivot_inverse[i] * next;
+      z[i] = value;
+      next = value;
+    }
+  }
+}

@@ -8,6 +8,10 @@
  * rounds to nearest-even by reading bits. It shares no code or representation with the module
  * (which adds 32-bit digits into signed int64 limbs); it is slow and obviously exact.
  *
+ * The floating-point expansion in front of the superaccumulator (kernels/exact_sum.cl) is run with
+ * 0 to 8 levels on data made to defeat it (values at its magnitude limit, NaN and infinities inside
+ * batches of eight, cancellation far below the running sum): the bits must not change.
+ *
  * Rule (TOOLCHAIN.md §0.5): every collective first, then assertions on values that are the same
  * on every rank, so a failed assertion cannot leave the other ranks waiting. */
 #include <check.h>
@@ -265,10 +269,12 @@ START_TEST(test_strided_sum_and_dot)
   }
   cl_mem ibuf = upload(clrt, interleaved, 3 * count, sizeof(double));
   cl_mem xbuf = upload(clrt, x, count, sizeof(double)), ybuf = upload(clrt, y, count, sizeof(double));
-  double s0 = 0, s2 = 0, dot = 0;
+  double s0 = 0, s2 = 0, dot = 0, shifted = 0;
   pp_err e0 = pp_reduce_sum_strided(reduce, ibuf, 0, 3, count, &s0);
   pp_err e2 = pp_reduce_sum_strided(reduce, ibuf, 2, 3, count, &s2);
   pp_err ed = pp_reduce_dot(reduce, xbuf, ybuf, count, &dot);
+  /* contiguous but starting one element in (vector loads off their natural alignment) */
+  pp_err es = pp_reduce_sum_strided(reduce, xbuf, 1, 1, count > 1 ? count - 1 : 0, &shifted);
   clReleaseMemObject(ibuf);
   clReleaseMemObject(xbuf);
   clReleaseMemObject(ybuf);
@@ -283,8 +289,20 @@ START_TEST(test_strided_sum_and_dot)
     reference_add(ref, product);
   }
   double exact_dot = reference_round(ref, 53);
+  memset(ref, 0, sizeof *ref);
+  for (size_t i = 0; i < N; ++i) {
+    int first_of_a_rank = 0;
+    for (int r = 0; r < size; ++r) {
+      size_t b, e;
+      block_of(N, r, size, &b, &e);
+      first_of_a_rank |= i == b && e > b;
+    }
+    if (!first_of_a_rank) reference_add(ref, sequence_value(first + i, 53));
+  }
+  double exact_shifted = reference_round(ref, 53);
   free(ref);
-  ck_assert_msg(e0 == PP_OK && e2 == PP_OK && ed == PP_OK, "%s", pp_error_message());
+  ck_assert_msg(e0 == PP_OK && e2 == PP_OK && ed == PP_OK && es == PP_OK, "%s", pp_error_message());
+  ck_assert_msg(same_bits(shifted, exact_shifted), "offset 1: %.17g != %.17g", shifted, exact_shifted);
   ck_assert_msg(same_bits(s0, exact), "stride 3 offset 0: %.17g != %.17g", s0, exact);
   ck_assert_msg(same_bits(s2, -exact), "stride 3 offset 2: %.17g != %.17g", s2, -exact);
   ck_assert_msg(same_bits(dot, exact_dot), "dot %.17g != %.17g", dot, exact_dot);
@@ -346,6 +364,215 @@ START_TEST(test_sum_known_answers)
                   cases[c].expected);
     ck_assert_msg(same_bits(host[c], cases[c].expected), "%s: host %a, expected %a", cases[c].name, host[c],
                   cases[c].expected);
+  }
+}
+END_TEST
+
+/* The expansion levels change the speed, never a bit: the sum of the million, the known answers
+ * (spread over batches of eight, so NaN, infinities, subnormals and huge values land inside
+ * batches) and data made to defeat the expansion, each with 0, 1, 2, 3 and 8 levels. */
+START_TEST(test_expansion_levels_same_bits)
+{
+  setup();
+  const int levels[] = {0, 1, 2, 3, 8};
+  enum { LEVELS = sizeof levels / sizeof levels[0], SPREAD = 37, HARD = 6 };
+  const double two53 = 9007199254740992.0, tiny = DBL_TRUE_MIN, limit = 0x1p980;
+  /* name, values (up to 8), expected; placed at positions 3, 8, 14, ... of SPREAD zeros on rank 0 */
+  const sum_case spread[] = {
+    {"cancellation 1e100 + 1 - 1e100", 3, {1e100, 1, -1e100}, 1.0},
+    {"2^53 + 1 + 2^-60: not a tie", 3, {two53, 1, 0x1p-60}, two53 + 2},
+    {"subnormals and normals cancel", 4, {DBL_MIN, 3 * tiny, -DBL_MIN, -tiny}, 2 * tiny},
+    {"DBL_MAX + DBL_MAX - DBL_MAX", 3, {DBL_MAX, DBL_MAX, -DBL_MAX}, DBL_MAX},
+    {"DBL_MAX + half an ulp: Inf", 2, {DBL_MAX, 0x1p970}, INFINITY},
+    {"NaN in a batch", 3, {1, NAN, 2}, NAN},
+    {"+Inf and -Inf give NaN", 2, {INFINITY, -INFINITY}, NAN},
+    {"+Inf plus finite", 3, {INFINITY, -1e308, 5}, INFINITY},
+    {"just below and at the expansion's limit", 4, {nextafter(limit, 0), limit, -limit, 1}, nextafter(limit, 0) + 1},
+    {"-0 alone gives +0", 2, {-0.0, -0.0}, 0.0},
+  };
+  enum { SPREAD_CASES = sizeof spread / sizeof spread[0] };
+
+  /* Hard cases, global sequences of n values (every rank generates its block):
+   *   0: 2^-1000 .. 2^1000 alternating signs and sizes (cancellation far below the running sum)
+   *   1: many values just below the limit, summing far above it
+   *   2: +-1 with a 2^-1074 every 1001st value (the expansion's last level gives up)
+   *   3: 1e300 and -1e300 with 1e-300 between (exact cancellation, tiny survivor)
+   *   4: the million's values times 2^900 (near the limit, some above it)
+   *   5: the million's values times 2^-1020 (subnormal range) */
+  const size_t hard_n[HARD] = {100003, 50021, 200000, 30011, 100000, 100000};
+  double sums[LEVELS][SPREAD_CASES + HARD + 1];
+  pp_err errors[LEVELS][SPREAD_CASES + HARD + 1];
+  double host_hard[HARD];
+  for (int h = 0; h < HARD; ++h) {
+    size_t begin, end;
+    block_of(hard_n[h], rank, size, &begin, &end);
+    size_t n = end - begin;
+    double *values = malloc((n ? n : 1) * sizeof *values);
+    for (size_t k = 0; k < n; ++k) {
+      size_t i = begin + k;
+      double v = 0;
+      switch (h) {
+      case 0: v = ldexp((i % 2) ? -1.0 - (double)(i % 7) / 8 : 1.0 + (double)(i % 5) / 4, (int)(i % 2001) - 1000); break;
+      case 1: v = nextafter(limit, 0) * ((i % 3) ? 1 : -0.5); break;
+      case 2: v = (i % 1001) == 0 ? tiny : ((i % 2) ? 1.0 : -1.0); break;
+      case 3: v = (i % 3) == 0 ? 1e300 : (i % 3) == 1 ? 1e-300 : -1e300; break;
+      case 4: v = ldexp(sequence_value(20000000 + i, 53), 900 + (int)(i % 40)); break;
+      default: v = ldexp(sequence_value(30000000 + i, 53), -1020); break;
+      }
+      values[k] = v;
+    }
+    cl_mem buffer = upload(clrt, values, n, sizeof(double));
+    for (int l = 0; l < LEVELS; ++l) {
+      errors[l][SPREAD_CASES + h] = pp_reduce_set_expansion(reduce, levels[l]);
+      if (errors[l][SPREAD_CASES + h] == PP_OK)
+        errors[l][SPREAD_CASES + h] = pp_reduce_sum(reduce, buffer, n, &sums[l][SPREAD_CASES + h]);
+    }
+    if (pp_reduce_sum_host(values, n, MPI_COMM_WORLD, &host_hard[h]) != PP_OK) host_hard[h] = -1;
+    clReleaseMemObject(buffer);
+    free(values);
+  }
+  for (int c = 0; c < SPREAD_CASES; ++c) {
+    double mine[SPREAD] = {0};
+    size_t n = rank == 0 ? SPREAD : 0;
+    for (int k = 0; k < spread[c].count; ++k) mine[3 + 5 * k + (k > 1 ? 2 : 0)] = spread[c].values[k];
+    cl_mem buffer = upload(clrt, mine, n, sizeof(double));
+    for (int l = 0; l < LEVELS; ++l) {
+      errors[l][c] = pp_reduce_set_expansion(reduce, levels[l]);
+      if (errors[l][c] == PP_OK) errors[l][c] = pp_reduce_sum(reduce, buffer, n, &sums[l][c]);
+    }
+    clReleaseMemObject(buffer);
+  }
+  size_t count = 0;
+  double *values = local_block(0, GLOBAL_COUNT, &count);
+  cl_mem buffer = upload(clrt, values, count, sizeof(double));
+  int in_use[LEVELS];
+  for (int l = 0; l < LEVELS; ++l) {
+    errors[l][SPREAD_CASES + HARD] = pp_reduce_set_expansion(reduce, levels[l]);
+    in_use[l] = pp_reduce_expansion(reduce);
+    if (errors[l][SPREAD_CASES + HARD] == PP_OK)
+      errors[l][SPREAD_CASES + HARD] = pp_reduce_sum(reduce, buffer, count, &sums[l][SPREAD_CASES + HARD]);
+  }
+  clReleaseMemObject(buffer);
+  free(values);
+  ck_assert_int_eq(pp_reduce_set_expansion(reduce, -1), PP_OK);
+
+  double exact = reference_of_sequence(0, GLOBAL_COUNT, 53, NULL);
+  for (int l = 0; l < LEVELS; ++l) {
+    ck_assert_int_eq(in_use[l], levels[l]);
+    for (int c = 0; c < SPREAD_CASES; ++c) {
+      ck_assert_msg(errors[l][c] == PP_OK, "%s: %s", spread[c].name, pp_error_message());
+      ck_assert_msg(same_bits(sums[l][c], spread[c].expected), "%d levels, %s: %a, expected %a", levels[l],
+                    spread[c].name, sums[l][c], spread[c].expected);
+    }
+    for (int h = 0; h < HARD; ++h) {
+      ck_assert_msg(errors[l][SPREAD_CASES + h] == PP_OK, "hard case %d: %s", h, pp_error_message());
+      /* the host's superaccumulator alone (no expansion) is the reference here */
+      ck_assert_msg(same_bits(sums[l][SPREAD_CASES + h], host_hard[h]), "%d levels, hard case %d: %a, host %a",
+                    levels[l], h, sums[l][SPREAD_CASES + h], host_hard[h]);
+    }
+    ck_assert_msg(errors[l][SPREAD_CASES + HARD] == PP_OK, "%s", pp_error_message());
+    ck_assert_msg(same_bits(sums[l][SPREAD_CASES + HARD], exact), "%d levels, the million: %.17g != %.17g", levels[l],
+                  sums[l][SPREAD_CASES + HARD], exact);
+  }
+  /* The hard cases' host sums are themselves right where an answer is known in closed form. */
+  ck_assert_msg(same_bits(host_hard[2], (double)((200000 + 1000) / 1001) * tiny), "hard case 2: %a", host_hard[2]);
+}
+END_TEST
+
+/* pp_reduce_dots: all components in one pass, the same bits as pp_reduce_dot of each component
+ * alone (read out of the interleaved arrays), for 1 to 8 components (every phase pattern of
+ * kernels/exact_sum.cl: 1, 3, 5 and 7 batches per cycle) and both layouts; and
+ * the same sums through the kernel interface other modules use (pp_reduce_kernel,
+ * pp_reduce_launch_shape, pp_reduce_finish) with reduce.cl's reduce_dot as the kernel. */
+START_TEST(test_component_dots)
+{
+  setup();
+  enum { N = 20011, MOST = PP_REDUCE_MAX_COMPONENTS };
+  const int component_counts[] = {1, 2, 3, 4, 5, 6, 7, 8};
+  enum { COUNTS = sizeof component_counts / sizeof component_counts[0] };
+  /* blocked and strided with the default expansion, blocked without (the superaccumulators alone) */
+  const pp_reduce_layout layouts[] = {PP_REDUCE_LAYOUT_BLOCKED, PP_REDUCE_LAYOUT_STRIDED, PP_REDUCE_LAYOUT_BLOCKED};
+  const int expansions[] = {-1, -1, 0};
+  enum { VARIANTS = sizeof layouts / sizeof layouts[0] };
+  size_t begin, end;
+  block_of(N, rank, size, &begin, &end);
+  size_t count = end - begin;
+  double dots[COUNTS][VARIANTS][MOST], singles[COUNTS][MOST], through_kernel[COUNTS][MOST];
+  pp_err errors[COUNTS][VARIANTS + 2];
+  for (int ci = 0; ci < COUNTS; ++ci) {
+    const int C = component_counts[ci];
+    double *x = malloc((count ? count : 1) * (size_t)C * sizeof *x), *y = malloc((count ? count : 1) * (size_t)C * sizeof *y);
+    double *xs = malloc((count ? count : 1) * sizeof *xs), *ys = malloc((count ? count : 1) * sizeof *ys);
+    for (size_t i = 0; i < count; ++i)
+      for (int c = 0; c < C; ++c) {
+        x[i * (size_t)C + (size_t)c] = sequence_value(40000000 + (uint64_t)c * N + begin + i, 53);
+        y[i * (size_t)C + (size_t)c] = sequence_value(50000000 + (uint64_t)c * N + begin + i, 53);
+      }
+    cl_mem xb = upload(clrt, x, count * (size_t)C, sizeof(double)), yb = upload(clrt, y, count * (size_t)C, sizeof(double));
+    for (int li = 0; li < VARIANTS; ++li) {
+      errors[ci][li] = pp_reduce_set_launch(reduce, 0, 0, layouts[li]);
+      if (errors[ci][li] == PP_OK) errors[ci][li] = pp_reduce_set_expansion(reduce, expansions[li]);
+      if (errors[ci][li] == PP_OK) errors[ci][li] = pp_reduce_dots(reduce, xb, yb, count, C, dots[ci][li]);
+    }
+    ck_assert_int_eq(pp_reduce_set_launch(reduce, 0, 0, PP_REDUCE_LAYOUT_AUTO), PP_OK);
+    ck_assert_int_eq(pp_reduce_set_expansion(reduce, -1), PP_OK);
+    errors[ci][VARIANTS] = PP_OK;
+    for (int c = 0; c < C; ++c) {
+      for (size_t i = 0; i < count; ++i) {
+        xs[i] = x[i * (size_t)C + (size_t)c];
+        ys[i] = y[i * (size_t)C + (size_t)c];
+      }
+      cl_mem xsb = upload(clrt, xs, count, sizeof(double)), ysb = upload(clrt, ys, count, sizeof(double));
+      pp_err e = pp_reduce_dot(reduce, xsb, ysb, count, &singles[ci][c]);
+      if (errors[ci][VARIANTS] == PP_OK) errors[ci][VARIANTS] = e;
+      clReleaseMemObject(xsb);
+      clReleaseMemObject(ysb);
+    }
+    /* The interface for other modules' kernels, with reduce_dot itself as the kernel. */
+    cl_kernel kernel = NULL;
+    size_t local_size = 0;
+    pp_reduce_launch shape = {.components = C};
+    pp_err local = pp_reduce_kernel(reduce, "reduce", NULL, C, "reduce_dot", &kernel, &local_size);
+    if (local == PP_OK) local = pp_reduce_launch_shape(reduce, local_size, count, C, &shape);
+    if (local == PP_OK) {
+      cl_ulong n = count;
+      int ok = clSetKernelArg(kernel, 0, sizeof n, &n) == CL_SUCCESS &&
+               clSetKernelArg(kernel, 1, sizeof shape.chunk, &shape.chunk) == CL_SUCCESS &&
+               clSetKernelArg(kernel, 2, sizeof xb, &xb) == CL_SUCCESS &&
+               clSetKernelArg(kernel, 3, sizeof yb, &yb) == CL_SUCCESS &&
+               clSetKernelArg(kernel, 4, sizeof shape.partials, &shape.partials) == CL_SUCCESS;
+      local = ok ? pp_clrt_launch(clrt, kernel, "test reduce_dot", shape.group_count * shape.local_size,
+                                  shape.local_size)
+                 : pp_error_raise(PP_ERR_OPENCL, __FILE__, __LINE__, __func__, "setting test kernel arguments");
+    }
+    errors[ci][VARIANTS + 1] = pp_reduce_finish(reduce, local, &shape, through_kernel[ci]);
+    clReleaseMemObject(xb);
+    clReleaseMemObject(yb);
+    free(x);
+    free(y);
+    free(xs);
+    free(ys);
+  }
+  for (int ci = 0; ci < COUNTS; ++ci) {
+    const int C = component_counts[ci];
+    for (int k = 0; k < VARIANTS + 2; ++k)
+      ck_assert_msg(errors[ci][k] == PP_OK, "%d components, step %d: %s", C, k, pp_error_message());
+    for (int c = 0; c < C; ++c) {
+      reference_sum *ref = calloc(1, sizeof *ref);
+      for (size_t i = 0; i < N; ++i) {
+        volatile double product = sequence_value(40000000 + (uint64_t)c * N + i, 53) *
+                                  sequence_value(50000000 + (uint64_t)c * N + i, 53);
+        reference_add(ref, product);
+      }
+      double exact = reference_round(ref, 53);
+      free(ref);
+      ck_assert_msg(same_bits(singles[ci][c], exact), "%d components, dot %d alone: %a != %a", C, c, singles[ci][c], exact);
+      for (int li = 0; li < VARIANTS; ++li)
+        ck_assert_msg(same_bits(dots[ci][li][c], exact), "%d components, variant %d, component %d: %a != %a", C, li,
+                      c, dots[ci][li][c], exact);
+      ck_assert_msg(same_bits(through_kernel[ci][c], exact), "%d components, kernel interface, component %d: %a != %a",
+                    C, c, through_kernel[ci][c], exact);
+    }
   }
 }
 END_TEST
@@ -422,6 +649,9 @@ START_TEST(test_float_sum)
   pp_err err = pp_clrt_create(&float_clrt, MPI_COMM_WORLD, &options);
   if (err == PP_OK) err = pp_reduce_create(&float_reduce, float_clrt, MPI_COMM_WORLD);
   ck_assert_msg(err == PP_OK, "float set-up: %s", pp_error_message()); /* collective failures: same on all ranks */
+  /* The expansion is double arithmetic: a float build never uses it, whatever is asked. */
+  ck_assert_int_eq(pp_reduce_set_expansion(float_reduce, 3), PP_OK);
+  ck_assert_int_eq(pp_reduce_expansion(float_reduce), 0);
 
   size_t begin, end;
   block_of(N, rank, size, &begin, &end);
@@ -517,6 +747,8 @@ int main(int argc, char **argv)
   tcase_add_test(tc, test_sum_independent_of_order_and_launch);
   tcase_add_test(tc, test_strided_sum_and_dot);
   tcase_add_test(tc, test_sum_known_answers);
+  tcase_add_test(tc, test_expansion_levels_same_bits);
+  tcase_add_test(tc, test_component_dots);
   tcase_add_test(tc, test_min_max_exact);
   tcase_add_test(tc, test_float_sum);
   tcase_add_test(tc, test_error_reaches_every_rank);
