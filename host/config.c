@@ -150,7 +150,8 @@ static const pp_key_spec key_table[] = {
   {"healing.preconditioner", PP_KEY_CHOICE, NULL, NULL, "jacobi", 1, 0, "jacobi|z_lines",
    "Preconditioner of stage-2 conjugate gradients: jacobi (the diagonal) or z_lines (exact solves along "
    "each vertical node column, for the strong vertical coupling of the thin surface layers; generated "
-   "meshes only, an imported mesh falls back to the diagonal). Both give the same bits on any rank count."},
+   "meshes only, an imported mesh falls back to the diagonal). Both give the same bits on any rank count; "
+   "z_lines saves 20 % of the iterations of the default case but costs 12 % more time on a CPU (host/diffusion.h)."},
   {"healing.solver_max_iterations", PP_KEY_INTEGER, "", "", "10000", 10, 1000000, NULL,
    "Conjugate-gradient iterations allowed per stage-2 step; reaching it stops the run with the step, "
    "time and residual."},

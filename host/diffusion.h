@@ -144,7 +144,11 @@ void pp_diffusion_set_solver_options(pp_diffusion *diffusion, const pp_solver_op
  * more strongly in z than laterally (conductance ratio (h_x/h_z)^2, up to ~150 in the default
  * needle cell), which the diagonal cannot capture. Lines exist on generated meshes (node columns,
  * each whole on one rank, so results stay rank-independent); on imported meshes every node is its
- * own line (Jacobi, unfused). Convergence is then measured in the preconditioner's norm. */
+ * own line (Jacobi, unfused). Convergence is then measured in the preconditioner's norm.
+ * Measured (default demo, 180 days, PoCL on 2 CPU cores): 20 % fewer CG iterations than Jacobi
+ * (28 139 vs 35 312) but 12 % more wall time (16.8 vs 14.9 s): the line solve is a pass of its
+ * own, sequential along each column, while Jacobi rides in the fused update. On a GPU, where the
+ * operator dominates even more, that balance may differ: measure before switching. */
 typedef enum { PP_PRECONDITIONER_JACOBI = 0, PP_PRECONDITIONER_Z_LINES = 1 } pp_diffusion_preconditioner;
 void pp_diffusion_set_preconditioner(pp_diffusion *diffusion, pp_diffusion_preconditioner preconditioner);
 /* Lines on this rank (the owned node count when there are none longer than one node). */
