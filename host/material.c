@@ -127,6 +127,51 @@ static void principal_kirchhoff(const pp_material *m, const double l[3], double 
     tau[i] = 2 * m->shear_modulus / alpha * (powers[i] - mean) + m->bulk_modulus * J * (J - 1);
 }
 
+/* Deviatoric principal Kirchhoff stresses (2 mu/alpha)(lbar_i^alpha - mean). */
+static void principal_kirchhoff_deviatoric(const pp_material *m, const double l[3], double tau[3])
+{
+  const double alpha = alpha_of(m), J = l[0] * l[1] * l[2], scale = pow(J, -1.0 / 3.0);
+  double powers[3], mean = 0;
+  for (int i = 0; i < 3; ++i) {
+    powers[i] = pow(scale * l[i], alpha);
+    mean += powers[i] / 3;
+  }
+  for (int i = 0; i < 3; ++i) tau[i] = 2 * m->shear_modulus / alpha * (powers[i] - mean);
+}
+
+double pp_material_volumetric_energy(const pp_material *m, double J) { return 0.5 * m->bulk_modulus * (J - 1) * (J - 1); }
+double pp_material_pressure(const pp_material *m, double J) { return m->bulk_modulus * (J - 1); }
+
+double pp_material_deviatoric_energy(const pp_material *m, const double C[9])
+{
+  const double J = sqrt(determinant(C));
+  if (m->model == PP_MATERIAL_NEO_HOOKEAN) return 0.5 * m->shear_modulus * (pow(J, -2.0 / 3.0) * (C[0] + C[4] + C[8]) - 3);
+  double c[3], V[9];
+  pp_material_symmetric_eigen(C, c, V);
+  const double alpha = m->ogden_alpha, scale = pow(J, -1.0 / 3.0);
+  double sum = 0;
+  for (int i = 0; i < 3; ++i) sum += pow(scale * sqrt(c[i]), alpha) - 1;
+  return 2 * m->shear_modulus / (alpha * alpha) * sum;
+}
+
+void pp_material_pk2_deviatoric(const pp_material *m, const double C[9], double S[9])
+{
+  if (m->model == PP_MATERIAL_NEO_HOOKEAN) {
+    double Ci[9];
+    inverse(C, Ci);
+    const double J = sqrt(determinant(C)), I1 = C[0] + C[4] + C[8], shear = m->shear_modulus * pow(J, -2.0 / 3.0);
+    for (int k = 0; k < 9; ++k) S[k] = shear * ((k % 4 == 0) - I1 / 3 * Ci[k]);
+    return;
+  }
+  double c[3], V[9], l[3], tau[3], D[9] = {0}, VD[9];
+  pp_material_symmetric_eigen(C, c, V);
+  for (int i = 0; i < 3; ++i) l[i] = sqrt(c[i]);
+  principal_kirchhoff_deviatoric(m, l, tau);
+  for (int i = 0; i < 3; ++i) D[4 * i] = tau[i] / c[i];
+  multiply(V, 0, D, 0, VD);
+  multiply(VD, 0, V, 1, S);
+}
+
 double pp_material_energy(const pp_material *m, const double F[9])
 {
   double C[9], c[3], V[9];

@@ -39,6 +39,13 @@ pp_material pp_material_ogden_from_original(double mu_p, double alpha, double bu
 double pp_material_energy(const pp_material *material, const double F[9]);
 /* Second Piola-Kirchhoff stress S(C) (Pa), symmetric, row-major [9]. */
 void pp_material_pk2(const pp_material *material, const double C[9], double S[9]);
+/* The deviatoric part alone: W_dev(C) and S_dev = 2 dW_dev/dC (the volumetric term is left to
+ * the element, which evaluates it on the element's mean dilatation: host/element). The
+ * volumetric part: U(J) = (kappa/2)(J - 1)^2, its pressure U'(J) = kappa (J - 1). */
+double pp_material_deviatoric_energy(const pp_material *material, const double C[9]);
+void pp_material_pk2_deviatoric(const pp_material *material, const double C[9], double S[9]);
+double pp_material_volumetric_energy(const pp_material *material, double J);
+double pp_material_pressure(const pp_material *material, double J);
 /* Cauchy stress sigma = J^-1 F S F^T. */
 void pp_material_cauchy(const pp_material *material, const double F[9], double sigma[9]);
 

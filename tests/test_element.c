@@ -1,0 +1,149 @@
+/* host/element: the hex8 mean-dilatation element's forces are the exact gradient of its energy
+ * (central differences), they vanish and the energy is zero under a rigid rotation and
+ * translation (objectivity: no spurious stress, so no hourglass energy to report), they sum to
+ * zero, and under a homogeneous uniaxial stretch with the lateral stretch of the compressible
+ * reference (host/material, PHYSICS.md V1) the +x face carries P_xx A0 = t^2 sigma_xx A0 and the
+ * lateral faces none — the one-element V1 static check. */
+#include <check.h>
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "element.h"
+#include "material.h"
+
+static int corner_bit(int c, int axis)
+{
+  int face = c & 3;
+  if (axis == 0) return face == 1 || face == 2;
+  if (axis == 1) return face >= 2;
+  return c >> 2;
+}
+
+/* A distorted reference hex (not a box) of about 10 um. */
+static void distorted(double X[24])
+{
+  const double h = 10e-6;
+  for (int c = 0; c < 8; ++c)
+    for (int d = 0; d < 3; ++d) X[3 * c + d] = h * corner_bit(c, d) + 1e-6 * sin(3.0 * c + 1.7 * d);
+}
+
+static pp_material law(pp_material_model model, double alpha, double ratio)
+{
+  pp_material m = {model, PP_OGDEN_INITIAL_SHEAR_MODULUS, 0.1e6, model == PP_MATERIAL_OGDEN ? alpha : 2.0,
+                   ratio * 0.1e6, 1100};
+  return m;
+}
+
+static void check_gradient(pp_material m)
+{
+  double X[24], u[24], f[24], energy = 0;
+  distorted(X);
+  for (int k = 0; k < 24; ++k) u[k] = 1.5e-6 * cos(1.3 * k);
+  ck_assert(pp_hex8_internal_force(&m, X, u, f, &energy) > 0);
+  double scale = 0;
+  for (int k = 0; k < 24; ++k) scale = fmax(scale, fabs(f[k]));
+  const double h = 1e-11;
+  for (int k = 0; k < 24; ++k) {
+    double up[24], down[24], fp[24], ep = 0, ed = 0;
+    memcpy(up, u, sizeof up);
+    memcpy(down, u, sizeof down);
+    up[k] += h;
+    down[k] -= h;
+    pp_hex8_internal_force(&m, X, up, fp, &ep);
+    pp_hex8_internal_force(&m, X, down, fp, &ed);
+    double derivative = (ep - ed) / (2 * h);
+    ck_assert_msg(fabs(derivative - f[k]) < 1e-6 * scale, "model %d, dof %d: dE/du %.9g, force %.9g", (int)m.model,
+                  k, derivative, f[k]);
+  }
+}
+
+START_TEST(test_force_is_energy_gradient)
+{
+  check_gradient(law(PP_MATERIAL_NEO_HOOKEAN, 2, 50));
+  check_gradient(law(PP_MATERIAL_OGDEN, 12, 50));
+  check_gradient(law(PP_MATERIAL_OGDEN, 12, 500));
+}
+END_TEST
+
+START_TEST(test_rigid_motion)
+{
+  const double R[9] = {0, -1, 0, 1, 0, 0, 0, 0, 1}, shift[3] = {3e-6, -2e-6, 5e-6};
+  pp_material laws[] = {law(PP_MATERIAL_NEO_HOOKEAN, 2, 500), law(PP_MATERIAL_OGDEN, 12, 50)};
+  double X[24], u[24], f[24], energy = 1;
+  distorted(X);
+  for (int c = 0; c < 8; ++c)
+    for (int i = 0; i < 3; ++i) {
+      double x = shift[i];
+      for (int j = 0; j < 3; ++j) x += R[3 * i + j] * X[3 * c + j];
+      u[3 * c + i] = x - X[3 * c + i];
+    }
+  for (int i = 0; i < 2; ++i) {
+    /* A force scale: mu times a face area. */
+    const double scale = laws[i].shear_modulus * 1e-10;
+    ck_assert_double_eq_tol(pp_hex8_internal_force(&laws[i], X, u, f, &energy), 1.0, 1e-12);
+    for (int k = 0; k < 24; ++k) ck_assert_msg(fabs(f[k]) < 1e-10 * scale, "f[%d] = %.3g", k, f[k]);
+    ck_assert_msg(fabs(energy) < 1e-10 * laws[i].shear_modulus * 1e-15, "energy %.3g after a rotation", energy);
+  }
+}
+END_TEST
+
+START_TEST(test_uniaxial_element)
+{
+  pp_material laws[] = {law(PP_MATERIAL_NEO_HOOKEAN, 2, 50), law(PP_MATERIAL_NEO_HOOKEAN, 2, 500),
+                        law(PP_MATERIAL_OGDEN, 12, 50), law(PP_MATERIAL_OGDEN, 12, 500)};
+  const double h = 10e-6, stretch = 1.5;
+  for (size_t i = 0; i < sizeof laws / sizeof laws[0]; ++i) {
+    double lateral = 0, axial = 0, X[24], u[24], f[24], energy = 0;
+    ck_assert_int_eq(pp_material_uniaxial(&laws[i], stretch, &lateral, &axial), PP_OK);
+    for (int c = 0; c < 8; ++c)
+      for (int d = 0; d < 3; ++d) {
+        X[3 * c + d] = h * corner_bit(c, d);
+        u[3 * c + d] = X[3 * c + d] * ((d == 0 ? stretch : lateral) - 1);
+      }
+    double J_bar = pp_hex8_internal_force(&laws[i], X, u, f, &energy);
+    ck_assert_double_eq_tol(J_bar, stretch * lateral * lateral, 1e-14);
+    double face_x = 0, sum[3] = {0, 0, 0};
+    for (int c = 0; c < 8; ++c) {
+      if (corner_bit(c, 0)) face_x += f[3 * c];
+      for (int d = 0; d < 3; ++d) sum[d] += f[3 * c + d];
+      /* traction-free lateral faces: the y and z forces of every node vanish */
+      ck_assert_msg(fabs(f[3 * c + 1]) < 1e-9 * fabs(axial) * h * h && fabs(f[3 * c + 2]) < 1e-9 * fabs(axial) * h * h,
+                    "law %zu: lateral nodal force %.3g, %.3g", i, f[3 * c + 1], f[3 * c + 2]);
+    }
+    const double expected = lateral * lateral * axial * h * h; /* P_xx A0 */
+    ck_assert_msg(fabs(face_x - expected) < 1e-10 * expected, "law %zu: +x face force %.12g, expected %.12g", i, face_x,
+                  expected);
+    for (int d = 0; d < 3; ++d) ck_assert(fabs(sum[d]) < 1e-12 * expected);
+  }
+}
+END_TEST
+
+START_TEST(test_volume_and_inversion)
+{
+  double X[24], u[24] = {0}, f[24], energy = 0;
+  for (int c = 0; c < 8; ++c)
+    for (int d = 0; d < 3; ++d) X[3 * c + d] = (d + 1) * 1e-6 * corner_bit(c, d);
+  ck_assert_double_eq_tol(pp_hex8_volume(X), 6e-18, 1e-30);
+  pp_material m = law(PP_MATERIAL_NEO_HOOKEAN, 2, 50);
+  u[3 * 6 + 2] = -5e-6; /* push a top corner far through the bottom face: inverted */
+  ck_assert_double_eq(pp_hex8_internal_force(&m, X, u, f, &energy), 0);
+  for (int k = 0; k < 24; ++k) ck_assert_double_eq(f[k], 0);
+}
+END_TEST
+
+int main(void)
+{
+  Suite *suite = suite_create("element");
+  TCase *tc = tcase_create("hex8");
+  tcase_add_test(tc, test_force_is_energy_gradient);
+  tcase_add_test(tc, test_rigid_motion);
+  tcase_add_test(tc, test_uniaxial_element);
+  tcase_add_test(tc, test_volume_and_inversion);
+  suite_add_tcase(suite, tc);
+  SRunner *runner = srunner_create(suite);
+  srunner_run_all(runner, CK_NORMAL);
+  int failed = srunner_ntests_failed(runner);
+  srunner_free(runner);
+  return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+}
