@@ -117,3 +117,20 @@ double pp_hex8_internal_force(const pp_material *m, const double X[24], const do
   }
   return J_bar;
 }
+
+double pp_hex8_stable_step(const pp_material *m, const double X[24], const double u[24])
+{
+  double x[24], dNdx[24], b[24] = {0}, volume = 0;
+  for (int k = 0; k < 24; ++k) x[k] = X[k] + u[k];
+  /* b_a = sum_q w_q dN_a/dx (q): gradients with respect to the current coordinates */
+  for (int q = 0; q < 8; ++q) {
+    double w = gradients(x, q, dNdx);
+    volume += w;
+    for (int k = 0; k < 24; ++k) b[k] += w * dNdx[k];
+  }
+  if (!(volume > 0)) return 0;
+  double sum = 0;
+  for (int k = 0; k < 24; ++k) sum += b[k] * b[k];
+  const double c2 = pp_material_p_wave_modulus(m) / m->density;
+  return 2 / sqrt(8 * c2 * sum / (volume * volume));
+}

@@ -24,6 +24,14 @@
 double pp_hex8_internal_force(const pp_material *material, const double X[24], const double u[24], double f[24],
                               double *energy);
 
+/* Stable explicit step bound of the element in its current configuration x = X + u: 2 / omega with
+ * omega^2 = (8 c^2 / v^2) sum_a b_a . b_a (Flanagan and Belytschko 1981, the uniform-strain
+ * bound; b_a the integral of dN_a/dx over the element, v its current volume), c the dilatational
+ * wave speed sqrt((kappa + 4 mu/3) / rho) at small strain. A cube of side h gives h / (sqrt(3) c).
+ * Stiffening at large strain (Ogden) raises the tangent wave speed above c: the caller applies a
+ * safety factor and recomputes the step as elements deform. */
+double pp_hex8_stable_step(const pp_material *material, const double X[24], const double u[24]);
+
 /* Reference volume of the hex (2x2x2 Gauss, exact for the trilinear map). */
 double pp_hex8_volume(const double X[24]);
 

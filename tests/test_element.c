@@ -6,6 +6,7 @@
  * lateral faces none — the one-element V1 static check. */
 #include <check.h>
 #include <math.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -132,6 +133,71 @@ START_TEST(test_volume_and_inversion)
 }
 END_TEST
 
+/* The critical step of explicit central differences is 2 / sqrt(lambda_max(M^-1 K)) (the
+ * stability limit of the leapfrog scheme, e.g. Belytschko, Liu and Moran, Nonlinear Finite
+ * Elements, section 6.3). Power iteration on M^-1 K of one free element (lumped mass rho V / 8 per
+ * corner, K v from central differences of the forces at the reference state): the element's
+ * estimate must stay below that limit and within a factor 2 of it (measured: 0.987-0.999). A
+ * single element's limit bounds a mesh's from above (element eigenvalue inequality), so a bound
+ * below it is what is needed. */
+static double critical_step(const pp_material *m, const double X[24])
+{
+  double v[24], w[24], zero[24] = {0}, energy = 0, mass[8];
+  const double volume = pp_hex8_volume(X);
+  for (int c = 0; c < 8; ++c) mass[c] = m->density * volume / 8;
+  for (int k = 0; k < 24; ++k) v[k] = cos(0.7 * k + 0.3);
+  double lambda = 0;
+  for (int iteration = 0; iteration < 400; ++iteration) {
+    double norm = 0;
+    for (int k = 0; k < 24; ++k) norm += v[k] * v[k];
+    norm = sqrt(norm);
+    const double h = 1e-9 * 10e-6;
+    double up[24], down[24], fp[24], fd[24];
+    for (int k = 0; k < 24; ++k) {
+      v[k] /= norm;
+      up[k] = zero[k] + h * v[k];
+      down[k] = zero[k] - h * v[k];
+    }
+    pp_hex8_internal_force(m, X, up, fp, &energy);
+    pp_hex8_internal_force(m, X, down, fd, &energy);
+    double dot = 0;
+    for (int k = 0; k < 24; ++k) {
+      w[k] = (fp[k] - fd[k]) / (2 * h) / mass[k / 3];
+      dot += w[k] * v[k] * mass[k / 3];
+    }
+    double mass_norm = 0; /* Rayleigh quotient in the mass inner product */
+    for (int k = 0; k < 24; ++k) mass_norm += v[k] * v[k] * mass[k / 3];
+    lambda = dot / mass_norm;
+    memcpy(v, w, sizeof v);
+  }
+  return 2 / sqrt(lambda);
+}
+
+START_TEST(test_stable_step_bound)
+{
+  pp_material laws[] = {law(PP_MATERIAL_NEO_HOOKEAN, 2, 50), law(PP_MATERIAL_OGDEN, 12, 500)};
+  double box[24], skewed[24], zero[24] = {0};
+  for (int c = 0; c < 8; ++c)
+    for (int d = 0; d < 3; ++d) box[3 * c + d] = (d == 2 ? 5e-6 : 10e-6) * corner_bit(c, d);
+  distorted(skewed);
+  const double *shapes[] = {box, skewed};
+  for (int i = 0; i < 2; ++i)
+    for (int s = 0; s < 2; ++s) {
+      double estimate = pp_hex8_stable_step(&laws[i], shapes[s], zero), limit = critical_step(&laws[i], shapes[s]);
+      printf("stable step: law %d shape %d: estimate %.4g s, power-iteration limit %.4g s (ratio %.3f)\n", i, s,
+             estimate, limit, estimate / limit);
+      ck_assert_msg(estimate < limit && estimate > 0.5 * limit, "law %d shape %d: estimate %.4g, limit %.4g", i, s,
+                    estimate, limit);
+    }
+  /* A cube of side h: h / (sqrt(3) c) exactly. */
+  double cube[24];
+  for (int c = 0; c < 8; ++c)
+    for (int d = 0; d < 3; ++d) cube[3 * c + d] = 10e-6 * corner_bit(c, d);
+  const double wave = sqrt(pp_material_p_wave_modulus(&laws[0]) / laws[0].density);
+  ck_assert_double_eq_tol(pp_hex8_stable_step(&laws[0], cube, zero), 10e-6 / (sqrt(3.0) * wave), 1e-12 * 10e-6 / wave);
+}
+END_TEST
+
 int main(void)
 {
   Suite *suite = suite_create("element");
@@ -140,6 +206,7 @@ int main(void)
   tcase_add_test(tc, test_rigid_motion);
   tcase_add_test(tc, test_uniaxial_element);
   tcase_add_test(tc, test_volume_and_inversion);
+  tcase_add_test(tc, test_stable_step_bound);
   suite_add_tcase(suite, tc);
   SRunner *runner = srunner_create(suite);
   srunner_run_all(runner, CK_NORMAL);
