@@ -1,0 +1,220 @@
+/* mechanics: stage-1 hex8 element forces on the device, the same element as host/element.c
+ * (mean dilatation: deviatoric energy at the 2x2x2 Gauss points, the volumetric energy once per
+ * element on J_bar = v / V; see element.h for why) and the same laws as host/material.c
+ * (decoupled neo-Hookean and one-term Ogden with mu the initial shear modulus). One work-item per
+ * element writes its 8 corner forces; the nodes add their corners in a fixed order elsewhere, so
+ * results do not depend on the partition.
+ * Material table: 4 REALs per material: model (0 neo-Hookean, 1 Ogden), mu, alpha, kappa.
+ * Build options (host/clrt): -DREAL=... -DREAL_IS_DOUBLE=... */
+#pragma OPENCL FP_CONTRACT OFF
+#if REAL_IS_DOUBLE
+#pragma OPENCL EXTENSION cl_khr_fp64 : enable
+#endif
+
+static int hex_corner_bit(int c, int axis)
+{
+  int face = c & 3;
+  if (axis == 0) return face == 1 || face == 2;
+  if (axis == 1) return face >= 2;
+  return c >> 2;
+}
+
+static REAL det3(const REAL *A)
+{
+  return A[0] * (A[4] * A[8] - A[5] * A[7]) - A[1] * (A[3] * A[8] - A[5] * A[6]) +
+         A[2] * (A[3] * A[7] - A[4] * A[6]);
+}
+
+static void inverse_transpose3(const REAL *A, REAL *out)
+{
+  const REAL d = det3(A);
+  out[0] = (A[4] * A[8] - A[5] * A[7]) / d;
+  out[1] = (A[5] * A[6] - A[3] * A[8]) / d;
+  out[2] = (A[3] * A[7] - A[4] * A[6]) / d;
+  out[3] = (A[2] * A[7] - A[1] * A[8]) / d;
+  out[4] = (A[0] * A[8] - A[2] * A[6]) / d;
+  out[5] = (A[1] * A[6] - A[0] * A[7]) / d;
+  out[6] = (A[1] * A[5] - A[2] * A[4]) / d;
+  out[7] = (A[2] * A[3] - A[0] * A[5]) / d;
+  out[8] = (A[0] * A[4] - A[1] * A[3]) / d;
+}
+
+/* dN/dX [8][3] at Gauss point q from the reference corners; returns det(dX/dxi). */
+static REAL hex_gradients(const REAL *X, int q, REAL *dNdX)
+{
+  const REAL g = (REAL)0.57735026918962576451;
+  REAL xi[3], dNdxi[24], J0[9], J0it[9];
+  for (int k = 0; k < 9; ++k) J0[k] = 0;
+  for (int d = 0; d < 3; ++d) xi[d] = hex_corner_bit(q, d) ? g : -g;
+  for (int k = 0; k < 8; ++k) {
+    REAL s[3], f[3];
+    for (int d = 0; d < 3; ++d) {
+      s[d] = hex_corner_bit(k, d) ? (REAL)1 : (REAL)-1;
+      f[d] = 1 + s[d] * xi[d];
+    }
+    dNdxi[3 * k + 0] = (REAL)0.125 * s[0] * f[1] * f[2];
+    dNdxi[3 * k + 1] = (REAL)0.125 * f[0] * s[1] * f[2];
+    dNdxi[3 * k + 2] = (REAL)0.125 * f[0] * f[1] * s[2];
+    for (int i = 0; i < 3; ++i)
+      for (int j = 0; j < 3; ++j) J0[3 * i + j] += X[3 * k + i] * dNdxi[3 * k + j];
+  }
+  inverse_transpose3(J0, J0it);
+  for (int k = 0; k < 8; ++k)
+    for (int i = 0; i < 3; ++i) {
+      REAL sum = 0;
+      for (int j = 0; j < 3; ++j) sum += J0it[3 * i + j] * dNdxi[3 * k + j];
+      dNdX[3 * k + i] = sum;
+    }
+  return det3(J0);
+}
+
+/* Cyclic Jacobi eigen-decomposition of a symmetric 3x3 (as host/material.c). */
+static void symmetric_eigen3(const REAL *A, REAL *values, REAL *V)
+{
+  REAL a[3][3];
+  for (int i = 0; i < 3; ++i)
+    for (int j = 0; j < 3; ++j) {
+      a[i][j] = (REAL)0.5 * (A[3 * i + j] + A[3 * j + i]);
+      V[3 * i + j] = i == j ? (REAL)1 : (REAL)0;
+    }
+  for (int sweep = 0; sweep < 50; ++sweep) {
+    REAL off = fabs(a[0][1]) + fabs(a[0][2]) + fabs(a[1][2]);
+    REAL scale = fabs(a[0][0]) + fabs(a[1][1]) + fabs(a[2][2]);
+#if REAL_IS_DOUBLE
+    if (off <= (REAL)1e-20 * scale) break;
+#else
+    if (off <= (REAL)1e-9 * scale) break;
+#endif
+    for (int p = 0; p < 2; ++p)
+      for (int q = p + 1; q < 3; ++q) {
+        if (a[p][q] == 0) continue;
+        REAL theta = (a[q][q] - a[p][p]) / (2 * a[p][q]);
+        REAL t = (theta >= 0 ? (REAL)1 : (REAL)-1) / (fabs(theta) + sqrt(theta * theta + 1));
+        REAL c = 1 / sqrt(t * t + 1), s = t * c;
+        for (int k = 0; k < 3; ++k) {
+          REAL akp = a[k][p], akq = a[k][q];
+          a[k][p] = c * akp - s * akq;
+          a[k][q] = s * akp + c * akq;
+        }
+        for (int k = 0; k < 3; ++k) {
+          REAL apk = a[p][k], aqk = a[q][k];
+          a[p][k] = c * apk - s * aqk;
+          a[q][k] = s * apk + c * aqk;
+        }
+        for (int k = 0; k < 3; ++k) {
+          REAL vkp = V[3 * k + p], vkq = V[3 * k + q];
+          V[3 * k + p] = c * vkp - s * vkq;
+          V[3 * k + q] = s * vkp + c * vkq;
+        }
+      }
+  }
+  for (int i = 0; i < 3; ++i) values[i] = a[i][i];
+}
+
+/* Deviatoric energy W_dev(C) and S_dev(C) (material.h). */
+static REAL deviatoric(const REAL model, const REAL mu, const REAL alpha, const REAL *C, REAL *S)
+{
+  const REAL J = sqrt(det3(C));
+  if (model == 0) {
+    REAL Cit[9];
+    inverse_transpose3(C, Cit); /* C symmetric: C^-T = C^-1 */
+    const REAL I1 = C[0] + C[4] + C[8], shear = mu * pow(J, (REAL)(-2.0 / 3.0));
+    for (int k = 0; k < 9; ++k) S[k] = shear * ((k % 4 == 0 ? (REAL)1 : (REAL)0) - I1 / 3 * Cit[k]);
+    return (REAL)0.5 * mu * (pow(J, (REAL)(-2.0 / 3.0)) * I1 - 3);
+  }
+  REAL c[3], V[9], powers[3], mean = 0, energy = 0;
+  symmetric_eigen3(C, c, V);
+  const REAL scale = pow(J, (REAL)(-1.0 / 3.0));
+  for (int i = 0; i < 3; ++i) {
+    powers[i] = pow(scale * sqrt(c[i]), alpha);
+    mean += powers[i] / 3;
+    energy += powers[i] - 1;
+  }
+  REAL D[3];
+  for (int i = 0; i < 3; ++i) D[i] = 2 * mu / alpha * (powers[i] - mean) / c[i];
+  for (int i = 0; i < 3; ++i)
+    for (int j = 0; j < 3; ++j) {
+      REAL sum = 0;
+      for (int k = 0; k < 3; ++k) sum += V[3 * i + k] * D[k] * V[3 * j + k];
+      S[3 * i + j] = sum;
+    }
+  return 2 * mu / (alpha * alpha) * energy;
+}
+
+/* Per element: corner forces f = dE/du [e*24], stored energy [e] and mean dilatation [e] (0 when
+ * the element is inverted; its forces are then 0). X: reference corners [e*24]; u: nodal
+ * displacements [node*3]; element_nodes [e*8] local node indices. */
+__kernel void hex8_forces(const ulong count, __global const REAL *restrict reference_corners,
+                          __global const int *restrict element_nodes, __global const REAL *restrict displacement,
+                          __global const int *restrict element_material, __global const REAL *restrict materials,
+                          __global REAL *restrict corner_force, __global REAL *restrict element_energy,
+                          __global REAL *restrict element_dilatation)
+{
+  const size_t e = get_global_id(0);
+  if (e >= count) return;
+  REAL X[24], u[24], f[24];
+  for (int k = 0; k < 24; ++k) {
+    X[k] = reference_corners[e * 24 + k];
+    f[k] = 0;
+  }
+  for (int c = 0; c < 8; ++c) {
+    const size_t node = (size_t)element_nodes[e * 8 + c];
+    for (int d = 0; d < 3; ++d) u[3 * c + d] = displacement[node * 3 + d];
+  }
+  const int m = element_material[e];
+  const REAL model = materials[4 * m], mu = materials[4 * m + 1], alpha = materials[4 * m + 2],
+             kappa = materials[4 * m + 3];
+  REAL w[8], detF[8], V = 0, v = 0;
+  int inverted = 0;
+  for (int q = 0; q < 8; ++q) {
+    REAL dNdX[24], F[9];
+    w[q] = hex_gradients(X, q, dNdX);
+    for (int i = 0; i < 3; ++i)
+      for (int j = 0; j < 3; ++j) {
+        REAL sum = i == j ? (REAL)1 : (REAL)0;
+        for (int k = 0; k < 8; ++k) sum += u[3 * k + i] * dNdX[3 * k + j];
+        F[3 * i + j] = sum;
+      }
+    detF[q] = det3(F);
+    inverted |= !(detF[q] > 0);
+    V += w[q];
+    v += w[q] * detF[q];
+  }
+  if (inverted) {
+    for (int k = 0; k < 24; ++k) corner_force[e * 24 + k] = 0;
+    element_energy[e] = 0;
+    element_dilatation[e] = 0;
+    return;
+  }
+  const REAL J_bar = v / V, pressure = kappa * (J_bar - 1);
+  REAL energy = V * (REAL)0.5 * kappa * (J_bar - 1) * (J_bar - 1);
+  for (int q = 0; q < 8; ++q) {
+    /* Recomputing the gradients keeps the private arrays small (a GPU's registers). */
+    REAL dNdX[24], F[9], C[9], S[9], Fit[9];
+    hex_gradients(X, q, dNdX);
+    for (int i = 0; i < 3; ++i)
+      for (int j = 0; j < 3; ++j) {
+        REAL sum = i == j ? (REAL)1 : (REAL)0;
+        for (int k = 0; k < 8; ++k) sum += u[3 * k + i] * dNdX[3 * k + j];
+        F[3 * i + j] = sum;
+      }
+    for (int i = 0; i < 3; ++i)
+      for (int j = 0; j < 3; ++j) {
+        REAL sum = 0;
+        for (int k = 0; k < 3; ++k) sum += F[3 * k + i] * F[3 * k + j];
+        C[3 * i + j] = sum;
+      }
+    energy += w[q] * deviatoric(model, mu, alpha, C, S);
+    inverse_transpose3(F, Fit);
+    for (int i = 0; i < 3; ++i)
+      for (int j = 0; j < 3; ++j) {
+        REAL sum = 0;
+        for (int k = 0; k < 3; ++k) sum += F[3 * i + k] * S[3 * k + j];
+        const REAL P = sum + pressure * detF[q] * Fit[3 * i + j];
+        for (int k = 0; k < 8; ++k) f[3 * k + i] += w[q] * P * dNdX[3 * k + j];
+      }
+  }
+  for (int k = 0; k < 24; ++k) corner_force[e * 24 + k] = f[k];
+  element_energy[e] = energy;
+  element_dilatation[e] = J_bar;
+}
