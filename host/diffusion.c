@@ -1,6 +1,7 @@
 /* diffusion: vertex-centred finite volumes with two-point edge fluxes, backward Euler or
  * variable-step BDF2, Jacobi-PCG on the device (see diffusion.h for the schemes and why). */
 #include "diffusion.h"
+#include "element.h"
 
 #include "runtime.h"
 
@@ -59,16 +60,6 @@ struct pp_diffusion {
 
 /* ---- geometry of one hex (VTK corner order, see mesh.h) -------------------------------------- */
 
-/* Corner c's position bit along axis a: corners 0-3 the deeper face counter-clockwise from
- * (i, j), 4-7 above them. */
-static int corner_bit(int c, int axis)
-{
-  int face = c & 3;
-  if (axis == 0) return face == 1 || face == 2;
-  if (axis == 1) return face >= 2;
-  return c >> 2;
-}
-
 /* The corner across the edge along `axis`. */
 static int across(int c, int axis)
 {
@@ -80,7 +71,7 @@ static void centroid_where(const double *xyz, int axis, int bit, double out[3])
 {
   out[0] = out[1] = out[2] = 0;
   for (int c = 0; c < 8; ++c)
-    if (axis < 0 || corner_bit(c, axis) == bit)
+    if (axis < 0 || pp_hex_corner_bit(c, axis) == bit)
       for (int d = 0; d < 3; ++d) out[d] += xyz[3 * c + d];
   double share = axis < 0 ? 0.125 : 0.25;
   for (int d = 0; d < 3; ++d) out[d] *= share;
@@ -95,8 +86,8 @@ static double edge_weight(const double *xyz, int a, int b, int axis, int *skew)
   int beta = (axis + 1) % 3, gamma = (axis + 2) % 3;
   double cell[3], face_beta[3], face_gamma[3], d1[3], d2[3], t[3], area[3];
   centroid_where(xyz, -1, 0, cell);
-  centroid_where(xyz, beta, corner_bit(a, beta), face_beta);
-  centroid_where(xyz, gamma, corner_bit(a, gamma), face_gamma);
+  centroid_where(xyz, beta, pp_hex_corner_bit(a, beta), face_beta);
+  centroid_where(xyz, gamma, pp_hex_corner_bit(a, gamma), face_gamma);
   for (int d = 0; d < 3; ++d) {
     d1[d] = cell[d] - 0.5 * (xyz[3 * a + d] + xyz[3 * b + d]);
     d2[d] = face_gamma[d] - face_beta[d];
@@ -119,12 +110,13 @@ static double corner_volume(const double *xyz, int c)
   const double g = 1.0 / sqrt(3.0);
   double volume = 0;
   for (int q = 0; q < 8; ++q) {
-    double xi[3] = {corner_bit(q, 0) ? g : -g, corner_bit(q, 1) ? g : -g, corner_bit(q, 2) ? g : -g};
+    double xi[3] = {pp_hex_corner_bit(q, 0) ? g : -g, pp_hex_corner_bit(q, 1) ? g : -g,
+                    pp_hex_corner_bit(q, 2) ? g : -g};
     double jacobian[3][3] = {{0}};
     for (int k = 0; k < 8; ++k) {
       double s[3], f[3];
       for (int d = 0; d < 3; ++d) {
-        s[d] = corner_bit(k, d) ? 1.0 : -1.0;
+        s[d] = pp_hex_corner_bit(k, d) ? 1.0 : -1.0;
         f[d] = 1 + s[d] * xi[d];
       }
       double dn[3] = {0.125 * s[0] * f[1] * f[2], 0.125 * f[0] * s[1] * f[2], 0.125 * f[0] * f[1] * s[2]};
@@ -135,7 +127,7 @@ static double corner_volume(const double *xyz, int c)
                  jacobian[0][1] * (jacobian[1][0] * jacobian[2][2] - jacobian[1][2] * jacobian[2][0]) +
                  jacobian[0][2] * (jacobian[1][0] * jacobian[2][1] - jacobian[1][1] * jacobian[2][0]);
     double shape = 0.125;
-    for (int d = 0; d < 3; ++d) shape *= 1 + (corner_bit(c, d) ? 1.0 : -1.0) * xi[d];
+    for (int d = 0; d < 3; ++d) shape *= 1 + (pp_hex_corner_bit(c, d) ? 1.0 : -1.0) * xi[d];
     volume += shape * fabs(det);
   }
   return volume;
@@ -231,7 +223,7 @@ static pp_err build(pp_diffusion *d)
       const double *xyz = mesh->element_corner_coords + 24 * (size_t)e;
       volume += d->corner_volume[8 * e + c];
       for (int axis = 0; axis < 3; ++axis) {
-        int other = across(c, axis), slot = 2 * axis + corner_bit(c, axis), skew = 0;
+        int other = across(c, axis), slot = 2 * axis + pp_hex_corner_bit(c, axis), skew = 0;
         int m = mesh->element_nodes[8 * e + other];
         int *stored = &neighbour[n * SLOTS + slot];
         if (*stored != (int)n && *stored != m) {

@@ -4,7 +4,7 @@
 #include <math.h>
 #include <string.h>
 
-static int corner_bit(int c, int axis)
+int pp_hex_corner_bit(int c, int axis)
 {
   int face = c & 3;
   if (axis == 0) return face == 1 || face == 2;
@@ -38,11 +38,11 @@ static double gradients(const double X[24], int q, double dNdX[24])
 {
   const double g = 1.0 / sqrt(3.0);
   double xi[3], dNdxi[24], J0[9] = {0}, J0it[9];
-  for (int d = 0; d < 3; ++d) xi[d] = corner_bit(q, d) ? g : -g;
+  for (int d = 0; d < 3; ++d) xi[d] = pp_hex_corner_bit(q, d) ? g : -g;
   for (int k = 0; k < 8; ++k) {
     double s[3], f[3];
     for (int d = 0; d < 3; ++d) {
-      s[d] = corner_bit(k, d) ? 1.0 : -1.0;
+      s[d] = pp_hex_corner_bit(k, d) ? 1.0 : -1.0;
       f[d] = 1 + s[d] * xi[d];
     }
     dNdxi[3 * k + 0] = 0.125 * s[0] * f[1] * f[2];

@@ -32,6 +32,10 @@ double pp_hex8_internal_force(const pp_material *material, const double X[24], c
  * safety factor and recomputes the step as elements deform. */
 double pp_hex8_stable_step(const pp_material *material, const double X[24], const double u[24]);
 
+/* Corner c's position bit (0 or 1) along axis 0-2 in the VTK hex order above: corners 0-3 the
+ * deeper face counter-clockwise from (i, j), 4-7 above them. Every hex loop uses it. */
+int pp_hex_corner_bit(int corner, int axis);
+
 /* Reference volume of the hex (2x2x2 Gauss, exact for the trilinear map). */
 double pp_hex8_volume(const double X[24]);
 

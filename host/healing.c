@@ -1,5 +1,6 @@
 /* healing: stage 2's growth factors in a run (see healing.h for the model, schedule and files). */
 #include "healing.h"
+#include "element.h"
 
 #include <errno.h>
 #include <float.h>
@@ -89,14 +90,6 @@ static void read_parameters(const pp_config *config, parameters *p)
 
 /* ---- injury: the channels' volume per element ---------------------------------------------------- */
 
-static int corner_bit(int c, int axis)
-{
-  int face = c & 3;
-  if (axis == 0) return face == 1 || face == 2;
-  if (axis == 1) return face >= 2;
-  return c >> 2;
-}
-
 /* Position and |det J| of the trilinear map of the hex with corners xyz at reference point xi. */
 static double map_point(const double *xyz, const double xi[3], double x[3])
 {
@@ -105,7 +98,7 @@ static double map_point(const double *xyz, const double xi[3], double x[3])
   for (int k = 0; k < 8; ++k) {
     double s[3], f[3];
     for (int d = 0; d < 3; ++d) {
-      s[d] = corner_bit(k, d) ? 1.0 : -1.0;
+      s[d] = pp_hex_corner_bit(k, d) ? 1.0 : -1.0;
       f[d] = 1 + s[d] * xi[d];
     }
     double shape = 0.125 * f[0] * f[1] * f[2];
@@ -119,18 +112,6 @@ static double map_point(const double *xyz, const double xi[3], double x[3])
                jacobian[0][1] * (jacobian[1][0] * jacobian[2][2] - jacobian[1][2] * jacobian[2][0]) +
                jacobian[0][2] * (jacobian[1][0] * jacobian[2][1] - jacobian[1][1] * jacobian[2][0]);
   return fabs(det);
-}
-
-/* Volume of the hex (2x2x2 Gauss: exact for the trilinear map). */
-static double element_volume(const double *xyz)
-{
-  const double g = 1.0 / sqrt(3.0);
-  double volume = 0, x[3];
-  for (int q = 0; q < 8; ++q) {
-    double xi[3] = {corner_bit(q, 0) ? g : -g, corner_bit(q, 1) ? g : -g, corner_bit(q, 2) ? g : -g};
-    volume += map_point(xyz, xi, x);
-  }
-  return volume;
 }
 
 typedef struct {
@@ -220,7 +201,7 @@ static pp_err build_injury(const parameters *p, const pp_runtime *runtime, const
   PP_MALLOC(owned_share, (size_t)owned + 1, "channel volumes");
   for (int e = 0; e < elements; ++e) {
     j->injured[e] = 0;
-    j->element_volume[e] = element_volume(mesh->element_corner_coords + 24 * (size_t)e);
+    j->element_volume[e] = pp_hex8_volume(mesh->element_corner_coords + 24 * (size_t)e);
   }
   /* The surface: the highest node of the block (z = 0 for generated meshes). */
   double top = -DBL_MAX, global_top = 0;

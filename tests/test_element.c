@@ -13,20 +13,12 @@
 #include "element.h"
 #include "material.h"
 
-static int corner_bit(int c, int axis)
-{
-  int face = c & 3;
-  if (axis == 0) return face == 1 || face == 2;
-  if (axis == 1) return face >= 2;
-  return c >> 2;
-}
-
 /* A distorted reference hex (not a box) of about 10 um. */
 static void distorted(double X[24])
 {
   const double h = 10e-6;
   for (int c = 0; c < 8; ++c)
-    for (int d = 0; d < 3; ++d) X[3 * c + d] = h * corner_bit(c, d) + 1e-6 * sin(3.0 * c + 1.7 * d);
+    for (int d = 0; d < 3; ++d) X[3 * c + d] = h * pp_hex_corner_bit(c, d) + 1e-6 * sin(3.0 * c + 1.7 * d);
 }
 
 static pp_material law(pp_material_model model, double alpha, double ratio)
@@ -99,14 +91,14 @@ START_TEST(test_uniaxial_element)
     ck_assert_int_eq(pp_material_uniaxial(&laws[i], stretch, &lateral, &axial), PP_OK);
     for (int c = 0; c < 8; ++c)
       for (int d = 0; d < 3; ++d) {
-        X[3 * c + d] = h * corner_bit(c, d);
+        X[3 * c + d] = h * pp_hex_corner_bit(c, d);
         u[3 * c + d] = X[3 * c + d] * ((d == 0 ? stretch : lateral) - 1);
       }
     double J_bar = pp_hex8_internal_force(&laws[i], X, u, f, &energy);
     ck_assert_double_eq_tol(J_bar, stretch * lateral * lateral, 1e-14);
     double face_x = 0, sum[3] = {0, 0, 0};
     for (int c = 0; c < 8; ++c) {
-      if (corner_bit(c, 0)) face_x += f[3 * c];
+      if (pp_hex_corner_bit(c, 0)) face_x += f[3 * c];
       for (int d = 0; d < 3; ++d) sum[d] += f[3 * c + d];
       /* traction-free lateral faces: the y and z forces of every node vanish */
       ck_assert_msg(fabs(f[3 * c + 1]) < 1e-9 * fabs(axial) * h * h && fabs(f[3 * c + 2]) < 1e-9 * fabs(axial) * h * h,
@@ -124,7 +116,7 @@ START_TEST(test_volume_and_inversion)
 {
   double X[24], u[24] = {0}, f[24], energy = 0;
   for (int c = 0; c < 8; ++c)
-    for (int d = 0; d < 3; ++d) X[3 * c + d] = (d + 1) * 1e-6 * corner_bit(c, d);
+    for (int d = 0; d < 3; ++d) X[3 * c + d] = (d + 1) * 1e-6 * pp_hex_corner_bit(c, d);
   ck_assert_double_eq_tol(pp_hex8_volume(X), 6e-18, 1e-30);
   pp_material m = law(PP_MATERIAL_NEO_HOOKEAN, 2, 50);
   u[3 * 6 + 2] = -5e-6; /* push a top corner far through the bottom face: inverted */
@@ -178,7 +170,7 @@ START_TEST(test_stable_step_bound)
   pp_material laws[] = {law(PP_MATERIAL_NEO_HOOKEAN, 2, 50), law(PP_MATERIAL_OGDEN, 12, 500)};
   double box[24], skewed[24], zero[24] = {0};
   for (int c = 0; c < 8; ++c)
-    for (int d = 0; d < 3; ++d) box[3 * c + d] = (d == 2 ? 5e-6 : 10e-6) * corner_bit(c, d);
+    for (int d = 0; d < 3; ++d) box[3 * c + d] = (d == 2 ? 5e-6 : 10e-6) * pp_hex_corner_bit(c, d);
   distorted(skewed);
   const double *shapes[] = {box, skewed};
   for (int i = 0; i < 2; ++i)
@@ -192,7 +184,7 @@ START_TEST(test_stable_step_bound)
   /* A cube of side h: h / (sqrt(3) c) exactly. */
   double cube[24];
   for (int c = 0; c < 8; ++c)
-    for (int d = 0; d < 3; ++d) cube[3 * c + d] = 10e-6 * corner_bit(c, d);
+    for (int d = 0; d < 3; ++d) cube[3 * c + d] = 10e-6 * pp_hex_corner_bit(c, d);
   const double wave = sqrt(pp_material_p_wave_modulus(&laws[0]) / laws[0].density);
   ck_assert_double_eq_tol(pp_hex8_stable_step(&laws[0], cube, zero), 10e-6 / (sqrt(3.0) * wave), 1e-12 * 10e-6 / wave);
 }
