@@ -218,3 +218,24 @@ __kernel void hex8_forces(const ulong count, __global const REAL *restrict refer
   element_energy[e] = energy;
   element_dilatation[e] = J_bar;
 }
+
+/* Node forces from corner forces: node n adds the corners of its elements in ascending global
+ * element id (the mesh's node_element CSR, entry = element * 8 + corner), owned and ghost
+ * elements alike, so a node's sum is the same bits on any partition. */
+__kernel void gather_corner_forces(const ulong owned, __global const int *restrict offset,
+                                   __global const int *restrict entry, __global const REAL *restrict corner_force,
+                                   __global REAL *restrict node_force)
+{
+  const size_t n = get_global_id(0);
+  if (n >= owned) return;
+  REAL f0 = 0, f1 = 0, f2 = 0;
+  for (int r = offset[n]; r < offset[n + 1]; ++r) {
+    const size_t c = (size_t)entry[r] * 3;
+    f0 += corner_force[c];
+    f1 += corner_force[c + 1];
+    f2 += corner_force[c + 2];
+  }
+  node_force[n * 3] = f0;
+  node_force[n * 3 + 1] = f1;
+  node_force[n * 3 + 2] = f2;
+}

@@ -5,12 +5,14 @@
  * double (different summation orders, so not bits); an inverted element gives zero forces. */
 #include <check.h>
 #include <math.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "clrt.h"
 #include "element.h"
 #include "material.h"
+#include "mesh.h"
 #include "mpi_suite.h"
 
 enum { ELEMENTS = 64 };
@@ -90,6 +92,138 @@ START_TEST(test_forces_match_host_element)
 }
 END_TEST
 
+/* Device node forces of a whole (distributed) mesh under the displacement u(X) given per node. */
+static double *node_forces(const pp_mesh *mesh, const pp_material *law, const double G[9], double *energy_sum)
+{
+  const int elements = mesh->element_count, owned = mesh->owned_node_count, nodes = mesh->node_count;
+  double table[4] = {law->model == PP_MATERIAL_OGDEN, law->shear_modulus, law->ogden_alpha, law->bulk_modulus};
+  double *u = malloc((size_t)nodes * 3 * sizeof *u + 8), *force = malloc((size_t)owned * 3 * sizeof *force + 8);
+  int *material = calloc((size_t)elements + 1, sizeof *material);
+  for (int n = 0; n < nodes; ++n)
+    for (int i = 0; i < 3; ++i) {
+      double sum = 0;
+      for (int j = 0; j < 3; ++j) sum += G[3 * i + j] * mesh->node_coords[3 * n + j];
+      u[3 * n + i] = sum;
+    }
+  cl_mem b[9] = {NULL};
+  const size_t bytes[9] = {(size_t)elements * 24 * sizeof(double) + 8, (size_t)elements * 8 * sizeof(int) + 8,
+                           (size_t)nodes * 3 * sizeof(double) + 8,    (size_t)elements * sizeof(int) + 8,
+                           sizeof table,                               (size_t)elements * 24 * sizeof(double) + 8,
+                           (size_t)elements * sizeof(double) + 8,      (size_t)elements * sizeof(double) + 8,
+                           (size_t)owned * 3 * sizeof(double) + 8};
+  const void *hosts[5] = {mesh->element_corner_coords, mesh->element_nodes, u, material, table};
+  const size_t used[5] = {(size_t)elements * 24 * sizeof(double), (size_t)elements * 8 * sizeof(int),
+                          (size_t)nodes * 3 * sizeof(double), (size_t)elements * sizeof(int), sizeof table};
+  for (int k = 0; k < 9; ++k) {
+    ck_assert_int_eq(pp_clrt_buffer(clrt, CL_MEM_READ_WRITE, bytes[k], "patch buffer", &b[k]), PP_OK);
+    if (k < 5) ck_assert_int_eq(pp_clrt_write(clrt, b[k], 0, used[k], hosts[k], "patch input"), PP_OK);
+  }
+  cl_mem offset = NULL, entry = NULL;
+  const int entries = mesh->node_element_offset[owned];
+  ck_assert_int_eq(pp_clrt_buffer(clrt, CL_MEM_READ_ONLY, ((size_t)owned + 1) * sizeof(int), "offsets", &offset), PP_OK);
+  ck_assert_int_eq(pp_clrt_buffer(clrt, CL_MEM_READ_ONLY, (size_t)entries * sizeof(int) + 8, "entries", &entry), PP_OK);
+  ck_assert_int_eq(pp_clrt_write(clrt, offset, 0, ((size_t)owned + 1) * sizeof(int), mesh->node_element_offset, "o"),
+                   PP_OK);
+  ck_assert_int_eq(pp_clrt_write(clrt, entry, 0, (size_t)entries * sizeof(int), mesh->node_element_entry, "e"), PP_OK);
+  cl_kernel forces = NULL, gather = NULL;
+  ck_assert_int_eq(pp_clrt_kernel(clrt, "mechanics", "hex8_forces", &forces), PP_OK);
+  ck_assert_int_eq(pp_clrt_kernel(clrt, "mechanics", "gather_corner_forces", &gather), PP_OK);
+  cl_ulong count = (cl_ulong)elements, owned_count = (cl_ulong)owned;
+  ck_assert_int_eq(clSetKernelArg(forces, 0, sizeof count, &count), CL_SUCCESS);
+  for (int k = 0; k < 8; ++k) ck_assert_int_eq(clSetKernelArg(forces, (cl_uint)(k + 1), sizeof(cl_mem), &b[k]), CL_SUCCESS);
+  ck_assert_int_eq(pp_clrt_launch(clrt, forces, "hex8_forces", (size_t)elements, 64), PP_OK);
+  ck_assert_int_eq(clSetKernelArg(gather, 0, sizeof owned_count, &owned_count), CL_SUCCESS);
+  ck_assert_int_eq(clSetKernelArg(gather, 1, sizeof(cl_mem), &offset), CL_SUCCESS);
+  ck_assert_int_eq(clSetKernelArg(gather, 2, sizeof(cl_mem), &entry), CL_SUCCESS);
+  ck_assert_int_eq(clSetKernelArg(gather, 3, sizeof(cl_mem), &b[5]), CL_SUCCESS);
+  ck_assert_int_eq(clSetKernelArg(gather, 4, sizeof(cl_mem), &b[8]), CL_SUCCESS);
+  ck_assert_int_eq(pp_clrt_launch(clrt, gather, "gather_corner_forces", (size_t)owned, 64), PP_OK);
+  ck_assert_int_eq(pp_clrt_read(clrt, b[8], 0, (size_t)owned * 3 * sizeof(double), force, "node forces"), PP_OK);
+  double *energy = malloc((size_t)elements * sizeof *energy + 8);
+  ck_assert_int_eq(pp_clrt_read(clrt, b[6], 0, (size_t)elements * sizeof(double), energy, "energies"), PP_OK);
+  *energy_sum = 0;
+  for (int e = 0; e < mesh->owned_element_count; ++e) *energy_sum += energy[e];
+  free(energy);
+  for (int k = 0; k < 9; ++k) clReleaseMemObject(b[k]);
+  clReleaseMemObject(offset);
+  clReleaseMemObject(entry);
+  free(u);
+  free(material);
+  return force;
+}
+
+/* The patch test (a homogeneous deformation of a graded, undulated block): every node inside the
+ * block carries zero net force (the element reproduces a constant stress exactly); the +x face
+ * carries P_xx times its reference area for the compressible uniaxial stretch of host/material
+ * (the 4x4x4-patch form of V1 without the dynamics); and the node forces are the same bits on 1,
+ * 2 and 4 ranks (fixed-order corner sums over ghost elements) as a serial run. */
+START_TEST(test_patch_homogeneous_stretch)
+{
+  int rank = 0, size = 1;
+  MPI_Comm_rank(MPI_COMM_WORLD, &rank);
+  MPI_Comm_size(MPI_COMM_WORLD, &size);
+  pp_clrt_options options;
+  pp_clrt_options_default(&options);
+  options.use_double = 1;
+  ck_assert_msg(pp_clrt_create(&clrt, MPI_COMM_WORLD, &options) == PP_OK, "%s", pp_error_message());
+  const double um = 1e-6;
+  pp_mesh_spec spec = {
+    .length_x = 80 * um, .length_y = 60 * um, .layer_thickness = {10 * um, 20 * um, 30 * um, 30 * um, 40 * um},
+    .side_x = PP_SIDE_FREE, .side_y = PP_SIDE_FREE, .lateral_fine_size = 8 * um, .lateral_fine_radius = 0,
+    .lateral_growth = 1, .lateral_max_size = 8 * um, .surface_size = 4 * um, .depth_growth = 1.3,
+    .depth_max_size = 20 * um, .min_elements_per_layer = 1, .dej_amplitude = 10 * um, .dej_wavelength = 40 * um,
+  };
+  const pp_material law = {PP_MATERIAL_OGDEN, PP_OGDEN_INITIAL_SHEAR_MODULUS, 0.1e6, 12, 50 * 0.1e6, 1100};
+  const double stretch = 1.2;
+  double lateral = 0, axial = 0;
+  ck_assert_int_eq(pp_material_uniaxial(&law, stretch, &lateral, &axial), PP_OK);
+  const double G[9] = {stretch - 1, 0, 0, 0, lateral - 1, 0, 0, 0, lateral - 1};
+  pp_mesh mesh, serial;
+  ck_assert_int_eq(pp_mesh_generate(&spec, rank, size, &mesh), PP_OK);
+  ck_assert_int_eq(pp_mesh_generate(&spec, 0, 1, &serial), PP_OK);
+  double energy = 0, serial_energy = 0;
+  double *force = node_forces(&mesh, &law, G, &energy), *serial_force = node_forces(&serial, &law, G, &serial_energy);
+  const double thickness = 130 * um, face = 60 * um * thickness, P = lateral * lateral * axial, scale = P * 64 * um * um;
+  double face_force = 0, worst_interior = 0, worst_lateral = 0;
+  int mismatches = 0;
+  for (int n = 0; n < mesh.owned_node_count; ++n) {
+    const double *x = mesh.node_coords + 3 * n;
+    const int on_x = fabs(x[0]) < 1e-12 || fabs(x[0] - 80 * um) < 1e-12;
+    const int on_y = fabs(x[1]) < 1e-12 || fabs(x[1] - 60 * um) < 1e-12;
+    const int on_z = mesh.node_boundary[n] & (PP_NODE_SURFACE | PP_NODE_BASE);
+    if (fabs(x[0] - 80 * um) < 1e-12) face_force += force[3 * n];
+    if (!on_x && !on_y && !on_z)
+      for (int d = 0; d < 3; ++d) worst_interior = fmax(worst_interior, fabs(force[3 * n + d]) / scale);
+    if (!on_x) worst_lateral = fmax(worst_lateral, fabs(force[3 * n]) / scale);
+    /* the serial mesh numbers nodes by global id too: find the same node */
+    int low = 0, high = serial.owned_node_count;
+    while (low < high) {
+      int middle = (low + high) / 2;
+      if (serial.node_global_id[middle] < mesh.node_global_id[n]) low = middle + 1;
+      else high = middle;
+    }
+    mismatches += memcmp(&force[3 * n], &serial_force[3 * low], 3 * sizeof(double)) != 0;
+  }
+  double totals[3] = {face_force, worst_interior, worst_lateral}, global[3];
+  MPI_Allreduce(totals, global, 1, MPI_DOUBLE, MPI_SUM, MPI_COMM_WORLD);
+  MPI_Allreduce(totals + 1, global + 1, 2, MPI_DOUBLE, MPI_MAX, MPI_COMM_WORLD);
+  int all_mismatches = 0;
+  MPI_Allreduce(&mismatches, &all_mismatches, 1, MPI_INT, MPI_SUM, MPI_COMM_WORLD);
+  if (rank == 0)
+    printf("patch (%d ranks, %lld elements): +x face force %.12g N vs P_xx A0 %.12g N; worst interior node force "
+           "%.2e, worst x force off the x faces %.2e (of P h^2)\n", size, mesh.global_element_count, global[0],
+           P * face, global[1], global[2]);
+  ck_assert_int_eq(all_mismatches, 0);
+  ck_assert_msg(global[1] < 1e-9 && global[2] < 1e-9, "interior %.3e, lateral %.3e", global[1], global[2]);
+  ck_assert_msg(fabs(global[0] - P * face) < 1e-9 * P * face, "face force %.12g vs %.12g", global[0], P * face);
+  free(force);
+  free(serial_force);
+  pp_mesh_free(&mesh);
+  pp_mesh_free(&serial);
+  pp_clrt_destroy(clrt);
+}
+END_TEST
+
 int main(int argc, char **argv)
 {
   MPI_Init(&argc, &argv);
@@ -97,6 +231,7 @@ int main(int argc, char **argv)
   TCase *tc = tcase_create("hex8");
   tcase_set_timeout(tc, 120);
   tcase_add_test(tc, test_forces_match_host_element);
+  tcase_add_test(tc, test_patch_homogeneous_stretch);
   suite_add_tcase(suite, tc);
   int status = pp_test_run_mpi_suite(suite, MPI_COMM_WORLD);
   MPI_Finalize();
