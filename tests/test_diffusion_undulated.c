@@ -519,18 +519,7 @@ END_TEST
 
 int main(int argc, char **argv)
 {
-  if (pp_runtime_start(&runtime, &argc, &argv) != PP_OK) {
-    pp_error_print(stderr, "");
-    return EXIT_FAILURE;
-  }
-  pp_clrt_options options;
-  pp_clrt_options_default(&options);
-  options.use_double = 1;
-  if (pp_clrt_create(&clrt, runtime.comm, &options) != PP_OK) {
-    pp_error_print(stderr, "");
-    pp_runtime_stop(&runtime);
-    return EXIT_FAILURE; /* no OpenCL device is a failure, never a skip */
-  }
+  if (pp_test_start_device(&argc, &argv, &runtime, &clrt)) return EXIT_FAILURE;
   Suite *suite = suite_create("diffusion_undulated");
   TCase *tc = tcase_create("verification");
   tcase_set_timeout(tc, 300);
@@ -538,8 +527,5 @@ int main(int argc, char **argv)
   tcase_add_test(tc, test_amplitude_sweep);
   tcase_add_test(tc, test_indicator_minimum);
   suite_add_tcase(suite, tc);
-  int status = pp_test_run_mpi_suite(suite, runtime.comm);
-  pp_clrt_destroy(clrt);
-  pp_runtime_stop(&runtime);
-  return status;
+  return pp_test_finish_device(suite, &runtime, clrt);
 }

@@ -16,14 +16,11 @@
 #include "mpi_suite.h"
 
 enum { ELEMENTS = 64 };
+static pp_runtime runtime;
 static pp_clrt *clrt;
 
 START_TEST(test_forces_match_host_element)
 {
-  pp_clrt_options options;
-  pp_clrt_options_default(&options);
-  options.use_double = 1;
-  ck_assert_msg(pp_clrt_create(&clrt, MPI_COMM_WORLD, &options) == PP_OK, "%s", pp_error_message());
   const pp_material laws[4] = {
     {PP_MATERIAL_NEO_HOOKEAN, PP_OGDEN_INITIAL_SHEAR_MODULUS, 0.507e6, 2, 24.7 * 0.507e6, 1100},
     {PP_MATERIAL_NEO_HOOKEAN, PP_OGDEN_INITIAL_SHEAR_MODULUS, 1e3, 2, 500 * 1e3, 1100},
@@ -88,7 +85,6 @@ START_TEST(test_forces_match_host_element)
   printf("hex8_forces vs host element: worst corner-force difference %.2e of the element's largest\n", worst);
   ck_assert_msg(worst < 1e-11, "corner forces differ from the host element by %.3e", worst);
   for (int b = 0; b < 8; ++b) clReleaseMemObject(buffers[b]);
-  pp_clrt_destroy(clrt);
 }
 END_TEST
 
@@ -160,12 +156,8 @@ static double *node_forces(const pp_mesh *mesh, const pp_material *law, const do
 START_TEST(test_patch_homogeneous_stretch)
 {
   int rank = 0, size = 1;
-  MPI_Comm_rank(MPI_COMM_WORLD, &rank);
-  MPI_Comm_size(MPI_COMM_WORLD, &size);
-  pp_clrt_options options;
-  pp_clrt_options_default(&options);
-  options.use_double = 1;
-  ck_assert_msg(pp_clrt_create(&clrt, MPI_COMM_WORLD, &options) == PP_OK, "%s", pp_error_message());
+  MPI_Comm_rank(runtime.comm, &rank);
+  MPI_Comm_size(runtime.comm, &size);
   const double um = 1e-6;
   pp_mesh_spec spec = {
     .length_x = 80 * um, .length_y = 60 * um, .layer_thickness = {10 * um, 20 * um, 30 * um, 30 * um, 40 * um},
@@ -205,10 +197,10 @@ START_TEST(test_patch_homogeneous_stretch)
     mismatches += memcmp(&force[3 * n], &serial_force[3 * low], 3 * sizeof(double)) != 0;
   }
   double totals[3] = {face_force, worst_interior, worst_lateral}, global[3];
-  MPI_Allreduce(totals, global, 1, MPI_DOUBLE, MPI_SUM, MPI_COMM_WORLD);
-  MPI_Allreduce(totals + 1, global + 1, 2, MPI_DOUBLE, MPI_MAX, MPI_COMM_WORLD);
+  MPI_Allreduce(totals, global, 1, MPI_DOUBLE, MPI_SUM, runtime.comm);
+  MPI_Allreduce(totals + 1, global + 1, 2, MPI_DOUBLE, MPI_MAX, runtime.comm);
   int all_mismatches = 0;
-  MPI_Allreduce(&mismatches, &all_mismatches, 1, MPI_INT, MPI_SUM, MPI_COMM_WORLD);
+  MPI_Allreduce(&mismatches, &all_mismatches, 1, MPI_INT, MPI_SUM, runtime.comm);
   if (rank == 0)
     printf("patch (%d ranks, %lld elements): +x face force %.12g N vs P_xx A0 %.12g N; worst interior node force "
            "%.2e, worst x force off the x faces %.2e (of P h^2)\n", size, mesh.global_element_count, global[0],
@@ -220,20 +212,17 @@ START_TEST(test_patch_homogeneous_stretch)
   free(serial_force);
   pp_mesh_free(&mesh);
   pp_mesh_free(&serial);
-  pp_clrt_destroy(clrt);
 }
 END_TEST
 
 int main(int argc, char **argv)
 {
-  MPI_Init(&argc, &argv);
+  if (pp_test_start_device(&argc, &argv, &runtime, &clrt)) return EXIT_FAILURE;
   Suite *suite = suite_create("mechanics kernel");
   TCase *tc = tcase_create("hex8");
   tcase_set_timeout(tc, 120);
   tcase_add_test(tc, test_forces_match_host_element);
   tcase_add_test(tc, test_patch_homogeneous_stretch);
   suite_add_tcase(suite, tc);
-  int status = pp_test_run_mpi_suite(suite, MPI_COMM_WORLD);
-  MPI_Finalize();
-  return status;
+  return pp_test_finish_device(suite, &runtime, clrt);
 }
