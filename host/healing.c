@@ -21,7 +21,6 @@ enum { EVENT_STEP, EVENT_PULSE, EVENT_CLEAR };
 static const char *const event_name[] = {"step", "pulse", "clear"};
 
 static const char *const species_key[S] = {"pdgf", "tgf_beta"};
-static const char *const field_unit_si = "kg/m3";
 static const char *const field_unit_out = "ng/mL";
 static const double out_per_si = 1e6; /* 1 kg/m^3 = 10^6 ng/mL */
 static const double day = 86400.0;
@@ -374,11 +373,10 @@ static pp_err load_csv(const pp_runtime *runtime, const char *dir, double until,
   return PP_OK;
 }
 
-/* Min and max per species over all nodes (exact: MPI's MIN/MAX of doubles). */
-static pp_err field_range(pp_diffusion *d, const pp_runtime *runtime, const pp_mesh *mesh, double *field,
-                          double min[S], double max[S])
+/* Min and max per species over all nodes of an owned field on the host (exact: MPI's MIN/MAX). */
+static pp_err host_field_range(const pp_runtime *runtime, const pp_mesh *mesh, const double *field, double min[S],
+                               double max[S])
 {
-  PP_CALL(pp_runtime_agree(runtime, pp_diffusion_get_field(d, field), "reading the stage-2 field"));
   double local[2 * S], global[2 * S];
   for (int s = 0; s < S; ++s) {
     local[s] = DBL_MAX;
@@ -396,6 +394,15 @@ static pp_err field_range(pp_diffusion *d, const pp_runtime *runtime, const pp_m
     min[s] = global[s];
     max[s] = -global[S + s];
   }
+  return PP_OK;
+}
+
+/* The same after reading the field from the device into `field`. */
+static pp_err field_range(pp_diffusion *d, const pp_runtime *runtime, const pp_mesh *mesh, double *field,
+                          double min[S], double max[S])
+{
+  PP_CALL(pp_runtime_agree(runtime, pp_diffusion_get_field(d, field), "reading the stage-2 field"));
+  PP_CALL(host_field_range(runtime, mesh, field, min, max));
   return PP_OK;
 }
 
@@ -424,6 +431,8 @@ typedef struct {
   long long pulses;         /* checkpointed */
   long long outputs, checkpoints;
   double previous_mass[S];  /* checkpointed: m^{n-1}, the mass before the last step (BDF2's check) */
+  double mass[S];           /* total mass of the field now: kept through steps, pulses and clears so
+                               that no step needs a reduction of its own for it */
 } stage;
 
 static pp_err allocate(stage *st)
@@ -498,8 +507,8 @@ static pp_err release_pulse(stage *st)
                                                         st->injury.element_volume[e];
   pp_err local = pp_diffusion_source_from_elements(st->diffusion, st->element_density, st->pulse_mass);
   PP_CALL(pp_runtime_agree(st->runtime, local, "release pulse"));
-  double before[S], after[S];
-  PP_CALL(pp_diffusion_total_mass(st->diffusion, before));
+  double after[S];
+  const double *before = st->mass;
   local = pp_diffusion_get_field(st->diffusion, st->field);
   PP_CALL(pp_runtime_agree(st->runtime, local, "reading the stage-2 field"));
   const double *volume = pp_diffusion_node_volume(st->diffusion);
@@ -517,7 +526,8 @@ static pp_err release_pulse(stage *st)
     row.mass[s] = after[s];
     row.mass_error[s] = released > 0 ? fabs((after[s] - before[s]) - released) / released : 0;
   }
-  PP_CALL(field_range(st->diffusion, st->runtime, st->mesh, st->field, row.min, row.max));
+  for (int s = 0; s < S; ++s) st->mass[s] = after[s]; /* `before` is st->mass: only now */
+  PP_CALL(host_field_range(st->runtime, st->mesh, st->field, row.min, row.max)); /* the field set above */
   PP_CALL(log_append(&st->log, &row));
   pp_log(PP_LOG_INFO, "healing day %.4g: session %lld releases %.4g ng PDGF and %.4g ng TGF-beta from %d channel(s) "
          "(%.4g nL; added mass matches to %.1e)", row.time / day, st->next_session + 1,
@@ -557,6 +567,7 @@ static pp_err clear_negligible(stage *st, const step_row *after)
     if (!clear[s]) continue;
     /* mass: what was removed; min and max: the field is now zero */
     row.min[s] = row.max[s] = 0;
+    st->mass[s] = 0; /* an all-zero field: its exact sum is +0 */
     pp_log(PP_LOG_INFO, "healing day %.4g: %s below %.3g ng/mL everywhere (max %.3g ng/mL): set to zero until the next "
            "release, removing %.3g kg of it", after->time / day, species_key[s], st->p->floor * out_per_si,
            after->max[s] * out_per_si, after->mass[s]);
@@ -568,7 +579,7 @@ static pp_err clear_negligible(stage *st, const step_row *after)
 static pp_err take_step(stage *st, double dt, double t_new)
 {
   double before[S];
-  PP_CALL(pp_diffusion_total_mass(st->diffusion, before));
+  memcpy(before, st->mass, sizeof before);
   pp_diffusion_step_info info;
 
   pp_err err = pp_diffusion_step(st->diffusion, dt, &info);
@@ -591,7 +602,10 @@ static pp_err take_step(stage *st, double dt, double t_new)
     double expected = (a[1] * before[s] - a[2] * st->previous_mass[s]) / (a[0] + st->p->species[s].decay_rate * dt);
     row.mass_error[s] = expected > 0 ? fabs(info.mass[s] - expected) / expected : fabs(info.mass[s]);
   }
-  for (int s = 0; s < S; ++s) st->previous_mass[s] = before[s];
+  for (int s = 0; s < S; ++s) {
+    st->previous_mass[s] = before[s];
+    st->mass[s] = info.mass[s];
+  }
   PP_CALL(field_range(st->diffusion, st->runtime, st->mesh, st->field, row.min, row.max));
   PP_CALL(log_append(&st->log, &row));
   PP_CALL(clear_negligible(st, &row));
@@ -645,7 +659,7 @@ static void summarise(const stage *st, double restarted_from, pp_healing_summary
         summary->most_negative[s] = fmin(summary->most_negative[s], st->log.rows[i].min[s] / summary->peak[s]);
 }
 
-static pp_err set_up(stage *st, const pp_config *config, pp_clrt *clrt, int restart, double *restarted_from)
+static pp_err set_up(stage *st, pp_clrt *clrt, int restart, double *restarted_from)
 {
   const parameters *p = st->p;
   const pp_runtime *runtime = st->runtime;
@@ -666,7 +680,6 @@ static pp_err set_up(stage *st, const pp_config *config, pp_clrt *clrt, int rest
   pp_diffusion_set_solver_options(st->diffusion, &solver);
   if (p->bdf2) PP_CALL(pp_diffusion_set_time_scheme(st->diffusion, PP_TIME_BDF2));
   if (p->z_lines) pp_diffusion_set_preconditioner(st->diffusion, PP_PRECONDITIONER_Z_LINES);
-  (void)config;
 
   pp_io_mesh view;
   PP_CALL(pp_mesh_io_view(st->mesh, &view));
@@ -682,7 +695,6 @@ static pp_err set_up(stage *st, const pp_config *config, pp_clrt *clrt, int rest
     PP_CALL(pp_checkpoint_register_scalar_double(st->checkpoint, name, &st->previous_mass[s]));
   }
   PP_CALL(pp_checkpoint_register_cell_field(st->checkpoint, "injury", "1", 1, st->injury.fraction));
-  (void)field_unit_si;
 
   if (!restart) {
     PP_CALL(pp_io_series_open(&st->series, runtime, st->dir, "healing", "d", &view));
@@ -693,6 +705,7 @@ static pp_err set_up(stage *st, const pp_config *config, pp_clrt *clrt, int rest
   double time = 0;
   PP_CALL(pp_checkpoint_read_latest(st->checkpoint, p->physics_hash, 0, &step, &time));
   PP_CALL(pp_diffusion_checkpoint_restore(st->diffusion));
+  PP_CALL(pp_diffusion_total_mass(st->diffusion, st->mass));
   PP_CALL(load_csv(runtime, st->dir, time, &st->log));
   PP_CALL(pp_io_series_reopen(&st->series, runtime, st->dir, "healing", "d", &view, time / day));
   *restarted_from = time;
@@ -757,7 +770,7 @@ pp_err pp_healing_run(const pp_config *config, const pp_runtime *runtime, pp_clr
   pp_output_schedule outputs = {0}, checkpoints = {0}, sessions = {0};
   double restarted_from = -1;
   pp_err err = make_schedules(&p, &outputs, &checkpoints, &sessions);
-  if (err == PP_OK) err = set_up(&st, config, clrt, restart, &restarted_from);
+  if (err == PP_OK) err = set_up(&st, clrt, restart, &restarted_from);
   if (err == PP_OK) err = time_loop(&st, &outputs, &checkpoints, &sessions);
   if (err == PP_OK) err = save_csv(runtime, output_dir, &st.log);
   if (err == PP_OK) summarise(&st, restarted_from, summary);
