@@ -1249,3 +1249,46 @@ pp_err pp_clrt_read(pp_clrt *clrt, cl_mem buffer, size_t offset, size_t bytes, v
            what ? what : "?", pp_cl_error_name(status), (int)status);
   return PP_OK;
 }
+
+pp_err pp_clrt_write_reals(pp_clrt *clrt, cl_mem buffer, const double *values, size_t count, const char *what)
+{
+  if (count == 0) return PP_OK;
+  if (pp_clrt_real_size(clrt) == 8) {
+    PP_CALL(pp_clrt_write(clrt, buffer, 0, count * sizeof(double), values, what));
+    return PP_OK;
+  }
+  float *f = malloc(count * sizeof *f);
+  PP_CHECK(f, PP_ERR_MEMORY, "out of memory converting %s", what);
+  for (size_t i = 0; i < count; ++i) f[i] = (float)values[i];
+  pp_err err = pp_clrt_write(clrt, buffer, 0, count * sizeof(float), f, what);
+  free(f);
+  PP_CALL(err);
+  return PP_OK;
+}
+
+pp_err pp_clrt_read_reals(pp_clrt *clrt, cl_mem buffer, double *values, size_t count, const char *what)
+{
+  if (count == 0) return PP_OK;
+  if (pp_clrt_real_size(clrt) == 8) {
+    PP_CALL(pp_clrt_read(clrt, buffer, 0, count * sizeof(double), values, what));
+    return PP_OK;
+  }
+  float *f = malloc(count * sizeof *f);
+  PP_CHECK(f, PP_ERR_MEMORY, "out of memory converting %s", what);
+  pp_err err = pp_clrt_read(clrt, buffer, 0, count * sizeof(float), f, what);
+  for (size_t i = 0; err == PP_OK && i < count; ++i) values[i] = f[i];
+  free(f);
+  PP_CALL(err);
+  return PP_OK;
+}
+
+pp_err pp_clrt_set_real_arg(pp_clrt *clrt, cl_kernel kernel, cl_uint index, double value, const char *what)
+{
+  if (pp_clrt_real_size(clrt) == 8) {
+    PP_CL(clSetKernelArg(kernel, index, sizeof value, &value), what);
+  } else {
+    float f = (float)value;
+    PP_CL(clSetKernelArg(kernel, index, sizeof f, &f), what);
+  }
+  return PP_OK;
+}

@@ -177,6 +177,13 @@ pp_err pp_clrt_write(pp_clrt *clrt, cl_mem buffer, size_t offset, size_t bytes, 
 pp_err pp_clrt_read(pp_clrt *clrt, cl_mem buffer, size_t offset, size_t bytes, void *host,
                     const char *what);
 
+/* The same copies for arrays of REALs held as doubles on the host: in a float build each value is
+ * rounded to float on the way in and widened exactly on the way out. count in REALs. */
+pp_err pp_clrt_write_reals(pp_clrt *clrt, cl_mem buffer, const double *values, size_t count, const char *what);
+pp_err pp_clrt_read_reals(pp_clrt *clrt, cl_mem buffer, double *values, size_t count, const char *what);
+/* Kernel argument `index` set to value as a REAL of the clrt's precision. */
+pp_err pp_clrt_set_real_arg(pp_clrt *clrt, cl_kernel kernel, cl_uint index, double value, const char *what);
+
 /* ---- policy pieces, exposed for tests ------------------------------------------------------- */
 
 /* The identity of a device across ranks on one node: "pci:<bus id>" when known, else

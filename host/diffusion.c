@@ -103,85 +103,11 @@ static double edge_weight(const double *xyz, int a, int b, int axis, int *skew)
   return fabs(st) / tt;
 }
 
-/* Integral over the element of corner c's trilinear shape function (2x2x2 Gauss, exact for the
- * trilinear map): the lumped (row-sum) mass of the corner; V/8 on a box. */
-static double corner_volume(const double *xyz, int c)
-{
-  const double g = 1.0 / sqrt(3.0);
-  double volume = 0;
-  for (int q = 0; q < 8; ++q) {
-    double xi[3] = {pp_hex_corner_bit(q, 0) ? g : -g, pp_hex_corner_bit(q, 1) ? g : -g,
-                    pp_hex_corner_bit(q, 2) ? g : -g};
-    double jacobian[3][3] = {{0}};
-    for (int k = 0; k < 8; ++k) {
-      double s[3], f[3];
-      for (int d = 0; d < 3; ++d) {
-        s[d] = pp_hex_corner_bit(k, d) ? 1.0 : -1.0;
-        f[d] = 1 + s[d] * xi[d];
-      }
-      double dn[3] = {0.125 * s[0] * f[1] * f[2], 0.125 * f[0] * s[1] * f[2], 0.125 * f[0] * f[1] * s[2]};
-      for (int i = 0; i < 3; ++i)
-        for (int j = 0; j < 3; ++j) jacobian[i][j] += xyz[3 * k + i] * dn[j];
-    }
-    double det = jacobian[0][0] * (jacobian[1][1] * jacobian[2][2] - jacobian[1][2] * jacobian[2][1]) -
-                 jacobian[0][1] * (jacobian[1][0] * jacobian[2][2] - jacobian[1][2] * jacobian[2][0]) +
-                 jacobian[0][2] * (jacobian[1][0] * jacobian[2][1] - jacobian[1][1] * jacobian[2][0]);
-    double shape = 0.125;
-    for (int d = 0; d < 3; ++d) shape *= 1 + (pp_hex_corner_bit(c, d) ? 1.0 : -1.0) * xi[d];
-    volume += shape * fabs(det);
-  }
-  return volume;
-}
-
 /* ---- device helpers ---------------------------------------------------------------------------- */
-
-/* Upload doubles as REALs of the clrt's precision. */
-static pp_err upload(pp_diffusion *d, cl_mem buffer, const double *values, size_t count, const char *what)
-{
-  if (count == 0) return PP_OK;
-  if (pp_clrt_real_size(d->clrt) == 8) {
-    PP_CALL(pp_clrt_write(d->clrt, buffer, 0, count * sizeof(double), values, what));
-    return PP_OK;
-  }
-  float *f = malloc(count * sizeof *f);
-  PP_CHECK(f, PP_ERR_MEMORY, "out of memory converting %s", what);
-  for (size_t i = 0; i < count; ++i) f[i] = (float)values[i];
-  pp_err err = pp_clrt_write(d->clrt, buffer, 0, count * sizeof(float), f, what);
-  free(f);
-  PP_CALL(err);
-  return PP_OK;
-}
-
-static pp_err download(pp_diffusion *d, cl_mem buffer, double *values, size_t count, const char *what)
-{
-  if (count == 0) return PP_OK;
-  if (pp_clrt_real_size(d->clrt) == 8) {
-    PP_CALL(pp_clrt_read(d->clrt, buffer, 0, count * sizeof(double), values, what));
-    return PP_OK;
-  }
-  float *f = malloc(count * sizeof *f);
-  PP_CHECK(f, PP_ERR_MEMORY, "out of memory converting %s", what);
-  pp_err err = pp_clrt_read(d->clrt, buffer, 0, count * sizeof(float), f, what);
-  for (size_t i = 0; err == PP_OK && i < count; ++i) values[i] = f[i];
-  free(f);
-  PP_CALL(err);
-  return PP_OK;
-}
 
 static pp_err buffer(pp_diffusion *d, size_t count, size_t element_size, const char *what, cl_mem *out)
 {
   PP_CALL(pp_clrt_buffer(d->clrt, CL_MEM_READ_WRITE, count * element_size, what, out));
-  return PP_OK;
-}
-
-static pp_err set_real(pp_diffusion *d, cl_kernel k, cl_uint index, double value, const char *what)
-{
-  if (pp_clrt_real_size(d->clrt) == 8) {
-    PP_CL(clSetKernelArg(k, index, sizeof value, &value), what);
-  } else {
-    float f = (float)value;
-    PP_CL(clSetKernelArg(k, index, sizeof f, &f), what);
-  }
   return PP_OK;
 }
 
@@ -213,7 +139,7 @@ static pp_err build(pp_diffusion *d)
     goto done;
   }
   for (int e = 0; e < mesh->element_count; ++e)
-    for (int c = 0; c < 8; ++c) d->corner_volume[8 * e + c] = corner_volume(mesh->element_corner_coords + 24 * (size_t)e, c);
+    for (int c = 0; c < 8; ++c) d->corner_volume[8 * e + c] = pp_hex8_corner_volume(mesh->element_corner_coords + 24 * (size_t)e, c);
   for (size_t n = 0; n < owned; ++n) {
     for (int slot = 0; slot < SLOTS; ++slot) neighbour[n * SLOTS + slot] = (int)n; /* no edge: itself, g = 0 */
     double volume = 0;
@@ -304,9 +230,9 @@ static pp_err build(pp_diffusion *d)
                                                   interior, "interior nodes")) != PP_OK) goto done;
     if (d->boundary_count && (err = pp_clrt_write(d->clrt, d->boundary, 0, (size_t)d->boundary_count * sizeof(cl_int),
                                                   boundary, "boundary nodes")) != PP_OK) goto done;
-    if ((err = upload(d, d->conductance, conductance, owned * SLOTS * (size_t)S, "diffusion conductances")) != PP_OK)
+    if ((err = pp_clrt_write_reals(d->clrt, d->conductance, conductance, owned * SLOTS * (size_t)S, "diffusion conductances")) != PP_OK)
       goto done;
-    if ((err = upload(d, d->mass, d->volume, owned, "diffusion lumped volumes")) != PP_OK) goto done;
+    if ((err = pp_clrt_write_reals(d->clrt, d->mass, d->volume, owned, "diffusion lumped volumes")) != PP_OK) goto done;
     /* Zero field (ghosts too), zero source, and a defined c^{n-1} (a checkpoint of a run whose
      * history is not yet valid writes it). */
     double *zeros = calloc(total + 1, sizeof *zeros);
@@ -314,9 +240,9 @@ static pp_err build(pp_diffusion *d)
       err = pp_error_raise(PP_ERR_MEMORY, __FILE__, __LINE__, __func__, "out of memory for zeros");
       goto done;
     }
-    err = upload(d, d->c, zeros, total, "concentration");
-    if (err == PP_OK) err = upload(d, d->source, zeros, owned * (size_t)S, "diffusion source");
-    if (err == PP_OK) err = upload(d, d->previous, zeros, owned * (size_t)S, "diffusion previous field");
+    err = pp_clrt_write_reals(d->clrt, d->c, zeros, total, "concentration");
+    if (err == PP_OK) err = pp_clrt_write_reals(d->clrt, d->source, zeros, owned * (size_t)S, "diffusion source");
+    if (err == PP_OK) err = pp_clrt_write_reals(d->clrt, d->previous, zeros, owned * (size_t)S, "diffusion previous field");
     free(zeros);
     if (err != PP_OK) goto done;
   }
@@ -441,14 +367,14 @@ void pp_diffusion_reset_history(pp_diffusion *d) { d->history = 0; }
 
 pp_err pp_diffusion_set_field(pp_diffusion *d, const double *owned_values)
 {
-  PP_CALL(upload(d, d->c, owned_values, d->owned * (size_t)d->species, "concentration"));
+  PP_CALL(pp_clrt_write_reals(d->clrt, d->c, owned_values, d->owned * (size_t)d->species, "concentration"));
   d->history = 0;
   return PP_OK;
 }
 
 pp_err pp_diffusion_get_field(pp_diffusion *d, double *owned_values)
 {
-  PP_CALL(download(d, d->c, owned_values, d->owned * (size_t)d->species, "concentration"));
+  PP_CALL(pp_clrt_read_reals(d->clrt, d->c, owned_values, d->owned * (size_t)d->species, "concentration"));
   return PP_OK;
 }
 
@@ -456,14 +382,14 @@ pp_err pp_diffusion_set_source_rate(pp_diffusion *d, const double *owned_rates)
 {
   size_t count = d->owned * (size_t)d->species;
   if (owned_rates) {
-    PP_CALL(upload(d, d->source, owned_rates, count, "diffusion source"));
+    PP_CALL(pp_clrt_write_reals(d->clrt, d->source, owned_rates, count, "diffusion source"));
     if (count) memcpy(d->source_host, owned_rates, count * sizeof *owned_rates);
     return PP_OK;
   }
   memset(d->source_host, 0, (count + 1) * sizeof *d->source_host);
   double *zeros = calloc(count + 1, sizeof *zeros);
   PP_CHECK(zeros, PP_ERR_MEMORY, "out of memory for zeros");
-  pp_err err = upload(d, d->source, zeros, count, "diffusion source");
+  pp_err err = pp_clrt_write_reals(d->clrt, d->source, zeros, count, "diffusion source");
   free(zeros);
   PP_CALL(err);
   return PP_OK;
@@ -523,7 +449,7 @@ static pp_err prepare(pp_diffusion *d, double dt, double leading)
   if (dt == d->current_dt && leading == d->current_leading) return PP_OK;
   double shift[PP_SOLVER_MAX_SPECIES];
   for (int s = 0; s < d->species; ++s) shift[s] = leading / dt + d->parameters[s].decay_rate;
-  PP_CALL(upload(d, d->shift, shift, (size_t)d->species, "diffusion shifts"));
+  PP_CALL(pp_clrt_write_reals(d->clrt, d->shift, shift, (size_t)d->species, "diffusion shifts"));
   if (d->owned) {
     cl_ulong n = d->owned;
     PP_CL(clSetKernelArg(d->diagonal, 0, sizeof n, &n), "diffusion diagonal");
@@ -625,15 +551,15 @@ pp_err pp_diffusion_step(pp_diffusion *d, double dt, pp_diffusion_step_info *inf
   if (d->owned && taken == PP_TIME_BACKWARD_EULER) {
     cl_ulong n = d->owned;
     PP_CL(clSetKernelArg(d->rhs, 0, sizeof n, &n), "diffusion right-hand side");
-    PP_CALL(set_real(d, d->rhs, 1, 1.0 / dt, "diffusion right-hand side"));
+    PP_CALL(pp_clrt_set_real_arg(d->clrt, d->rhs, 1, 1.0 / dt, "diffusion right-hand side"));
     cl_mem args[] = {d->mass, d->c, d->source, d->b};
     PP_CALL(set_buffers(d->rhs, 2, 4, args, "diffusion right-hand side"));
     PP_CALL(pp_clrt_launch(d->clrt, d->rhs, "diffusion_rhs", d->owned, LOCAL_SIZE));
   } else if (d->owned) {
     cl_ulong n = d->owned;
     PP_CL(clSetKernelArg(d->rhs_bdf2, 0, sizeof n, &n), "diffusion BDF2 right-hand side");
-    PP_CALL(set_real(d, d->rhs_bdf2, 1, a[1] / dt, "diffusion BDF2 right-hand side"));
-    PP_CALL(set_real(d, d->rhs_bdf2, 2, a[2] / dt, "diffusion BDF2 right-hand side"));
+    PP_CALL(pp_clrt_set_real_arg(d->clrt, d->rhs_bdf2, 1, a[1] / dt, "diffusion BDF2 right-hand side"));
+    PP_CALL(pp_clrt_set_real_arg(d->clrt, d->rhs_bdf2, 2, a[2] / dt, "diffusion BDF2 right-hand side"));
     cl_mem args[] = {d->mass, d->c, d->previous, d->source, d->b};
     PP_CALL(set_buffers(d->rhs_bdf2, 3, 5, args, "diffusion BDF2 right-hand side"));
     PP_CALL(pp_clrt_launch(d->clrt, d->rhs_bdf2, "diffusion_rhs_bdf2", d->owned, LOCAL_SIZE));
@@ -771,7 +697,7 @@ pp_err pp_diffusion_checkpoint_save(pp_diffusion *d)
   /* The device reads are local and may fail on one rank: agree before the collective exchanges. */
   if (err == PP_OK) err = pp_diffusion_get_field(d, owned);
   if (err == PP_OK && d->checkpoint_previous)
-    err = download(d, d->previous, previous, d->owned * S, "diffusion previous field");
+    err = pp_clrt_read_reals(d->clrt, d->previous, previous, d->owned * S, "diffusion previous field");
   err = pp_comm_agree(d->comm, err, "reading the diffusion state for a checkpoint");
   if (err == PP_OK) err = owned_to_output(d, owned, d->checkpoint_field);
   if (err == PP_OK) err = owned_to_output(d, d->source_host, d->checkpoint_source);
@@ -806,7 +732,7 @@ pp_err pp_diffusion_checkpoint_restore(pp_diffusion *d)
                            "diffusion restart: BDF2 history %lld (0 to %d expected) with a last dt of %g s", history,
                            BDF2_START_STEPS, d->checkpoint_previous_dt);
     if (err == PP_OK) err = output_to_owned(d, d->checkpoint_previous, owned);
-    if (err == PP_OK) err = upload(d, d->previous, owned, d->owned * S, "diffusion previous field");
+    if (err == PP_OK) err = pp_clrt_write_reals(d->clrt, d->previous, owned, d->owned * S, "diffusion previous field");
     if (err == PP_OK) {
       d->history = (int)history;
       d->previous_dt = d->checkpoint_previous_dt;

@@ -134,3 +134,33 @@ double pp_hex8_stable_step(const pp_material *m, const double X[24], const doubl
   const double c2 = pp_material_p_wave_modulus(m) / m->density;
   return 2 / sqrt(8 * c2 * sum / (volume * volume));
 }
+
+/* Integral over the element of corner c's trilinear shape function (2x2x2 Gauss, exact for the
+ * trilinear map): the lumped (row-sum) mass of the corner; V/8 on a box. */
+double pp_hex8_corner_volume(const double xyz[24], int c)
+{
+  const double g = 1.0 / sqrt(3.0);
+  double volume = 0;
+  for (int q = 0; q < 8; ++q) {
+    double xi[3] = {pp_hex_corner_bit(q, 0) ? g : -g, pp_hex_corner_bit(q, 1) ? g : -g,
+                    pp_hex_corner_bit(q, 2) ? g : -g};
+    double jacobian[3][3] = {{0}};
+    for (int k = 0; k < 8; ++k) {
+      double s[3], f[3];
+      for (int d = 0; d < 3; ++d) {
+        s[d] = pp_hex_corner_bit(k, d) ? 1.0 : -1.0;
+        f[d] = 1 + s[d] * xi[d];
+      }
+      double dn[3] = {0.125 * s[0] * f[1] * f[2], 0.125 * f[0] * s[1] * f[2], 0.125 * f[0] * f[1] * s[2]};
+      for (int i = 0; i < 3; ++i)
+        for (int j = 0; j < 3; ++j) jacobian[i][j] += xyz[3 * k + i] * dn[j];
+    }
+    double det = jacobian[0][0] * (jacobian[1][1] * jacobian[2][2] - jacobian[1][2] * jacobian[2][1]) -
+                 jacobian[0][1] * (jacobian[1][0] * jacobian[2][2] - jacobian[1][2] * jacobian[2][0]) +
+                 jacobian[0][2] * (jacobian[1][0] * jacobian[2][1] - jacobian[1][1] * jacobian[2][0]);
+    double shape = 0.125;
+    for (int d = 0; d < 3; ++d) shape *= 1 + (pp_hex_corner_bit(c, d) ? 1.0 : -1.0) * xi[d];
+    volume += shape * fabs(det);
+  }
+  return volume;
+}

@@ -39,4 +39,8 @@ int pp_hex_corner_bit(int corner, int axis);
 /* Reference volume of the hex (2x2x2 Gauss, exact for the trilinear map). */
 double pp_hex8_volume(const double X[24]);
 
+/* Integral over the element of corner c's trilinear shape function (2x2x2 Gauss, exact for the
+ * trilinear map): the row-sum lumped mass of the corner per unit density; V/8 on a box. */
+double pp_hex8_corner_volume(const double X[24], int corner);
+
 #endif

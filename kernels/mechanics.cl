@@ -4,12 +4,15 @@
  * (decoupled neo-Hookean and one-term Ogden with mu the initial shear modulus). One work-item per
  * element writes its 8 corner forces; the nodes add their corners in a fixed order elsewhere, so
  * results do not depend on the partition.
- * Material table: 4 REALs per material: model (0 neo-Hookean, 1 Ogden), mu, alpha, kappa.
+ * Material table: MATERIAL_STRIDE REALs per material: model (0 neo-Hookean, 1 Ogden), mu, alpha,
+ * kappa, density (host/mechanics fills it).
  * Build options (host/clrt): -DREAL=... -DREAL_IS_DOUBLE=... */
 #pragma OPENCL FP_CONTRACT OFF
 #if REAL_IS_DOUBLE
 #pragma OPENCL EXTENSION cl_khr_fp64 : enable
 #endif
+
+#define MATERIAL_STRIDE 5
 
 static int hex_corner_bit(int c, int axis)
 {
@@ -111,8 +114,10 @@ static void symmetric_eigen3(const REAL *A, REAL *values, REAL *V)
   for (int i = 0; i < 3; ++i) values[i] = a[i][i];
 }
 
-/* Deviatoric energy W_dev(C) and S_dev(C) (material.h). */
-static REAL deviatoric(const REAL model, const REAL mu, const REAL alpha, const REAL *C, REAL *S)
+/* Deviatoric energy W_dev(C) and S_dev(C) (material.h). *stiffening: the largest lambda_bar^(alpha-2)
+ * over the principal directions (Ogden's tangent shear modulus grows about so; 1 for neo-Hookean),
+ * for the stable step. */
+static REAL deviatoric(const REAL model, const REAL mu, const REAL alpha, const REAL *C, REAL *S, REAL *stiffening)
 {
   const REAL J = sqrt(det3(C));
   if (model == 0) {
@@ -120,6 +125,7 @@ static REAL deviatoric(const REAL model, const REAL mu, const REAL alpha, const 
     inverse_transpose3(C, Cit); /* C symmetric: C^-T = C^-1 */
     const REAL I1 = C[0] + C[4] + C[8], shear = mu * pow(J, (REAL)(-2.0 / 3.0));
     for (int k = 0; k < 9; ++k) S[k] = shear * ((k % 4 == 0 ? (REAL)1 : (REAL)0) - I1 / 3 * Cit[k]);
+    *stiffening = 1;
     return (REAL)0.5 * mu * (pow(J, (REAL)(-2.0 / 3.0)) * I1 - 3);
   }
   REAL c[3], V[9], powers[3], mean = 0, energy = 0;
@@ -130,8 +136,13 @@ static REAL deviatoric(const REAL model, const REAL mu, const REAL alpha, const 
     mean += powers[i] / 3;
     energy += powers[i] - 1;
   }
-  REAL D[3];
-  for (int i = 0; i < 3; ++i) D[i] = 2 * mu / alpha * (powers[i] - mean) / c[i];
+  REAL D[3], largest = 1;
+  for (int i = 0; i < 3; ++i) {
+    D[i] = 2 * mu / alpha * (powers[i] - mean) / c[i];
+    /* lambda_bar_i^(alpha-2) = powers_i / (scale^2 c_i) */
+    largest = fmax(largest, powers[i] / (scale * scale * c[i]));
+  }
+  *stiffening = largest;
   for (int i = 0; i < 3; ++i)
     for (int j = 0; j < 3; ++j) {
       REAL sum = 0;
@@ -141,29 +152,37 @@ static REAL deviatoric(const REAL model, const REAL mu, const REAL alpha, const 
   return 2 * mu / (alpha * alpha) * energy;
 }
 
-/* Per element: corner forces f = dE/du [e*24], stored energy [e] and mean dilatation [e] (0 when
- * the element is inverted; its forces are then 0). X: reference corners [e*24]; u: nodal
- * displacements [node*3]; element_nodes [e*8] local node indices. */
+/* Per element: corner forces f = dE/du [e*24], stored energy [e], mean dilatation [e] (0 when the
+ * element is inverted; its forces are then 0) and its stable explicit step [e] in the current
+ * configuration (host/element.c's pp_hex8_stable_step: the Flanagan-Belytschko uniform-strain
+ * bound 2 / omega, omega^2 = 8 c^2 / v^2 sum_a b_a.b_a, with b_a = integral of dN_a/dx over the
+ * element), its wave speed raised for large strain: c^2 = (kappa max(1, J_bar) + 4/3 mu s) / rho,
+ * s the largest Ogden stiffening at a Gauss point (the tangent bulk modulus of U is kappa J, the
+ * tangent shear modulus of a one-term Ogden law about mu lambda^(alpha-2)). An inverted element's
+ * step is +inf (it no longer limits anything; the caller reports the inversion).
+ * X: reference corners [e*24]; u: nodal displacements [node*3]; element_nodes [e*8] local nodes. */
 __kernel void hex8_forces(const ulong count, __global const REAL *restrict reference_corners,
                           __global const int *restrict element_nodes, __global const REAL *restrict displacement,
                           __global const int *restrict element_material, __global const REAL *restrict materials,
                           __global REAL *restrict corner_force, __global REAL *restrict element_energy,
-                          __global REAL *restrict element_dilatation)
+                          __global REAL *restrict element_dilatation, __global REAL *restrict element_step)
 {
   const size_t e = get_global_id(0);
   if (e >= count) return;
-  REAL X[24], u[24], f[24];
+  REAL X[24], u[24], f[24], b[24];
   for (int k = 0; k < 24; ++k) {
     X[k] = reference_corners[e * 24 + k];
     f[k] = 0;
+    b[k] = 0;
   }
   for (int c = 0; c < 8; ++c) {
     const size_t node = (size_t)element_nodes[e * 8 + c];
     for (int d = 0; d < 3; ++d) u[3 * c + d] = displacement[node * 3 + d];
   }
   const int m = element_material[e];
-  const REAL model = materials[4 * m], mu = materials[4 * m + 1], alpha = materials[4 * m + 2],
-             kappa = materials[4 * m + 3];
+  const REAL model = materials[MATERIAL_STRIDE * m], mu = materials[MATERIAL_STRIDE * m + 1],
+             alpha = materials[MATERIAL_STRIDE * m + 2], kappa = materials[MATERIAL_STRIDE * m + 3],
+             density = materials[MATERIAL_STRIDE * m + 4];
   REAL w[8], detF[8], V = 0, v = 0;
   int inverted = 0;
   for (int q = 0; q < 8; ++q) {
@@ -184,13 +203,14 @@ __kernel void hex8_forces(const ulong count, __global const REAL *restrict refer
     for (int k = 0; k < 24; ++k) corner_force[e * 24 + k] = 0;
     element_energy[e] = 0;
     element_dilatation[e] = 0;
+    element_step[e] = INFINITY;
     return;
   }
   const REAL J_bar = v / V, pressure = kappa * (J_bar - 1);
-  REAL energy = V * (REAL)0.5 * kappa * (J_bar - 1) * (J_bar - 1);
+  REAL energy = V * (REAL)0.5 * kappa * (J_bar - 1) * (J_bar - 1), stiffening = 1;
   for (int q = 0; q < 8; ++q) {
     /* Recomputing the gradients keeps the private arrays small (a GPU's registers). */
-    REAL dNdX[24], F[9], C[9], S[9], Fit[9];
+    REAL dNdX[24], F[9], C[9], S[9], Fit[9], s;
     hex_gradients(X, q, dNdX);
     for (int i = 0; i < 3; ++i)
       for (int j = 0; j < 3; ++j) {
@@ -204,7 +224,8 @@ __kernel void hex8_forces(const ulong count, __global const REAL *restrict refer
         for (int k = 0; k < 3; ++k) sum += F[3 * k + i] * F[3 * k + j];
         C[3 * i + j] = sum;
       }
-    energy += w[q] * deviatoric(model, mu, alpha, C, S);
+    energy += w[q] * deviatoric(model, mu, alpha, C, S, &s);
+    stiffening = fmax(stiffening, s);
     inverse_transpose3(F, Fit);
     for (int i = 0; i < 3; ++i)
       for (int j = 0; j < 3; ++j) {
@@ -213,10 +234,21 @@ __kernel void hex8_forces(const ulong count, __global const REAL *restrict refer
         const REAL P = sum + pressure * detF[q] * Fit[3 * i + j];
         for (int k = 0; k < 8; ++k) f[3 * k + i] += w[q] * P * dNdX[3 * k + j];
       }
+    /* b_a += w det F F^-T dN_a/dX: the current-configuration gradient integrated */
+    for (int k = 0; k < 8; ++k)
+      for (int i = 0; i < 3; ++i) {
+        REAL sum = 0;
+        for (int j = 0; j < 3; ++j) sum += Fit[3 * i + j] * dNdX[3 * k + j];
+        b[3 * k + i] += w[q] * detF[q] * sum;
+      }
   }
+  REAL bb = 0;
+  for (int k = 0; k < 24; ++k) bb += b[k] * b[k];
+  const REAL wave_speed2 = (kappa * fmax((REAL)1, J_bar) + (REAL)(4.0 / 3.0) * mu * stiffening) / density;
   for (int k = 0; k < 24; ++k) corner_force[e * 24 + k] = f[k];
   element_energy[e] = energy;
   element_dilatation[e] = J_bar;
+  element_step[e] = 2 * v / sqrt(8 * wave_speed2 * bb);
 }
 
 /* Node forces from corner forces: node n adds the corners of its elements in ascending global
@@ -238,4 +270,73 @@ __kernel void gather_corner_forces(const ulong owned, __global const int *restri
   node_force[n * 3] = f0;
   node_force[n * 3 + 1] = f1;
   node_force[n * 3 + 2] = f2;
+}
+
+/* One central-difference step of the owned nodes, velocity (leapfrog) form, valid for a step that
+ * changes: with dt_mean = (dt_previous + dt) / 2 (dt / 2 on the first step, from v^0),
+ *   free DOF:       v^{n+1/2} = ((1 - c dt_mean/2) v^{n-1/2} + dt_mean (f_ext - f_int)/m) / (1 + c dt_mean/2)
+ *   prescribed DOF: v^{n+1/2} = (u_prescribed(t^{n+1}) - u^n) / dt
+ *   u^{n+1} = u^n + dt v^{n+1/2}  (a prescribed DOF takes its value exactly)
+ * with c the mass-proportional damping rate and f_int including the elastic foundation's springs.
+ * It also writes this node's share of the energy balance AT t^n (all of which needs v^{n+1/2}):
+ *   terms[0] kinetic energy 1/2 m |v^n|^2, v^n = (v^{n-1/2} + v^{n+1/2}) / 2 (v^0 on the first step)
+ *   terms[1] external work over [t^{n-1}, t^n]: 1/2 (F^{n-1} + F^n) . dt_previous v^{n-1/2}, with F
+ *            the applied force (f_ext, and at prescribed DOFs the reaction that enforces them,
+ *            m a^n + c m v^n + f_int - f_ext); F^n is kept in applied_force for the next step
+ *   terms[2] damping dissipation over [t^{n-1}, t^n]: c m |v^{n-1/2}|^2 dt_previous (midpoint rule)
+ *   terms[3] foundation energy 1/2 k |u^n|^2
+ *   terms[4] squared out-of-balance force |f_ext - f_int|^2 over free DOFs (dynamic relaxation)
+ *   terms[5] squared internal force |f_int|^2 over all DOFs (its scale)
+ *   terms[6] du . (f_int^n - f_int^{n-1}) and terms[7] du . m du over free DOFs, du = u^n - u^{n-1}:
+ *            their ratio is the Rayleigh quotient of M^-1 K along the last increment, which dynamic
+ *            relaxation uses as its estimate of the lowest eigenvalue (the slowest mode is what is
+ *            left once the others have been damped); previous_force keeps f_int^n for it
+ * All are summed by host/reduce (exact, so the same bits on any partition).
+ * dof_kind: 0 free, 1 prescribed to load_factor * dof_target. */
+#define TERM_COUNT 8
+__kernel void central_difference(const ulong owned, const REAL dt_previous, const REAL dt, const REAL damping,
+                                 const REAL load_factor, __global const REAL *restrict mass,
+                                 __global const REAL *restrict spring, __global const uchar *restrict dof_kind,
+                                 __global const REAL *restrict dof_target, __global const REAL *restrict internal_force,
+                                 __global const REAL *restrict external_force, __global REAL *restrict displacement,
+                                 __global REAL *restrict velocity, __global REAL *restrict applied_force,
+                                 __global REAL *restrict previous_force, __global REAL *restrict terms)
+{
+  const size_t n = get_global_id(0);
+  if (n >= owned) return;
+  const int first = dt_previous == 0;
+  const REAL dt_mean = first ? dt / 2 : (dt_previous + dt) / 2, m = mass[n], k = spring[n];
+  REAL t[TERM_COUNT];
+  for (int i = 0; i < TERM_COUNT; ++i) t[i] = 0;
+  for (int d = 0; d < 3; ++d) {
+    const size_t dof = n * 3 + d;
+    const REAL u = displacement[dof], v_old = velocity[dof];
+    const REAL f_int = internal_force[dof] + k * u, f_ext = external_force[dof], f_net = f_ext - f_int;
+    REAL v_new, F;
+    if (dof_kind[dof]) {
+      const REAL target = load_factor * dof_target[dof];
+      v_new = (target - u) / dt;
+      const REAL v_mid = first ? v_old : (v_old + v_new) / 2;
+      F = m * (v_new - v_old) / dt_mean + damping * m * v_mid + f_int;
+      displacement[dof] = target;
+    } else {
+      v_new = ((1 - damping * dt_mean / 2) * v_old + dt_mean * f_net / m) / (1 + damping * dt_mean / 2);
+      F = f_ext;
+      displacement[dof] = u + dt * v_new;
+      t[4] += f_net * f_net;
+      const REAL du = dt_previous * v_old;
+      t[6] += du * (f_int - previous_force[dof]);
+      t[7] += du * m * du;
+    }
+    const REAL v_now = first ? v_old : (v_old + v_new) / 2;
+    t[0] += m * v_now * v_now / 2;
+    t[1] += (applied_force[dof] + F) / 2 * dt_previous * v_old;
+    t[2] += damping * m * v_old * v_old * dt_previous;
+    t[3] += k * u * u / 2;
+    t[5] += f_int * f_int;
+    velocity[dof] = v_new;
+    applied_force[dof] = F;
+    previous_force[dof] = f_int;
+  }
+  for (int i = 0; i < TERM_COUNT; ++i) terms[n * TERM_COUNT + i] = t[i];
 }

@@ -27,13 +27,14 @@ START_TEST(test_forces_match_host_element)
     {PP_MATERIAL_OGDEN, PP_OGDEN_INITIAL_SHEAR_MODULUS, 0.1e6, 12, 50 * 0.1e6, 1100},
     {PP_MATERIAL_OGDEN, PP_OGDEN_INITIAL_SHEAR_MODULUS, 0.4e6, 14, 500 * 0.4e6, 1100},
   };
-  double table[16], X[ELEMENTS * 24], u[ELEMENTS * 24];
+  double table[20], X[ELEMENTS * 24], u[ELEMENTS * 24];
   int nodes[ELEMENTS * 8], material[ELEMENTS];
   for (int m = 0; m < 4; ++m) {
-    table[4 * m] = laws[m].model == PP_MATERIAL_OGDEN;
-    table[4 * m + 1] = laws[m].shear_modulus;
-    table[4 * m + 2] = laws[m].ogden_alpha;
-    table[4 * m + 3] = laws[m].bulk_modulus;
+    table[5 * m] = laws[m].model == PP_MATERIAL_OGDEN;
+    table[5 * m + 1] = laws[m].shear_modulus;
+    table[5 * m + 2] = laws[m].ogden_alpha;
+    table[5 * m + 3] = laws[m].bulk_modulus;
+    table[5 * m + 4] = laws[m].density;
   }
   for (int e = 0; e < ELEMENTS; ++e) {
     material[e] = e % 4;
@@ -48,11 +49,11 @@ START_TEST(test_forces_match_host_element)
   }
   /* element 5: a top corner pushed through the bottom: inverted */
   u[24 * 5 + 3 * 6 + 2] = -30e-6;
-  cl_mem buffers[8] = {NULL};
-  const size_t bytes[8] = {sizeof X, sizeof nodes, sizeof u, sizeof material, sizeof table, sizeof X,
-                           ELEMENTS * sizeof(double), ELEMENTS * sizeof(double)};
+  cl_mem buffers[9] = {NULL};
+  const size_t bytes[9] = {sizeof X, sizeof nodes, sizeof u, sizeof material, sizeof table, sizeof X,
+                           ELEMENTS * sizeof(double), ELEMENTS * sizeof(double), ELEMENTS * sizeof(double)};
   const void *hosts[5] = {X, nodes, u, material, table};
-  for (int b = 0; b < 8; ++b) {
+  for (int b = 0; b < 9; ++b) {
     ck_assert_int_eq(pp_clrt_buffer(clrt, CL_MEM_READ_WRITE, bytes[b], "test buffer", &buffers[b]), PP_OK);
     if (b < 5) ck_assert_int_eq(pp_clrt_write(clrt, buffers[b], 0, bytes[b], hosts[b], "test input"), PP_OK);
   }
@@ -60,12 +61,13 @@ START_TEST(test_forces_match_host_element)
   ck_assert_msg(pp_clrt_kernel(clrt, "mechanics", "hex8_forces", &kernel) == PP_OK, "%s", pp_error_message());
   cl_ulong count = ELEMENTS;
   ck_assert_int_eq(clSetKernelArg(kernel, 0, sizeof count, &count), CL_SUCCESS);
-  for (int b = 0; b < 8; ++b) ck_assert_int_eq(clSetKernelArg(kernel, (cl_uint)(b + 1), sizeof(cl_mem), &buffers[b]), CL_SUCCESS);
+  for (int b = 0; b < 9; ++b) ck_assert_int_eq(clSetKernelArg(kernel, (cl_uint)(b + 1), sizeof(cl_mem), &buffers[b]), CL_SUCCESS);
   ck_assert_int_eq(pp_clrt_launch(clrt, kernel, "hex8_forces", ELEMENTS, 64), PP_OK);
-  double force[ELEMENTS * 24], energy[ELEMENTS], dilatation[ELEMENTS];
+  double force[ELEMENTS * 24], energy[ELEMENTS], dilatation[ELEMENTS], step[ELEMENTS];
   ck_assert_int_eq(pp_clrt_read(clrt, buffers[5], 0, sizeof force, force, "forces"), PP_OK);
   ck_assert_int_eq(pp_clrt_read(clrt, buffers[6], 0, sizeof energy, energy, "energies"), PP_OK);
   ck_assert_int_eq(pp_clrt_read(clrt, buffers[7], 0, sizeof dilatation, dilatation, "dilatations"), PP_OK);
+  ck_assert_int_eq(pp_clrt_read(clrt, buffers[8], 0, sizeof step, step, "steps"), PP_OK);
   double worst = 0;
   for (int e = 0; e < ELEMENTS; ++e) {
     double f[24], E = 0;
@@ -74,6 +76,7 @@ START_TEST(test_forces_match_host_element)
       ck_assert_double_eq(J, 0);
       ck_assert_double_eq(dilatation[e], 0);
       for (int k = 0; k < 24; ++k) ck_assert_double_eq(force[24 * e + k], 0);
+      ck_assert(isinf(step[e]));
       continue;
     }
     double scale = 0;
@@ -81,10 +84,16 @@ START_TEST(test_forces_match_host_element)
     for (int k = 0; k < 24; ++k) worst = fmax(worst, fabs(force[24 * e + k] - f[k]) / scale);
     ck_assert_msg(fabs(energy[e] - E) <= 1e-11 * fabs(E), "element %d: energy %.15g vs host %.15g", e, energy[e], E);
     ck_assert_msg(fabs(dilatation[e] - J) <= 1e-13, "element %d: J_bar %.15g vs host %.15g", e, dilatation[e], J);
+    /* the device step raises the wave speed for large strain: never above the small-strain bound,
+       equal to it for neo-Hookean without volume growth */
+    const double bound = pp_hex8_stable_step(&laws[material[e]], X + 24 * e, u + 24 * e);
+    ck_assert_msg(step[e] <= bound * (1 + 1e-12), "element %d: step %.15g above the bound %.15g", e, step[e], bound);
+    if (laws[material[e]].model == PP_MATERIAL_NEO_HOOKEAN && J <= 1)
+      ck_assert_msg(fabs(step[e] - bound) <= 1e-12 * bound, "element %d: step %.15g vs %.15g", e, step[e], bound);
   }
   printf("hex8_forces vs host element: worst corner-force difference %.2e of the element's largest\n", worst);
   ck_assert_msg(worst < 1e-11, "corner forces differ from the host element by %.3e", worst);
-  for (int b = 0; b < 8; ++b) clReleaseMemObject(buffers[b]);
+  for (int b = 0; b < 9; ++b) clReleaseMemObject(buffers[b]);
 }
 END_TEST
 
@@ -92,7 +101,8 @@ END_TEST
 static double *node_forces(const pp_mesh *mesh, const pp_material *law, const double G[9], double *energy_sum)
 {
   const int elements = mesh->element_count, owned = mesh->owned_node_count, nodes = mesh->node_count;
-  double table[4] = {law->model == PP_MATERIAL_OGDEN, law->shear_modulus, law->ogden_alpha, law->bulk_modulus};
+  double table[5] = {law->model == PP_MATERIAL_OGDEN, law->shear_modulus, law->ogden_alpha, law->bulk_modulus,
+                     law->density};
   double *u = malloc((size_t)nodes * 3 * sizeof *u + 8), *force = malloc((size_t)owned * 3 * sizeof *force + 8);
   int *material = calloc((size_t)elements + 1, sizeof *material);
   for (int n = 0; n < nodes; ++n)
@@ -101,16 +111,16 @@ static double *node_forces(const pp_mesh *mesh, const pp_material *law, const do
       for (int j = 0; j < 3; ++j) sum += G[3 * i + j] * mesh->node_coords[3 * n + j];
       u[3 * n + i] = sum;
     }
-  cl_mem b[9] = {NULL};
-  const size_t bytes[9] = {(size_t)elements * 24 * sizeof(double) + 8, (size_t)elements * 8 * sizeof(int) + 8,
+  cl_mem b[10] = {NULL};
+  const size_t bytes[10] = {(size_t)elements * 24 * sizeof(double) + 8, (size_t)elements * 8 * sizeof(int) + 8,
                            (size_t)nodes * 3 * sizeof(double) + 8,    (size_t)elements * sizeof(int) + 8,
                            sizeof table,                               (size_t)elements * 24 * sizeof(double) + 8,
                            (size_t)elements * sizeof(double) + 8,      (size_t)elements * sizeof(double) + 8,
-                           (size_t)owned * 3 * sizeof(double) + 8};
+                           (size_t)owned * 3 * sizeof(double) + 8,    (size_t)elements * sizeof(double) + 8};
   const void *hosts[5] = {mesh->element_corner_coords, mesh->element_nodes, u, material, table};
   const size_t used[5] = {(size_t)elements * 24 * sizeof(double), (size_t)elements * 8 * sizeof(int),
                           (size_t)nodes * 3 * sizeof(double), (size_t)elements * sizeof(int), sizeof table};
-  for (int k = 0; k < 9; ++k) {
+  for (int k = 0; k < 10; ++k) {
     ck_assert_int_eq(pp_clrt_buffer(clrt, CL_MEM_READ_WRITE, bytes[k], "patch buffer", &b[k]), PP_OK);
     if (k < 5) ck_assert_int_eq(pp_clrt_write(clrt, b[k], 0, used[k], hosts[k], "patch input"), PP_OK);
   }
@@ -127,6 +137,7 @@ static double *node_forces(const pp_mesh *mesh, const pp_material *law, const do
   cl_ulong count = (cl_ulong)elements, owned_count = (cl_ulong)owned;
   ck_assert_int_eq(clSetKernelArg(forces, 0, sizeof count, &count), CL_SUCCESS);
   for (int k = 0; k < 8; ++k) ck_assert_int_eq(clSetKernelArg(forces, (cl_uint)(k + 1), sizeof(cl_mem), &b[k]), CL_SUCCESS);
+  ck_assert_int_eq(clSetKernelArg(forces, 9, sizeof(cl_mem), &b[9]), CL_SUCCESS);
   ck_assert_int_eq(pp_clrt_launch(clrt, forces, "hex8_forces", (size_t)elements, 64), PP_OK);
   ck_assert_int_eq(clSetKernelArg(gather, 0, sizeof owned_count, &owned_count), CL_SUCCESS);
   ck_assert_int_eq(clSetKernelArg(gather, 1, sizeof(cl_mem), &offset), CL_SUCCESS);
@@ -140,7 +151,7 @@ static double *node_forces(const pp_mesh *mesh, const pp_material *law, const do
   *energy_sum = 0;
   for (int e = 0; e < mesh->owned_element_count; ++e) *energy_sum += energy[e];
   free(energy);
-  for (int k = 0; k < 9; ++k) clReleaseMemObject(b[k]);
+  for (int k = 0; k < 10; ++k) clReleaseMemObject(b[k]);
   clReleaseMemObject(offset);
   clReleaseMemObject(entry);
   free(u);

@@ -1,0 +1,474 @@
+/* mechanics: explicit TLED dynamics on the device (see mechanics.h). */
+#include "mechanics.h"
+
+#include "element.h"
+#include "runtime.h"
+
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+enum { LOCAL_SIZE = 64, MATERIAL_STRIDE = 5, TERM_COUNT = 8 };
+
+struct pp_mechanics {
+  const pp_mesh *mesh;
+  pp_clrt *clrt;
+  pp_halo *halo;
+  pp_reduce *reduce;
+  MPI_Comm comm;
+  pp_mechanics_options options;
+  size_t owned, nodes, elements, owned_elements;
+  double *mass;            /* host [owned] */
+  double *spring;          /* host [owned], N/m: foundation springs */
+  double total_mass;
+  unsigned char *dof_kind; /* host [owned * 3] */
+  double *dof_target;      /* host [owned * 3] */
+  double load_factor, damping;
+  double time, dt_previous;
+  long long step;
+  double stored;           /* sum V W at the current state (elements only) */
+  double stable;           /* exact minimum element bound at the current state */
+  double work, dissipated, initial_energy;
+  int balance_started;     /* initial_energy set (from the first step after a state change) */
+  cl_mem corners, element_nodes, material_index, materials, displacement, corner_force, energy, dilatation,
+    element_step, offsets, entries, node_force, mass_buffer, spring_buffer, kind_buffer, target_buffer,
+    external_force, velocity, applied_force, previous_force, terms, ones;
+  cl_kernel forces, gather, update;
+};
+
+void pp_mechanics_options_default(pp_mechanics_options *options, const pp_material *material)
+{
+  memset(options, 0, sizeof *options);
+  for (int l = 0; l < PP_LAYER_COUNT; ++l) options->layer[l] = *material;
+  options->base = PP_BASE_FIXED;
+  options->step_safety = 0.9;
+}
+
+/* ---- set-up ------------------------------------------------------------------------------------ */
+
+/* Integral of each corner's bilinear shape function over the hex's deeper face (corners 0-3),
+ * 2x2 Gauss: the foundation's tributary areas (a quarter of the face on a rectangle). */
+static void base_face_areas(const double X[24], double area[4])
+{
+  const double g = 1 / sqrt(3.0);
+  for (int a = 0; a < 4; ++a) area[a] = 0;
+  for (int q = 0; q < 4; ++q) {
+    const double xi = pp_hex_corner_bit(q, 0) ? g : -g, eta = pp_hex_corner_bit(q, 1) ? g : -g;
+    double tx[3] = {0}, ty[3] = {0}, shape[4];
+    for (int a = 0; a < 4; ++a) {
+      const double sx = pp_hex_corner_bit(a, 0) ? 1 : -1, sy = pp_hex_corner_bit(a, 1) ? 1 : -1;
+      shape[a] = 0.25 * (1 + sx * xi) * (1 + sy * eta);
+      for (int d = 0; d < 3; ++d) {
+        tx[d] += 0.25 * sx * (1 + sy * eta) * X[3 * a + d];
+        ty[d] += 0.25 * sy * (1 + sx * xi) * X[3 * a + d];
+      }
+    }
+    const double n[3] = {tx[1] * ty[2] - tx[2] * ty[1], tx[2] * ty[0] - tx[0] * ty[2], tx[0] * ty[1] - tx[1] * ty[0]};
+    const double jacobian = sqrt(n[0] * n[0] + n[1] * n[1] + n[2] * n[2]);
+    for (int a = 0; a < 4; ++a) area[a] += shape[a] * jacobian;
+  }
+}
+
+/* Masses and foundation springs per owned node, each a sum over the node's corners in the CSR
+ * order (the same bits on any partition); default constraints from the base and the sides. */
+static pp_err build_nodes(pp_mechanics *m)
+{
+  const pp_mesh *mesh = m->mesh;
+  PP_MALLOC(m->mass, m->owned + 1, "nodal masses");
+  PP_MALLOC(m->spring, m->owned + 1, "foundation springs");
+  PP_MALLOC(m->dof_kind, 3 * m->owned + 1, "DOF kinds");
+  PP_MALLOC(m->dof_target, 3 * m->owned + 1, "DOF targets");
+  for (size_t n = 0; n < m->owned; ++n) {
+    double mass = 0, spring = 0;
+    for (int r = mesh->node_element_offset[n]; r < mesh->node_element_offset[n + 1]; ++r) {
+      const int entry = mesh->node_element_entry[r], e = entry / 8, c = entry % 8;
+      const double *X = mesh->element_corner_coords + 24 * (size_t)e;
+      mass += m->options.layer[mesh->element_layer[e]].density * pp_hex8_corner_volume(X, c);
+      if (m->options.base == PP_BASE_FOUNDATION && c < 4) {
+        int on_base = 1;
+        for (int k = 0; k < 4; ++k) on_base &= (mesh->node_boundary[mesh->element_nodes[8 * (size_t)e + k]] & PP_NODE_BASE) != 0;
+        if (on_base) {
+          double area[4];
+          base_face_areas(X, area);
+          spring += m->options.foundation_stiffness * area[c];
+        }
+      }
+    }
+    m->mass[n] = mass;
+    m->spring[n] = spring;
+    const unsigned char b = mesh->node_boundary[n];
+    unsigned char *kind = m->dof_kind + 3 * n;
+    kind[0] = kind[1] = kind[2] = 0;
+    if (b & PP_NODE_BASE) {
+      if (m->options.base == PP_BASE_FIXED) kind[0] = kind[1] = kind[2] = 1;
+      if (m->options.base == PP_BASE_ROLLER) kind[2] = 1;
+    }
+    if (mesh->spec.side_x == PP_SIDE_SYMMETRIC && (b & (PP_NODE_X_MIN | PP_NODE_X_MAX))) kind[0] = 1;
+    if (mesh->spec.side_y == PP_SIDE_SYMMETRIC && (b & (PP_NODE_Y_MIN | PP_NODE_Y_MAX))) kind[1] = 1;
+    for (int d = 0; d < 3; ++d) m->dof_target[3 * n + d] = 0;
+  }
+  PP_CALL(pp_reduce_sum_host(m->mass, m->owned, m->comm, &m->total_mass));
+  return PP_OK;
+}
+
+static pp_err check_options(const pp_mechanics_options *o)
+{
+  for (int l = 0; l < PP_LAYER_COUNT; ++l) {
+    const pp_material *law = &o->layer[l];
+    PP_CHECK(law->shear_modulus > 0 && law->bulk_modulus > 0 && law->density > 0 && isfinite(law->shear_modulus) &&
+               isfinite(law->bulk_modulus) && isfinite(law->density),
+             PP_ERR_ARGUMENT, "mechanics: layer %d (%s) needs positive finite shear modulus, bulk modulus and density",
+             l, pp_mesh_layer_name(l));
+  }
+  PP_CHECK(o->step_safety > 0 && o->step_safety <= 1, PP_ERR_ARGUMENT,
+           "mechanics: step safety factor %g outside (0, 1]", o->step_safety);
+  PP_CHECK(o->damping >= 0 && isfinite(o->damping), PP_ERR_ARGUMENT, "mechanics: damping %g 1/s is not >= 0",
+           o->damping);
+  PP_CHECK(o->base != PP_BASE_FOUNDATION || (o->foundation_stiffness > 0 && isfinite(o->foundation_stiffness)),
+           PP_ERR_ARGUMENT, "mechanics: an elastic foundation needs a positive stiffness (got %g N/m^3)",
+           o->foundation_stiffness);
+  return PP_OK;
+}
+
+static pp_err device_buffer(pp_mechanics *m, size_t bytes, const char *what, cl_mem *out)
+{
+  PP_CALL(pp_clrt_buffer(m->clrt, CL_MEM_READ_WRITE, bytes, what, out));
+  return PP_OK;
+}
+
+static pp_err set_buffers(cl_kernel k, cl_uint first, int count, const cl_mem *buffers, const char *what)
+{
+  for (int i = 0; i < count; ++i) PP_CL(clSetKernelArg(k, first + (cl_uint)i, sizeof(cl_mem), &buffers[i]), what);
+  return PP_OK;
+}
+
+static pp_err build_device(pp_mechanics *m)
+{
+  const pp_mesh *mesh = m->mesh;
+  const size_t rs = (size_t)pp_clrt_real_size(m->clrt), E = m->elements, N = m->owned;
+  const int entries = mesh->node_element_offset[N];
+  PP_CALL(device_buffer(m, E * 24 * rs, "mechanics reference corners", &m->corners));
+  PP_CALL(device_buffer(m, E * 8 * sizeof(int), "mechanics element nodes", &m->element_nodes));
+  PP_CALL(device_buffer(m, E * sizeof(int), "mechanics element materials", &m->material_index));
+  PP_CALL(device_buffer(m, PP_LAYER_COUNT * MATERIAL_STRIDE * rs, "mechanics material table", &m->materials));
+  PP_CALL(device_buffer(m, m->nodes * 3 * rs, "mechanics displacement", &m->displacement));
+  PP_CALL(device_buffer(m, E * 24 * rs, "mechanics corner forces", &m->corner_force));
+  PP_CALL(device_buffer(m, E * rs, "mechanics element energies", &m->energy));
+  PP_CALL(device_buffer(m, E * rs, "mechanics element dilatations", &m->dilatation));
+  PP_CALL(device_buffer(m, E * rs, "mechanics element steps", &m->element_step));
+  PP_CALL(device_buffer(m, (N + 1) * sizeof(int), "mechanics node offsets", &m->offsets));
+  PP_CALL(device_buffer(m, (size_t)entries * sizeof(int), "mechanics node entries", &m->entries));
+  PP_CALL(device_buffer(m, N * 3 * rs, "mechanics internal forces", &m->node_force));
+  PP_CALL(device_buffer(m, N * rs, "mechanics masses", &m->mass_buffer));
+  PP_CALL(device_buffer(m, N * rs, "mechanics foundation springs", &m->spring_buffer));
+  PP_CALL(device_buffer(m, N * 3, "mechanics DOF kinds", &m->kind_buffer));
+  PP_CALL(device_buffer(m, N * 3 * rs, "mechanics DOF targets", &m->target_buffer));
+  PP_CALL(device_buffer(m, N * 3 * rs, "mechanics external forces", &m->external_force));
+  PP_CALL(device_buffer(m, N * 3 * rs, "mechanics velocity", &m->velocity));
+  PP_CALL(device_buffer(m, N * 3 * rs, "mechanics applied forces", &m->applied_force));
+  PP_CALL(device_buffer(m, N * 3 * rs, "mechanics previous forces", &m->previous_force));
+  PP_CALL(device_buffer(m, N * TERM_COUNT * rs, "mechanics energy terms", &m->terms));
+  PP_CALL(device_buffer(m, N * TERM_COUNT * rs, "mechanics ones", &m->ones));
+
+  double table[PP_LAYER_COUNT * MATERIAL_STRIDE];
+  for (int l = 0; l < PP_LAYER_COUNT; ++l) {
+    const pp_material *law = &m->options.layer[l];
+    double *row = table + MATERIAL_STRIDE * l;
+    row[0] = law->model == PP_MATERIAL_OGDEN;
+    row[1] = law->shear_modulus;
+    row[2] = law->ogden_alpha;
+    row[3] = law->bulk_modulus;
+    row[4] = law->density;
+  }
+  int *layer = NULL;
+  double *zeros = NULL, *ones = NULL;
+  pp_err err = PP_OK;
+  layer = malloc((E + 1) * sizeof *layer);
+  zeros = calloc(m->nodes * 3 + 1, sizeof *zeros);
+  ones = malloc((N * TERM_COUNT + 1) * sizeof *ones);
+  if (!layer || !zeros || !ones) {
+    err = pp_error_raise(PP_ERR_MEMORY, __FILE__, __LINE__, __func__, "out of memory staging the mechanics arrays");
+    goto done;
+  }
+  for (size_t e = 0; e < E; ++e) layer[e] = mesh->element_layer[e];
+  for (size_t i = 0; i < N * TERM_COUNT; ++i) ones[i] = 1;
+  if ((err = pp_clrt_write_reals(m->clrt, m->corners, mesh->element_corner_coords, E * 24, "mechanics corners")) ||
+      (err = pp_clrt_write(m->clrt, m->element_nodes, 0, E * 8 * sizeof(int), mesh->element_nodes,
+                           "mechanics element nodes")) ||
+      (err = pp_clrt_write(m->clrt, m->material_index, 0, E * sizeof(int), layer, "mechanics materials")) ||
+      (err = pp_clrt_write_reals(m->clrt, m->materials, table, PP_LAYER_COUNT * MATERIAL_STRIDE, "material table")) ||
+      (err = pp_clrt_write(m->clrt, m->offsets, 0, (N + 1) * sizeof(int), mesh->node_element_offset,
+                           "mechanics node offsets")) ||
+      (err = pp_clrt_write(m->clrt, m->entries, 0, (size_t)entries * sizeof(int), mesh->node_element_entry,
+                           "mechanics node entries")) ||
+      (err = pp_clrt_write_reals(m->clrt, m->mass_buffer, m->mass, N, "mechanics masses")) ||
+      (err = pp_clrt_write_reals(m->clrt, m->spring_buffer, m->spring, N, "mechanics springs")) ||
+      (err = pp_clrt_write_reals(m->clrt, m->displacement, zeros, m->nodes * 3, "mechanics displacement")) ||
+      (err = pp_clrt_write_reals(m->clrt, m->velocity, zeros, N * 3, "mechanics velocity")) ||
+      (err = pp_clrt_write_reals(m->clrt, m->external_force, zeros, N * 3, "mechanics external forces")) ||
+      (err = pp_clrt_write_reals(m->clrt, m->applied_force, zeros, N * 3, "mechanics applied forces")) ||
+      (err = pp_clrt_write_reals(m->clrt, m->previous_force, zeros, N * 3, "mechanics previous forces")) ||
+      (err = pp_clrt_write_reals(m->clrt, m->ones, ones, N * TERM_COUNT, "mechanics ones")))
+    goto done;
+  if ((err = pp_clrt_kernel(m->clrt, "mechanics", "hex8_forces", &m->forces)) ||
+      (err = pp_clrt_kernel(m->clrt, "mechanics", "gather_corner_forces", &m->gather)) ||
+      (err = pp_clrt_kernel(m->clrt, "mechanics", "central_difference", &m->update)))
+    goto done;
+  /* fixed arguments */
+  {
+    const cl_ulong element_count = E, owned = N;
+    const cl_mem force_args[9] = {m->corners,     m->element_nodes, m->displacement, m->material_index,
+                                  m->materials,   m->corner_force,  m->energy,       m->dilatation,
+                                  m->element_step};
+    const cl_mem gather_args[4] = {m->offsets, m->entries, m->corner_force, m->node_force};
+    const cl_mem update_args[11] = {m->mass_buffer,   m->spring_buffer,  m->kind_buffer,  m->target_buffer,
+                                    m->node_force,    m->external_force, m->displacement, m->velocity,
+                                    m->applied_force, m->previous_force, m->terms};
+    cl_int status = clSetKernelArg(m->forces, 0, sizeof element_count, &element_count);
+    status |= clSetKernelArg(m->gather, 0, sizeof owned, &owned);
+    status |= clSetKernelArg(m->update, 0, sizeof owned, &owned);
+    if (status != CL_SUCCESS) {
+      err = pp_error_raise(PP_ERR_OPENCL, __FILE__, __LINE__, __func__, "mechanics: setting kernel counts failed");
+      goto done;
+    }
+    if ((err = set_buffers(m->forces, 1, 9, force_args, "hex8_forces arguments")) ||
+        (err = set_buffers(m->gather, 1, 4, gather_args, "gather_corner_forces arguments")) ||
+        (err = set_buffers(m->update, 5, 11, update_args, "central_difference arguments")))
+      goto done;
+  }
+done:
+  free(layer);
+  free(zeros);
+  free(ones);
+  return err;
+}
+
+static pp_err upload_constraints(pp_mechanics *m)
+{
+  PP_CALL(pp_clrt_write(m->clrt, m->kind_buffer, 0, m->owned * 3, m->dof_kind, "mechanics DOF kinds"));
+  PP_CALL(pp_clrt_write_reals(m->clrt, m->target_buffer, m->dof_target, m->owned * 3, "mechanics DOF targets"));
+  return PP_OK;
+}
+
+/* Forces, element energies and steps at the current displacement (ghosts up to date), then the
+ * exact global stored energy and minimum step. */
+static pp_err evaluate(pp_mechanics *m)
+{
+  pp_err local = pp_clrt_launch(m->clrt, m->forces, "mechanics hex8_forces", m->elements, LOCAL_SIZE);
+  if (local == PP_OK) local = pp_clrt_launch(m->clrt, m->gather, "mechanics gather", m->owned, LOCAL_SIZE);
+  PP_CALL(pp_comm_agree(m->comm, local, "mechanics forces"));
+  PP_CALL(pp_reduce_sum_strided(m->reduce, m->energy, 0, 1, m->owned_elements, &m->stored));
+  PP_CALL(pp_reduce_min(m->reduce, m->element_step, m->owned_elements, &m->stable));
+  return PP_OK;
+}
+
+static pp_err exchange_displacement(pp_mechanics *m)
+{
+  PP_CALL(pp_halo_begin(m->halo, m->displacement, 3));
+  PP_CALL(pp_halo_end(m->halo));
+  return PP_OK;
+}
+
+pp_err pp_mechanics_create(pp_mechanics **mechanics, const pp_mesh *mesh, pp_clrt *clrt, pp_halo *halo,
+                           pp_reduce *reduce, MPI_Comm comm, const pp_mechanics_options *options)
+{
+  *mechanics = NULL;
+  PP_CALL(check_options(options));
+  pp_mechanics *m = calloc(1, sizeof *m);
+  PP_CHECK(m, PP_ERR_MEMORY, "out of memory creating the mechanics state");
+  m->mesh = mesh;
+  m->clrt = clrt;
+  m->halo = halo;
+  m->reduce = reduce;
+  m->comm = comm;
+  m->options = *options;
+  m->owned = (size_t)mesh->owned_node_count;
+  m->nodes = (size_t)mesh->node_count;
+  m->elements = (size_t)mesh->element_count;
+  m->owned_elements = (size_t)mesh->owned_element_count;
+  m->load_factor = 1;
+  m->damping = options->damping;
+  pp_err err = build_nodes(m);
+  if (err == PP_OK) err = build_device(m);
+  if (err == PP_OK) err = upload_constraints(m);
+  err = pp_comm_agree(comm, err, "mechanics set-up");
+  if (err == PP_OK) err = evaluate(m);
+  if (err != PP_OK) {
+    pp_mechanics_destroy(m);
+    return err;
+  }
+  *mechanics = m;
+  return PP_OK;
+}
+
+void pp_mechanics_destroy(pp_mechanics *m)
+{
+  if (!m) return;
+  cl_mem buffers[] = {m->corners,      m->element_nodes, m->material_index, m->materials,     m->displacement,
+                      m->corner_force, m->energy,        m->dilatation,     m->element_step,  m->offsets,
+                      m->entries,      m->node_force,    m->mass_buffer,    m->spring_buffer, m->kind_buffer,
+                      m->target_buffer, m->external_force, m->velocity,     m->applied_force, m->previous_force,
+                      m->terms,        m->ones};
+  for (size_t i = 0; i < sizeof buffers / sizeof *buffers; ++i)
+    if (buffers[i]) clReleaseMemObject(buffers[i]);
+  free(m->mass);
+  free(m->spring);
+  free(m->dof_kind);
+  free(m->dof_target);
+  free(m);
+}
+
+/* ---- state ------------------------------------------------------------------------------------- */
+
+pp_err pp_mechanics_get_constraints(const pp_mechanics *m, unsigned char *kind, double *target)
+{
+  if (kind) memcpy(kind, m->dof_kind, m->owned * 3);
+  if (target) memcpy(target, m->dof_target, m->owned * 3 * sizeof *target);
+  return PP_OK;
+}
+
+pp_err pp_mechanics_set_constraints(pp_mechanics *m, const unsigned char *kind, const double *target)
+{
+  pp_err err = PP_OK;
+  for (size_t i = 0; i < m->owned * 3 && err == PP_OK; ++i)
+    if (kind[i] > 1 || !isfinite(target[i]))
+      err = pp_error_raise(PP_ERR_ARGUMENT, __FILE__, __LINE__, __func__,
+                           "mechanics: DOF %zu of owned node %zu: kind %d (0 or 1 expected), target %g", i % 3, i / 3,
+                           kind[i], target[i]);
+  if (err == PP_OK) {
+    memcpy(m->dof_kind, kind, m->owned * 3);
+    memcpy(m->dof_target, target, m->owned * 3 * sizeof *target);
+    err = upload_constraints(m);
+  }
+  return pp_comm_agree(m->comm, err, "mechanics constraints");
+}
+
+void pp_mechanics_set_load_factor(pp_mechanics *m, double factor) { m->load_factor = factor; }
+
+pp_err pp_mechanics_set_external_force(pp_mechanics *m, const double *force)
+{
+  pp_err err = pp_clrt_write_reals(m->clrt, m->external_force, force, m->owned * 3, "mechanics external forces");
+  return pp_comm_agree(m->comm, err, "mechanics external forces");
+}
+
+pp_err pp_mechanics_set_state(pp_mechanics *m, const double *displacement, const double *velocity)
+{
+  pp_err err = PP_OK;
+  if (displacement) err = pp_clrt_write_reals(m->clrt, m->displacement, displacement, m->owned * 3, "displacement");
+  if (err == PP_OK && velocity) err = pp_clrt_write_reals(m->clrt, m->velocity, velocity, m->owned * 3, "velocity");
+  PP_CALL(pp_comm_agree(m->comm, err, "mechanics state"));
+  PP_CALL(exchange_displacement(m));
+  PP_CALL(evaluate(m));
+  m->dt_previous = 0;
+  m->work = m->dissipated = 0;
+  m->balance_started = 0;
+  return PP_OK;
+}
+
+pp_err pp_mechanics_get_state(pp_mechanics *m, double *displacement, double *velocity)
+{
+  pp_err err = PP_OK;
+  if (displacement) err = pp_clrt_read_reals(m->clrt, m->displacement, displacement, m->owned * 3, "displacement");
+  if (err == PP_OK && velocity) err = pp_clrt_read_reals(m->clrt, m->velocity, velocity, m->owned * 3, "velocity");
+  return err;
+}
+
+pp_err pp_mechanics_get_internal_force(pp_mechanics *m, double *force)
+{
+  return pp_clrt_read_reals(m->clrt, m->node_force, force, m->owned * 3, "internal forces");
+}
+
+pp_err pp_mechanics_get_applied_force(pp_mechanics *m, double *force)
+{
+  return pp_clrt_read_reals(m->clrt, m->applied_force, force, m->owned * 3, "applied forces");
+}
+
+pp_err pp_mechanics_get_element_state(pp_mechanics *m, double *dilatation, double *energy)
+{
+  pp_err err = PP_OK;
+  if (dilatation) err = pp_clrt_read_reals(m->clrt, m->dilatation, dilatation, m->owned_elements, "dilatations");
+  if (err == PP_OK && energy) err = pp_clrt_read_reals(m->clrt, m->energy, energy, m->owned_elements, "energies");
+  return err;
+}
+
+double pp_mechanics_stable_step(const pp_mechanics *m) { return m->stable; }
+double pp_mechanics_automatic_step(const pp_mechanics *m) { return m->options.step_safety * m->stable; }
+double pp_mechanics_time(const pp_mechanics *m) { return m->time; }
+long long pp_mechanics_step_count(const pp_mechanics *m) { return m->step; }
+const double *pp_mechanics_node_mass(const pp_mechanics *m) { return m->mass; }
+double pp_mechanics_total_mass(const pp_mechanics *m) { return m->total_mass; }
+
+/* ---- stepping ---------------------------------------------------------------------------------- */
+
+pp_err pp_mechanics_step(pp_mechanics *m, double dt, pp_mechanics_step_info *info)
+{
+  if (!(dt > 0)) dt = pp_mechanics_automatic_step(m);
+  PP_CHECK(dt > 0 && isfinite(dt), PP_ERR_SOLVER,
+           "mechanics step %lld at t = %.9g s: no finite positive time step (stable step %g s; every element "
+           "inverted?)", m->step + 1, m->time, m->stable);
+  pp_err local = pp_clrt_set_real_arg(m->clrt, m->update, 1, m->dt_previous, "central_difference dt");
+  if (local == PP_OK) local = pp_clrt_set_real_arg(m->clrt, m->update, 2, dt, "central_difference dt");
+  if (local == PP_OK) local = pp_clrt_set_real_arg(m->clrt, m->update, 3, m->damping, "central_difference damping");
+  if (local == PP_OK) local = pp_clrt_set_real_arg(m->clrt, m->update, 4, m->load_factor, "central_difference load");
+  if (local == PP_OK) local = pp_clrt_launch(m->clrt, m->update, "mechanics central_difference", m->owned, LOCAL_SIZE);
+  PP_CALL(pp_comm_agree(m->comm, local, "mechanics update"));
+  double sums[TERM_COUNT];
+  PP_CALL(pp_reduce_dots(m->reduce, m->terms, m->ones, m->owned, TERM_COUNT, sums));
+  const double kinetic = sums[0], stored = m->stored + sums[3];
+  m->work += sums[1];
+  m->dissipated += sums[2];
+  if (!m->balance_started) {
+    m->initial_energy = kinetic + stored;
+    m->balance_started = 1;
+  }
+  const double balance_time = m->time;
+  PP_CALL(exchange_displacement(m));
+  PP_CALL(evaluate(m));
+  m->time += dt;
+  m->step += 1;
+  m->dt_previous = dt;
+  PP_CHECK(isfinite(kinetic) && isfinite(m->stored), PP_ERR_SOLVER,
+           "mechanics step %lld at t = %.9g s (dt %g s, stable step %g s): the state is no longer finite (kinetic "
+           "energy %g J, stored %g J): the step is above the stability limit or an element collapsed",
+           m->step, m->time, dt, m->stable, kinetic, m->stored);
+  if (info) {
+    info->step = m->step;
+    info->time = m->time;
+    info->dt = dt;
+    info->next_stable_step = m->stable;
+    info->balance_time = balance_time;
+    info->kinetic = kinetic;
+    info->stored = stored;
+    info->external_work = m->work;
+    info->dissipated = m->dissipated;
+    info->closure = kinetic + stored + m->dissipated - m->work - m->initial_energy;
+    info->residual_norm = sqrt(sums[4]);
+    info->force_norm = sqrt(sums[5]);
+    info->rayleigh = sums[7] > 0 ? sums[6] / sums[7] : 0;
+  }
+  return PP_OK;
+}
+
+pp_err pp_mechanics_relax(pp_mechanics *m, double tolerance, long long max_steps, pp_mechanics_relax_info *info)
+{
+  pp_mechanics_relax_info result = {0};
+  const double damping = m->damping;
+  double c = 0;
+  pp_err err = PP_OK;
+  while (result.steps < max_steps) {
+    pp_mechanics_step_info step;
+    m->damping = c;
+    if ((err = pp_mechanics_step(m, 0, &step)) != PP_OK) break;
+    result.steps += 1;
+    result.residual_ratio = step.force_norm > 0 ? step.residual_norm / step.force_norm : step.residual_norm;
+    result.damping = c;
+    if (result.steps > 1 && step.residual_norm <= tolerance * step.force_norm) {
+      result.converged = 1;
+      break;
+    }
+    if (step.rayleigh > 0) c = fmin(2 * sqrt(step.rayleigh), 1 / pp_mechanics_automatic_step(m));
+  }
+  m->damping = damping;
+  if (info) *info = result;
+  return err;
+}

@@ -1,0 +1,142 @@
+/* mechanics: stage 1's explicit total-Lagrangian dynamics (TLED) of the layered skin block on the
+ * device: hex8 mean-dilatation elements (host/element.h says why they neither lock nor need
+ * hourglass control), per-layer neo-Hookean or one-term Ogden laws (host/material.h), lumped
+ * masses, central differences in the leapfrog velocity form with a step that may change,
+ * mass-proportional damping, an elastic foundation under the base, prescribed displacements on
+ * any DOF, and dynamic relaxation (kinetic damping) for static answers.
+ *
+ * One step, n -> n+1 (kernels/mechanics.cl):
+ *   1. central_difference (owned nodes): v^{n+1/2} and u^{n+1} from the forces at u^n; each node
+ *      also writes its share of the energy balance at t^n;
+ *   2. halo exchange of u (owner -> ghost, host/halo);
+ *   3. hex8_forces over owned and ghost elements: corner forces, stored energy, mean dilatation
+ *      and stable step of each element at u^{n+1};
+ *   4. gather_corner_forces (owned nodes): each node adds its elements' corners in ascending
+ *      global element id (the mesh's CSR), so node forces are the same bits on any partition;
+ *   5. exact global sums (host/reduce) of the energy terms and the stored energy, and the exact
+ *      global minimum of the element steps.
+ * So every result, the automatic step and the dynamic-relaxation stop included, is the same bits
+ * on 1, 2 or 4 ranks.
+ *
+ * Energy balance. The stored energy is sum V_e W_e over owned elements (plus the foundation's
+ * springs), never accumulated f.du; kinetic energy uses v^n = (v^{n-1/2} + v^{n+1/2}) / 2; external
+ * work (applied forces and the reactions that enforce prescribed DOFs) and damping dissipation are
+ * integrated by the trapezoid and midpoint rules. Both are second order, so for an undamped run
+ *   closure = kinetic + stored + dissipated - external work - (kinetic + stored at t = 0)
+ * is O(dt^2) of the work done. The balance at t^n needs v^{n+1/2}: a step's info reports the
+ * balance at its START time (one step behind its end state).
+ *
+ * Units: SI throughout (m, s, kg, N, Pa, J).
+ * Every function taking a pp_mechanics is COLLECTIVE over its communicator. */
+#ifndef PP_MECHANICS_H
+#define PP_MECHANICS_H
+
+#include <mpi.h>
+
+#include "clrt.h"
+#include "error.h"
+#include "halo.h"
+#include "material.h"
+#include "mesh.h"
+#include "reduce.h"
+
+/* How the base (z = -thickness) is held. */
+typedef enum {
+  PP_BASE_FIXED = 0,      /* all three components zero */
+  PP_BASE_ROLLER = 1,     /* normal (z) component zero, sliding free */
+  PP_BASE_FOUNDATION = 2, /* elastic (Winkler) foundation: traction = -stiffness u, all components */
+  PP_BASE_FREE = 3
+} pp_base_support;
+
+typedef struct {
+  pp_material layer[PP_LAYER_COUNT]; /* per skin layer, surface first */
+  pp_base_support base;
+  double foundation_stiffness;       /* N/m^3 (traction per displacement), PP_BASE_FOUNDATION */
+  double damping;                    /* 1/s, mass-proportional (0: none) */
+  double step_safety;                /* automatic step = safety x the exact minimum element bound */
+} pp_mechanics_options;
+
+/* One material everywhere, fixed base, no damping, safety 0.9. */
+void pp_mechanics_options_default(pp_mechanics_options *options, const pp_material *material);
+
+typedef struct pp_mechanics pp_mechanics;
+
+/* What one step did; energies in J at the step's START time t^n (see the top). */
+typedef struct {
+  long long step;          /* steps completed after this one */
+  double time;             /* s, after the step */
+  double dt;               /* s, the step taken */
+  double next_stable_step; /* s, the exact minimum element bound at the end state (no safety) */
+  double balance_time;     /* s, t^n: where the energies below are */
+  double kinetic, stored, external_work, dissipated;
+  double closure;          /* kinetic + stored + dissipated - external work - initial energy */
+  double residual_norm;    /* |f_ext - f_int| over free DOFs at t^n */
+  double force_norm;       /* |f_int| over all DOFs at t^n */
+  double rayleigh;         /* 1/s^2: du.(f_int^n - f_int^{n-1}) / du.M du over free DOFs (0 when du = 0) */
+} pp_mechanics_step_info;
+
+typedef struct {
+  long long steps;         /* steps taken */
+  int converged;
+  double residual_ratio;   /* residual_norm / force_norm at the stop */
+  double damping;          /* 1/s, the adaptive damping at the stop */
+} pp_mechanics_relax_info;
+
+/* COLLECTIVE. Builds the kernels, the lumped masses (rho times each corner's shape-function
+ * integral, summed in the CSR order), the base support and the symmetric sides from mesh->spec
+ * (the normal component of a symmetric side is held at zero), and the forces at u = 0. halo and
+ * reduce are the caller's (must outlive the pp_mechanics); u = v = 0, t = 0. */
+pp_err pp_mechanics_create(pp_mechanics **mechanics, const pp_mesh *mesh, pp_clrt *clrt, pp_halo *halo,
+                           pp_reduce *reduce, MPI_Comm comm, const pp_mechanics_options *options);
+void pp_mechanics_destroy(pp_mechanics *mechanics);
+
+/* The degrees of freedom of the owned nodes ([owned * 3], node-major): kind 0 free, 1 prescribed;
+ * a prescribed DOF's displacement is load_factor x target (m). create() fills them from the base
+ * support and the symmetric sides; get them, change them, set them back. */
+pp_err pp_mechanics_get_constraints(const pp_mechanics *mechanics, unsigned char *kind, double *target);
+pp_err pp_mechanics_set_constraints(pp_mechanics *mechanics, const unsigned char *kind, const double *target);
+/* The factor applied to the targets at the END of the next step (a load curve sampled at t^{n+1}). */
+void pp_mechanics_set_load_factor(pp_mechanics *mechanics, double factor);
+/* Constant external nodal forces (N) on the owned nodes [owned * 3]. */
+pp_err pp_mechanics_set_external_force(pp_mechanics *mechanics, const double *force);
+
+/* Owned displacement and velocity [owned * 3] (either may be NULL to keep it); v is v^{-1/2}
+ * ... treated as v^0: the next step is a starting half step. Forces and energies are recomputed,
+ * the energy balance restarts from this state. */
+pp_err pp_mechanics_set_state(pp_mechanics *mechanics, const double *displacement, const double *velocity);
+pp_err pp_mechanics_get_state(pp_mechanics *mechanics, double *displacement, double *velocity);
+/* Owned node forces of the last evaluation: internal [owned * 3], and the applied forces of the
+ * last step (external plus the reactions at prescribed DOFs, at its start time t^n). */
+pp_err pp_mechanics_get_internal_force(pp_mechanics *mechanics, double *force);
+pp_err pp_mechanics_get_applied_force(pp_mechanics *mechanics, double *force);
+/* Per owned element: mean dilatation J_bar (0: inverted) and stored energy (J) at the current state. */
+pp_err pp_mechanics_get_element_state(pp_mechanics *mechanics, double *dilatation, double *energy);
+
+/* Exact global minimum of the element step bounds at the current state (no safety factor); +inf
+ * when every element is inverted. */
+double pp_mechanics_stable_step(const pp_mechanics *mechanics);
+/* The step the automatic choice takes: safety x stable step. */
+double pp_mechanics_automatic_step(const pp_mechanics *mechanics);
+double pp_mechanics_time(const pp_mechanics *mechanics);
+long long pp_mechanics_step_count(const pp_mechanics *mechanics);
+/* Lumped masses of the owned nodes (kg) [owned]; total (exact sum) over all ranks. */
+const double *pp_mechanics_node_mass(const pp_mechanics *mechanics);
+double pp_mechanics_total_mass(const pp_mechanics *mechanics);
+
+/* One step of dt seconds (dt <= 0: the automatic step). A non-finite state (a blown-up run) is
+ * an error naming the step and time. info may be NULL. */
+pp_err pp_mechanics_step(pp_mechanics *mechanics, double dt, pp_mechanics_step_info *info);
+
+/* Dynamic relaxation at the current load factor: automatic steps with adaptive mass-proportional
+ * damping c = 2 sqrt(lambda), lambda the Rayleigh quotient of M^-1 K along the last increment
+ * (step info's `rayleigh`): once the fast modes are damped the increment is the slowest mode, and
+ * c = 2 omega_min is its critical damping, the optimum of viscous DR (Joldes, Wittek and Miller
+ * 2011, who estimate it the same way from successive increments). c is capped at 1/dt. Runs until
+ * |f_ext - f_int| over free DOFs is at most tolerance x |f_int| over all DOFs, or max_steps; the
+ * first step's residual is the state before it (the load may just have changed), so at least two
+ * steps are taken. The damping of the options is restored afterwards. The stop depends only on
+ * exact global sums: the same on any rank count. */
+pp_err pp_mechanics_relax(pp_mechanics *mechanics, double tolerance, long long max_steps,
+                          pp_mechanics_relax_info *info);
+
+#endif
