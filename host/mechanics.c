@@ -5,6 +5,7 @@
 #include "runtime.h"
 
 #include <math.h>
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -30,6 +31,17 @@ struct pp_mechanics {
   double stable;           /* exact minimum element bound at the current state */
   double work, dissipated, initial_energy;
   int balance_started;     /* initial_energy set (from the first step after a state change) */
+  double pressure;         /* Pa, on the pressure faces */
+  size_t face_count;       /* local pressure faces */
+  cl_mem face_reference, face_nodes, face_force, face_offsets, face_entries, constant_force;
+  cl_kernel pressure_kernel, gather_external;
+  cl_mem element_values;   /* [owned elements * 13], on first output */
+  cl_kernel output_kernel;
+  /* checkpoint: arrays in output order, scalars */
+  double *saved_fields;    /* [4][output nodes * 3]: displacement, velocity, applied, previous force */
+  double saved_time, saved_dt_previous, saved_work, saved_dissipated, saved_initial_energy, saved_load_factor,
+    saved_pressure;
+  long long saved_step, saved_balance_started;
   cl_mem corners, element_nodes, material_index, materials, displacement, corner_force, energy, dilatation,
     element_step, offsets, entries, node_force, mass_buffer, spring_buffer, kind_buffer, target_buffer,
     external_force, velocity, applied_force, previous_force, terms, ones;
@@ -164,6 +176,7 @@ static pp_err build_device(pp_mechanics *m)
   PP_CALL(device_buffer(m, N * 3, "mechanics DOF kinds", &m->kind_buffer));
   PP_CALL(device_buffer(m, N * 3 * rs, "mechanics DOF targets", &m->target_buffer));
   PP_CALL(device_buffer(m, N * 3 * rs, "mechanics external forces", &m->external_force));
+  PP_CALL(device_buffer(m, N * 3 * rs, "mechanics constant forces", &m->constant_force));
   PP_CALL(device_buffer(m, N * 3 * rs, "mechanics velocity", &m->velocity));
   PP_CALL(device_buffer(m, N * 3 * rs, "mechanics applied forces", &m->applied_force));
   PP_CALL(device_buffer(m, N * 3 * rs, "mechanics previous forces", &m->previous_force));
@@ -206,13 +219,16 @@ static pp_err build_device(pp_mechanics *m)
       (err = pp_clrt_write_reals(m->clrt, m->displacement, zeros, m->nodes * 3, "mechanics displacement")) ||
       (err = pp_clrt_write_reals(m->clrt, m->velocity, zeros, N * 3, "mechanics velocity")) ||
       (err = pp_clrt_write_reals(m->clrt, m->external_force, zeros, N * 3, "mechanics external forces")) ||
+      (err = pp_clrt_write_reals(m->clrt, m->constant_force, zeros, N * 3, "mechanics constant forces")) ||
       (err = pp_clrt_write_reals(m->clrt, m->applied_force, zeros, N * 3, "mechanics applied forces")) ||
       (err = pp_clrt_write_reals(m->clrt, m->previous_force, zeros, N * 3, "mechanics previous forces")) ||
       (err = pp_clrt_write_reals(m->clrt, m->ones, ones, N * TERM_COUNT, "mechanics ones")))
     goto done;
   if ((err = pp_clrt_kernel(m->clrt, "mechanics", "hex8_forces", &m->forces)) ||
       (err = pp_clrt_kernel(m->clrt, "mechanics", "gather_corner_forces", &m->gather)) ||
-      (err = pp_clrt_kernel(m->clrt, "mechanics", "central_difference", &m->update)))
+      (err = pp_clrt_kernel(m->clrt, "mechanics", "central_difference", &m->update)) ||
+      (err = pp_clrt_kernel(m->clrt, "mechanics", "pressure_faces", &m->pressure_kernel)) ||
+      (err = pp_clrt_kernel(m->clrt, "mechanics", "gather_external", &m->gather_external)))
     goto done;
   /* fixed arguments */
   {
@@ -252,10 +268,27 @@ static pp_err upload_constraints(pp_mechanics *m)
 
 /* Forces, element energies and steps at the current displacement (ghosts up to date), then the
  * exact global stored energy and minimum step. */
+static pp_err launch_pressure(pp_mechanics *m)
+{
+  if (m->face_count == 0) return PP_OK;
+  const cl_ulong faces = m->face_count, owned = m->owned;
+  const cl_mem pressure_args[4] = {m->face_reference, m->face_nodes, m->displacement, m->face_force};
+  const cl_mem gather_args[5] = {m->face_offsets, m->face_entries, m->face_force, m->constant_force, m->external_force};
+  PP_CL(clSetKernelArg(m->pressure_kernel, 0, sizeof faces, &faces), "pressure_faces count");
+  PP_CALL(pp_clrt_set_real_arg(m->clrt, m->pressure_kernel, 1, m->pressure, "pressure_faces pressure"));
+  PP_CALL(set_buffers(m->pressure_kernel, 2, 4, pressure_args, "pressure_faces arguments"));
+  PP_CL(clSetKernelArg(m->gather_external, 0, sizeof owned, &owned), "gather_external count");
+  PP_CALL(set_buffers(m->gather_external, 1, 5, gather_args, "gather_external arguments"));
+  PP_CALL(pp_clrt_launch(m->clrt, m->pressure_kernel, "mechanics pressure_faces", m->face_count, LOCAL_SIZE));
+  PP_CALL(pp_clrt_launch(m->clrt, m->gather_external, "mechanics gather_external", m->owned, LOCAL_SIZE));
+  return PP_OK;
+}
+
 static pp_err evaluate(pp_mechanics *m)
 {
   pp_err local = pp_clrt_launch(m->clrt, m->forces, "mechanics hex8_forces", m->elements, LOCAL_SIZE);
   if (local == PP_OK) local = pp_clrt_launch(m->clrt, m->gather, "mechanics gather", m->owned, LOCAL_SIZE);
+  if (local == PP_OK) local = launch_pressure(m);
   PP_CALL(pp_comm_agree(m->comm, local, "mechanics forces"));
   PP_CALL(pp_reduce_sum_strided(m->reduce, m->energy, 0, 1, m->owned_elements, &m->stored));
   PP_CALL(pp_reduce_min(m->reduce, m->element_step, m->owned_elements, &m->stable));
@@ -308,13 +341,15 @@ void pp_mechanics_destroy(pp_mechanics *m)
                       m->corner_force, m->energy,        m->dilatation,     m->element_step,  m->offsets,
                       m->entries,      m->node_force,    m->mass_buffer,    m->spring_buffer, m->kind_buffer,
                       m->target_buffer, m->external_force, m->velocity,     m->applied_force, m->previous_force,
-                      m->terms,        m->ones};
+                      m->terms,        m->ones,          m->face_reference, m->face_nodes,    m->face_force,
+                      m->face_offsets, m->face_entries,  m->constant_force, m->element_values};
   for (size_t i = 0; i < sizeof buffers / sizeof *buffers; ++i)
     if (buffers[i]) clReleaseMemObject(buffers[i]);
   free(m->mass);
   free(m->spring);
   free(m->dof_kind);
   free(m->dof_target);
+  free(m->saved_fields);
   free(m);
 }
 
@@ -347,8 +382,115 @@ void pp_mechanics_set_load_factor(pp_mechanics *m, double factor) { m->load_fact
 
 pp_err pp_mechanics_set_external_force(pp_mechanics *m, const double *force)
 {
-  pp_err err = pp_clrt_write_reals(m->clrt, m->external_force, force, m->owned * 3, "mechanics external forces");
+  pp_err err = pp_clrt_write_reals(m->clrt, m->constant_force, force, m->owned * 3, "mechanics constant forces");
+  /* without pressure faces the external force is the constant one (no gather runs) */
+  if (err == PP_OK && m->face_count == 0)
+    err = pp_clrt_write_reals(m->clrt, m->external_force, force, m->owned * 3, "mechanics external forces");
+  if (err == PP_OK) err = launch_pressure(m);
   return pp_comm_agree(m->comm, err, "mechanics external forces");
+}
+
+void pp_mechanics_set_pressure(pp_mechanics *m, double pressure) { m->pressure = pressure; }
+
+/* Hex face f's corners, counter-clockwise seen from outside (mechanics.h). */
+static const int face_corners[6][4] = {{0, 3, 2, 1}, {4, 5, 6, 7}, {0, 1, 5, 4}, {1, 2, 6, 5}, {2, 3, 7, 6}, {3, 0, 4, 7}};
+
+typedef struct {
+  long long element_id;
+  int face, element;
+} face_key;
+
+static int compare_faces(const void *pa, const void *pb)
+{
+  const face_key *a = pa, *b = pb;
+  if (a->element_id != b->element_id) return a->element_id < b->element_id ? -1 : 1;
+  return (a->face > b->face) - (a->face < b->face);
+}
+
+/* The face list in ascending (global element id, face), its reference corners and local nodes,
+ * and each owned node's entries in that order. */
+static pp_err build_faces(pp_mechanics *m, const unsigned char *mask, face_key **keys_out, double **reference_out,
+                          int **nodes_out, int **offset_out, int **entry_out)
+{
+  const pp_mesh *mesh = m->mesh;
+  size_t count = 0;
+  for (size_t e = 0; e < m->elements; ++e)
+    for (int f = 0; f < 6; ++f) count += (mask[e] >> f) & 1;
+  face_key *keys;
+  double *reference;
+  int *nodes, *offset, *entry;
+  PP_MALLOC(keys, count + 1, "pressure face list");
+  *keys_out = keys;
+  PP_MALLOC(reference, count * 12 + 1, "pressure face corners");
+  *reference_out = reference;
+  PP_MALLOC(nodes, count * 4 + 1, "pressure face nodes");
+  *nodes_out = nodes;
+  PP_MALLOC(offset, m->owned + 2, "pressure face offsets");
+  *offset_out = offset;
+  PP_MALLOC(entry, count * 4 + 1, "pressure face entries");
+  *entry_out = entry;
+  size_t k = 0;
+  for (size_t e = 0; e < m->elements; ++e)
+    for (int f = 0; f < 6; ++f)
+      if ((mask[e] >> f) & 1) keys[k++] = (face_key){mesh->element_global_id[e], f, (int)e};
+  qsort(keys, count, sizeof *keys, compare_faces);
+  memset(offset, 0, (m->owned + 2) * sizeof *offset);
+  for (size_t i = 0; i < count; ++i)
+    for (int a = 0; a < 4; ++a) {
+      const int corner = face_corners[keys[i].face][a];
+      const size_t e = (size_t)keys[i].element;
+      nodes[4 * i + a] = mesh->element_nodes[8 * e + (size_t)corner];
+      for (int d = 0; d < 3; ++d) reference[12 * i + 3 * (size_t)a + (size_t)d] = mesh->element_corner_coords[24 * e + 3 * (size_t)corner + (size_t)d];
+      if ((size_t)nodes[4 * i + a] < m->owned) offset[nodes[4 * i + a] + 2] += 1;
+    }
+  for (size_t n = 0; n < m->owned; ++n) offset[n + 2] += offset[n + 1];
+  for (size_t i = 0; i < count; ++i)
+    for (int a = 0; a < 4; ++a)
+      if ((size_t)nodes[4 * i + a] < m->owned) entry[offset[nodes[4 * i + a] + 1]++] = (int)(4 * i + (size_t)a);
+  m->face_count = count;
+  return PP_OK;
+}
+
+pp_err pp_mechanics_set_pressure_faces(pp_mechanics *m, const unsigned char *mask)
+{
+  face_key *keys = NULL;
+  double *reference = NULL;
+  int *nodes = NULL, *offset = NULL, *entry = NULL;
+  cl_mem old[5] = {m->face_reference, m->face_nodes, m->face_force, m->face_offsets, m->face_entries};
+  for (int i = 0; i < 5; ++i)
+    if (old[i]) clReleaseMemObject(old[i]);
+  m->face_reference = m->face_nodes = m->face_force = m->face_offsets = m->face_entries = NULL;
+  m->face_count = 0;
+  pp_err err = build_faces(m, mask, &keys, &reference, &nodes, &offset, &entry);
+  const size_t rs = (size_t)pp_clrt_real_size(m->clrt), F = m->face_count;
+  if (err == PP_OK) err = device_buffer(m, F * 12 * rs, "pressure face corners", &m->face_reference);
+  if (err == PP_OK) err = device_buffer(m, F * 4 * sizeof(int), "pressure face nodes", &m->face_nodes);
+  if (err == PP_OK) err = device_buffer(m, F * 12 * rs, "pressure face forces", &m->face_force);
+  if (err == PP_OK) err = device_buffer(m, (m->owned + 1) * sizeof(int), "pressure face offsets", &m->face_offsets);
+  if (err == PP_OK) err = device_buffer(m, F * 4 * sizeof(int), "pressure face entries", &m->face_entries);
+  if (err == PP_OK) err = pp_clrt_write_reals(m->clrt, m->face_reference, reference, F * 12, "pressure face corners");
+  if (err == PP_OK && F)
+    err = pp_clrt_write(m->clrt, m->face_nodes, 0, F * 4 * sizeof(int), nodes, "pressure face nodes");
+  if (err == PP_OK)
+    err = pp_clrt_write(m->clrt, m->face_offsets, 0, (m->owned + 1) * sizeof(int), offset, "pressure face offsets");
+  if (err == PP_OK && F)
+    err = pp_clrt_write(m->clrt, m->face_entries, 0, F * 4 * sizeof(int), entry, "pressure face entries");
+  if (err == PP_OK && F == 0 && m->owned > 0) {
+    /* no pressure: the external force is the constant one again */
+    cl_int status = clEnqueueCopyBuffer(pp_clrt_queue(m->clrt), m->constant_force, m->external_force, 0, 0,
+                                        m->owned * 3 * rs, 0, NULL, NULL);
+    if (status != CL_SUCCESS)
+      err = pp_error_raise(PP_ERR_OPENCL, __FILE__, __LINE__, __func__, "copying the constant forces: %s (%d)",
+                           pp_cl_error_name(status), (int)status);
+  }
+  free(keys);
+  free(reference);
+  free(nodes);
+  free(offset);
+  free(entry);
+  PP_CALL(pp_comm_agree(m->comm, err, "mechanics pressure faces"));
+  PP_CALL(evaluate(m));
+  return PP_OK;
 }
 
 pp_err pp_mechanics_set_state(pp_mechanics *m, const double *displacement, const double *velocity)
@@ -471,4 +613,165 @@ pp_err pp_mechanics_relax(pp_mechanics *m, double tolerance, long long max_steps
   m->damping = damping;
   if (info) *info = result;
   return err;
+}
+
+/* ---- output and restart ------------------------------------------------------------------------ */
+
+pp_err pp_mechanics_element_output(pp_mechanics *m, double *values)
+{
+  const size_t rs = (size_t)pp_clrt_real_size(m->clrt), E = m->owned_elements;
+  if (!m->element_values) {
+    PP_CALL(device_buffer(m, E * PP_MECHANICS_ELEMENT_OUTPUT * rs, "mechanics element output", &m->element_values));
+    PP_CALL(pp_clrt_kernel(m->clrt, "mechanics", "element_output", &m->output_kernel));
+  }
+  const cl_ulong count = E;
+  const cl_mem args[6] = {m->corners, m->element_nodes, m->displacement, m->material_index, m->materials,
+                          m->element_values};
+  PP_CL(clSetKernelArg(m->output_kernel, 0, sizeof count, &count), "element_output count");
+  PP_CALL(set_buffers(m->output_kernel, 1, 6, args, "element_output arguments"));
+  PP_CALL(pp_clrt_launch(m->clrt, m->output_kernel, "mechanics element_output", E, LOCAL_SIZE));
+  PP_CALL(pp_clrt_read_reals(m->clrt, m->element_values, values, E * PP_MECHANICS_ELEMENT_OUTPUT, "element output"));
+  return PP_OK;
+}
+
+static pp_err output_mesh(const pp_mechanics *m, pp_mesh **mesh)
+{
+  PP_CHECK(m->mesh->output_node_ids, PP_ERR_ARGUMENT, "mechanics output: build the mesh's output view first");
+  *mesh = (pp_mesh *)(uintptr_t)m->mesh;
+  return PP_OK;
+}
+
+/* A local node field of 3 REALs per node (owned, ghosts filled here if `owned_only`) in output
+ * order. COLLECTIVE when owned_only (host halo exchange). */
+static pp_err node_field_to_output(pp_mechanics *m, cl_mem buffer, int owned_only, double *out)
+{
+  pp_mesh *mesh = NULL;
+  PP_CALL(output_mesh(m, &mesh));
+  double *local = calloc(m->nodes * 3 + 1, sizeof *local);
+  pp_err err = local ? PP_OK : pp_error_raise(PP_ERR_MEMORY, __FILE__, __LINE__, __func__, "out of memory for output");
+  if (err == PP_OK)
+    err = pp_clrt_read_reals(m->clrt, buffer, local, (owned_only ? m->owned : m->nodes) * 3, "mechanics node field");
+  err = pp_comm_agree(m->comm, err, "reading a mechanics node field");
+  if (err == PP_OK && owned_only) err = pp_halo_exchange_host(m->halo, local, 3);
+  if (err == PP_OK) err = pp_mesh_output_node_values(mesh, local, 3, out);
+  free(local);
+  return err;
+}
+
+pp_err pp_mechanics_write_step(pp_mechanics *m, pp_io_series *series)
+{
+  pp_mesh *mesh = NULL;
+  PP_CALL(output_mesh(m, &mesh));
+  const size_t nodes_out = (size_t)mesh->output_node_count, E = m->owned_elements;
+  double *node_values = malloc((nodes_out * 3 + 1) * sizeof *node_values);
+  double *element = malloc((E * PP_MECHANICS_ELEMENT_OUTPUT + 1) * sizeof *element);
+  double *cell = malloc((E * 9 + 1) * sizeof *cell);
+  pp_err err = node_values && element && cell ? PP_OK
+                                              : pp_error_raise(PP_ERR_MEMORY, __FILE__, __LINE__, __func__,
+                                                               "out of memory for the mechanics output");
+  err = pp_comm_agree(m->comm, err, "mechanics output buffers");
+  if (err == PP_OK) err = node_field_to_output(m, m->displacement, 0, node_values);
+  if (err == PP_OK) err = pp_io_write_node_field(series, "displacement", "m", 3, node_values);
+  if (err == PP_OK) err = node_field_to_output(m, m->velocity, 1, node_values);
+  if (err == PP_OK) err = pp_io_write_node_field(series, "velocity", "m/s", 3, node_values);
+  if (err == PP_OK) err = pp_comm_agree(m->comm, pp_mechanics_element_output(m, element), "mechanics element output");
+  /* cell fields: 9, 1, 3 components out of each element's 13 values, then J_bar */
+  const int first[3] = {0, 9, 10}, width[3] = {9, 1, 3};
+  const char *names[3] = {"cauchy_stress", "von_mises", "principal_stretch"}, *units[3] = {"Pa", "Pa", "1"};
+  for (int f = 0; f < 3 && err == PP_OK; ++f) {
+    for (size_t e = 0; e < E; ++e)
+      for (int k = 0; k < width[f]; ++k)
+        cell[e * (size_t)width[f] + (size_t)k] = element[e * PP_MECHANICS_ELEMENT_OUTPUT + (size_t)(first[f] + k)];
+    err = pp_io_write_cell_field(series, names[f], units[f], width[f], cell);
+  }
+  if (err == PP_OK) err = pp_comm_agree(m->comm, pp_mechanics_get_element_state(m, cell, NULL), "mechanics dilatation");
+  if (err == PP_OK) err = pp_io_write_cell_field(series, "dilatation", "1", 1, cell);
+  free(node_values);
+  free(element);
+  free(cell);
+  return err;
+}
+
+static const char *const checkpoint_names[4] = {"displacement", "velocity_half_step", "applied_force",
+                                                "previous_internal_force"};
+static const char *const checkpoint_units[4] = {"m", "m/s", "N", "N"};
+
+static cl_mem checkpoint_buffer(pp_mechanics *m, int k)
+{
+  const cl_mem buffers[4] = {m->displacement, m->velocity, m->applied_force, m->previous_force};
+  return buffers[k];
+}
+
+pp_err pp_mechanics_register_checkpoint(pp_mechanics *m, pp_checkpoint *checkpoint)
+{
+  pp_mesh *mesh = NULL;
+  PP_CALL(output_mesh(m, &mesh));
+  PP_CHECK(!m->saved_fields, PP_ERR_ARGUMENT, "mechanics state registered twice");
+  const size_t count = (size_t)mesh->output_node_count * 3;
+  PP_MALLOC(m->saved_fields, 4 * count + 1, "mechanics checkpoint fields");
+  memset(m->saved_fields, 0, (4 * count + 1) * sizeof *m->saved_fields);
+  for (int k = 0; k < 4; ++k)
+    PP_CALL(pp_checkpoint_register_node_field(checkpoint, checkpoint_names[k], checkpoint_units[k], 3,
+                                              m->saved_fields + (size_t)k * count));
+  struct {
+    const char *name;
+    double *value;
+  } doubles[] = {{"mechanics_time", &m->saved_time},
+                 {"mechanics_dt_previous", &m->saved_dt_previous},
+                 {"mechanics_external_work", &m->saved_work},
+                 {"mechanics_dissipated", &m->saved_dissipated},
+                 {"mechanics_initial_energy", &m->saved_initial_energy},
+                 {"mechanics_load_factor", &m->saved_load_factor},
+                 {"mechanics_pressure", &m->saved_pressure}};
+  for (size_t i = 0; i < sizeof doubles / sizeof *doubles; ++i)
+    PP_CALL(pp_checkpoint_register_scalar_double(checkpoint, doubles[i].name, doubles[i].value));
+  PP_CALL(pp_checkpoint_register_scalar_int64(checkpoint, "mechanics_step", &m->saved_step));
+  PP_CALL(pp_checkpoint_register_scalar_int64(checkpoint, "mechanics_balance_started", &m->saved_balance_started));
+  return PP_OK;
+}
+
+pp_err pp_mechanics_checkpoint_save(pp_mechanics *m)
+{
+  PP_CHECK(m->saved_fields, PP_ERR_ARGUMENT, "mechanics state saved before pp_mechanics_register_checkpoint");
+  const size_t count = (size_t)m->mesh->output_node_count * 3;
+  for (int k = 0; k < 4; ++k)
+    PP_CALL(node_field_to_output(m, checkpoint_buffer(m, k), k > 0, m->saved_fields + (size_t)k * count));
+  m->saved_time = m->time;
+  m->saved_dt_previous = m->dt_previous;
+  m->saved_work = m->work;
+  m->saved_dissipated = m->dissipated;
+  m->saved_initial_energy = m->initial_energy;
+  m->saved_load_factor = m->load_factor;
+  m->saved_pressure = m->pressure;
+  m->saved_step = m->step;
+  m->saved_balance_started = m->balance_started;
+  return PP_OK;
+}
+
+pp_err pp_mechanics_checkpoint_restore(pp_mechanics *m)
+{
+  PP_CHECK(m->saved_fields, PP_ERR_ARGUMENT, "mechanics state restored before pp_mechanics_register_checkpoint");
+  pp_mesh *mesh = NULL;
+  PP_CALL(output_mesh(m, &mesh));
+  const size_t count = (size_t)mesh->output_node_count * 3;
+  double *owned = malloc((m->owned * 3 + 1) * sizeof *owned);
+  pp_err err = owned ? PP_OK : pp_error_raise(PP_ERR_MEMORY, __FILE__, __LINE__, __func__, "out of memory restoring");
+  for (int k = 0; k < 4 && err == PP_OK; ++k) {
+    err = pp_mesh_local_from_output(mesh, m->saved_fields + (size_t)k * count, 3, owned);
+    if (err == PP_OK) err = pp_clrt_write_reals(m->clrt, checkpoint_buffer(m, k), owned, m->owned * 3, checkpoint_names[k]);
+  }
+  free(owned);
+  PP_CALL(pp_comm_agree(m->comm, err, "restoring the mechanics state"));
+  m->time = m->saved_time;
+  m->dt_previous = m->saved_dt_previous;
+  m->work = m->saved_work;
+  m->dissipated = m->saved_dissipated;
+  m->initial_energy = m->saved_initial_energy;
+  m->load_factor = m->saved_load_factor;
+  m->pressure = m->saved_pressure;
+  m->step = m->saved_step;
+  m->balance_started = (int)m->saved_balance_started;
+  PP_CALL(exchange_displacement(m));
+  PP_CALL(evaluate(m));
+  return PP_OK;
 }

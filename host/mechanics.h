@@ -33,8 +33,10 @@
 
 #include <mpi.h>
 
+#include "checkpoint.h"
 #include "clrt.h"
 #include "error.h"
+#include "io.h"
 #include "halo.h"
 #include "material.h"
 #include "mesh.h"
@@ -99,6 +101,18 @@ pp_err pp_mechanics_set_constraints(pp_mechanics *mechanics, const unsigned char
 void pp_mechanics_set_load_factor(pp_mechanics *mechanics, double factor);
 /* Constant external nodal forces (N) on the owned nodes [owned * 3]. */
 pp_err pp_mechanics_set_external_force(pp_mechanics *mechanics, const double *force);
+/* Follower pressure on element faces. element_face_mask [element_count]: one byte per LOCAL
+ * element (owned and ghost: a ghost's face may load an owned node), bit f set loads face f:
+ *   0 the deeper face (corners 0-3), 1 the upper (4-7), 2 y- (0,1,5,4), 3 x+ (1,2,6,5),
+ *   4 y+ (2,3,7,6), 5 x- (3,0,4,7)
+ * (in the element's own corner order; "x+" etc. name the faces of an undistorted box). The
+ * pressure acts on the current face, against its outward normal: p > 0 pushes into the body (a
+ * fluid in a cavity). Each node adds its faces' shares in ascending (global element id, face), so
+ * the same bits on any partition. Pressure work enters the energy balance as external work. */
+pp_err pp_mechanics_set_pressure_faces(pp_mechanics *mechanics, const unsigned char *element_face_mask);
+/* The pressure (Pa) on those faces from the next force evaluation on (the end of the next step, or
+ * set_state): a load curve sampled at t^{n+1}, like the load factor. */
+void pp_mechanics_set_pressure(pp_mechanics *mechanics, double pressure);
 
 /* Owned displacement and velocity [owned * 3] (either may be NULL to keep it); v is v^{-1/2}
  * ... treated as v^0: the next step is a starting half step. Forces and energies are recomputed,
@@ -138,5 +152,24 @@ pp_err pp_mechanics_step(pp_mechanics *mechanics, double dt, pp_mechanics_step_i
  * exact global sums: the same on any rank count. */
 pp_err pp_mechanics_relax(pp_mechanics *mechanics, double tolerance, long long max_steps,
                           pp_mechanics_relax_info *info);
+
+/* ---- output and restart ------------------------------------------------------------------------
+ * Per owned element, 13 values [e * 13]: the volume-averaged Cauchy stress (9, row-major, Pa),
+ * von Mises stress (Pa), principal stretches of the volume-averaged F, largest first. */
+enum { PP_MECHANICS_ELEMENT_OUTPUT = 13 };
+pp_err pp_mechanics_element_output(pp_mechanics *mechanics, double *values);
+/* One step's fields into an open series step (pp_io_step_begin done by the caller): node fields
+ * displacement (m) and velocity (m/s, v^{n-1/2}: the leapfrog's velocity half a step before the
+ * output time), cell fields cauchy_stress (9, Pa), von_mises (Pa), principal_stretch (3, 1) and
+ * dilatation (J_bar). The mesh's output view (pp_mesh_io_view) must exist. */
+pp_err pp_mechanics_write_step(pp_mechanics *mechanics, pp_io_series *series);
+/* The state a restart needs, registered once: displacement, v^{n-1/2}, the applied and previous
+ * internal forces (energy balance and relaxation), time, step count, last dt, the balance's
+ * accumulators, load factor and pressure. Constraints, loads and options come from the caller
+ * (the configuration), not the checkpoint. save() before pp_checkpoint_write; restore() after
+ * pp_checkpoint_read_latest: the run then continues bit for bit, on any rank count. */
+pp_err pp_mechanics_register_checkpoint(pp_mechanics *mechanics, pp_checkpoint *checkpoint);
+pp_err pp_mechanics_checkpoint_save(pp_mechanics *mechanics);
+pp_err pp_mechanics_checkpoint_restore(pp_mechanics *mechanics);
 
 #endif

@@ -340,3 +340,162 @@ __kernel void central_difference(const ulong owned, const REAL dt_previous, cons
   }
   for (int i = 0; i < TERM_COUNT; ++i) terms[n * TERM_COUNT + i] = t[i];
 }
+
+/* Follower pressure on element faces: face f's 4 corners (counter-clockwise seen from outside the
+ * body) at x = X + u carry f_a = -p integral N_a n da, with n da = x_s x x_t ds dt on the bilinear
+ * face (2x2 Gauss: exact, the integrand is at most cubic in s and t). p > 0 pushes into the body
+ * (a fluid in a cavity). Writes face_force [f*12]. */
+__kernel void pressure_faces(const ulong count, const REAL pressure, __global const REAL *restrict face_reference,
+                             __global const int *restrict face_nodes, __global const REAL *restrict displacement,
+                             __global REAL *restrict face_force)
+{
+  const size_t f = get_global_id(0);
+  if (f >= count) return;
+  REAL x[12], out[12];
+  for (int a = 0; a < 4; ++a) {
+    const size_t node = (size_t)face_nodes[f * 4 + a];
+    for (int d = 0; d < 3; ++d) {
+      x[3 * a + d] = face_reference[f * 12 + 3 * a + d] + displacement[node * 3 + d];
+      out[3 * a + d] = 0;
+    }
+  }
+  const REAL g = (REAL)0.57735026918962576451;
+  const REAL ss[4] = {-1, 1, 1, -1}, ts[4] = {-1, -1, 1, 1};
+  for (int q = 0; q < 4; ++q) {
+    const REAL s = ss[q] * g, t = ts[q] * g;
+    REAL xs[3] = {0, 0, 0}, xt[3] = {0, 0, 0}, N[4];
+    for (int a = 0; a < 4; ++a) {
+      N[a] = (1 + ss[a] * s) * (1 + ts[a] * t) / 4;
+      for (int d = 0; d < 3; ++d) {
+        xs[d] += ss[a] * (1 + ts[a] * t) / 4 * x[3 * a + d];
+        xt[d] += ts[a] * (1 + ss[a] * s) / 4 * x[3 * a + d];
+      }
+    }
+    const REAL n[3] = {xs[1] * xt[2] - xs[2] * xt[1], xs[2] * xt[0] - xs[0] * xt[2], xs[0] * xt[1] - xs[1] * xt[0]};
+    for (int a = 0; a < 4; ++a)
+      for (int d = 0; d < 3; ++d) out[3 * a + d] -= pressure * N[a] * n[d];
+  }
+  for (int k = 0; k < 12; ++k) face_force[f * 12 + k] = out[k];
+}
+
+/* External node forces: the constant part plus the node's pressure-face corners in ascending
+ * (global element id, face) (a CSR built on the host, entry = face * 4 + corner), so the same bits
+ * on any partition. */
+__kernel void gather_external(const ulong owned, __global const int *restrict offset, __global const int *restrict entry,
+                              __global const REAL *restrict face_force, __global const REAL *restrict constant_force,
+                              __global REAL *restrict external_force)
+{
+  const size_t n = get_global_id(0);
+  if (n >= owned) return;
+  REAL f0 = constant_force[n * 3], f1 = constant_force[n * 3 + 1], f2 = constant_force[n * 3 + 2];
+  for (int r = offset[n]; r < offset[n + 1]; ++r) {
+    const size_t c = (size_t)entry[r] * 3;
+    f0 += face_force[c];
+    f1 += face_force[c + 1];
+    f2 += face_force[c + 2];
+  }
+  external_force[n * 3] = f0;
+  external_force[n * 3 + 1] = f1;
+  external_force[n * 3 + 2] = f2;
+}
+
+/* Output per element (13 REALs at [e*13]): the volume-averaged Cauchy stress (9, row-major)
+ * sigma_bar = (1/v) sum_q w_q det F_q sigma_q with sigma_q = F_q S_dev F_q^T / det F_q + p I
+ * (p = kappa (J_bar - 1), the element's one pressure), its von Mises stress sqrt(3/2 s:s), and
+ * the principal stretches of the volume-averaged F_bar = (1/V) sum_q w_q F_q, largest first.
+ * An inverted element gives zeros. */
+__kernel void element_output(const ulong count, __global const REAL *restrict reference_corners,
+                             __global const int *restrict element_nodes, __global const REAL *restrict displacement,
+                             __global const int *restrict element_material, __global const REAL *restrict materials,
+                             __global REAL *restrict output)
+{
+  const size_t e = get_global_id(0);
+  if (e >= count) return;
+  REAL X[24], u[24], sigma[9], Fbar[9];
+  for (int k = 0; k < 24; ++k) X[k] = reference_corners[e * 24 + k];
+  for (int c = 0; c < 8; ++c) {
+    const size_t node = (size_t)element_nodes[e * 8 + c];
+    for (int d = 0; d < 3; ++d) u[3 * c + d] = displacement[node * 3 + d];
+  }
+  for (int k = 0; k < 9; ++k) sigma[k] = Fbar[k] = 0;
+  const int m = element_material[e];
+  const REAL model = materials[MATERIAL_STRIDE * m], mu = materials[MATERIAL_STRIDE * m + 1],
+             alpha = materials[MATERIAL_STRIDE * m + 2], kappa = materials[MATERIAL_STRIDE * m + 3];
+  REAL V = 0, v = 0;
+  int inverted = 0;
+  for (int q = 0; q < 8; ++q) {
+    REAL dNdX[24], F[9];
+    const REAL w = hex_gradients(X, q, dNdX);
+    for (int i = 0; i < 3; ++i)
+      for (int j = 0; j < 3; ++j) {
+        REAL sum = i == j ? (REAL)1 : (REAL)0;
+        for (int k = 0; k < 8; ++k) sum += u[3 * k + i] * dNdX[3 * k + j];
+        F[3 * i + j] = sum;
+      }
+    const REAL detF = det3(F);
+    inverted |= !(detF > 0);
+    V += w;
+    v += w * detF;
+    for (int k = 0; k < 9; ++k) Fbar[k] += w * F[k];
+  }
+  if (inverted) {
+    for (int k = 0; k < 13; ++k) output[e * 13 + k] = 0;
+    return;
+  }
+  const REAL pressure = kappa * (v / V - 1);
+  for (int q = 0; q < 8; ++q) {
+    REAL dNdX[24], F[9], C[9], S[9], FS[9], s;
+    const REAL w = hex_gradients(X, q, dNdX);
+    for (int i = 0; i < 3; ++i)
+      for (int j = 0; j < 3; ++j) {
+        REAL sum = i == j ? (REAL)1 : (REAL)0;
+        for (int k = 0; k < 8; ++k) sum += u[3 * k + i] * dNdX[3 * k + j];
+        F[3 * i + j] = sum;
+      }
+    for (int i = 0; i < 3; ++i)
+      for (int j = 0; j < 3; ++j) {
+        REAL sum = 0;
+        for (int k = 0; k < 3; ++k) sum += F[3 * k + i] * F[3 * k + j];
+        C[3 * i + j] = sum;
+      }
+    deviatoric(model, mu, alpha, C, S, &s);
+    for (int i = 0; i < 3; ++i)
+      for (int j = 0; j < 3; ++j) {
+        REAL sum = 0;
+        for (int k = 0; k < 3; ++k) sum += F[3 * i + k] * S[3 * k + j];
+        FS[3 * i + j] = sum;
+      }
+    /* w det F sigma_q = w (F S F^T + det F p I) */
+    const REAL detF = det3(F);
+    for (int i = 0; i < 3; ++i)
+      for (int j = 0; j < 3; ++j) {
+        REAL sum = i == j ? detF * pressure : (REAL)0;
+        for (int k = 0; k < 3; ++k) sum += FS[3 * i + k] * F[3 * j + k];
+        sigma[3 * i + j] += w * sum;
+      }
+  }
+  REAL mean = 0, s2 = 0, Cbar[9], stretch2[3], vectors[9];
+  for (int k = 0; k < 9; ++k) {
+    sigma[k] /= v;
+    Fbar[k] /= V;
+  }
+  for (int i = 0; i < 3; ++i) mean += sigma[4 * i] / 3;
+  for (int i = 0; i < 3; ++i)
+    for (int j = 0; j < 3; ++j) {
+      const REAL dev = sigma[3 * i + j] - (i == j ? mean : (REAL)0);
+      s2 += dev * dev;
+      REAL sum = 0;
+      for (int k = 0; k < 3; ++k) sum += Fbar[3 * k + i] * Fbar[3 * k + j];
+      Cbar[3 * i + j] = sum;
+    }
+  symmetric_eigen3(Cbar, stretch2, vectors);
+  REAL l0 = sqrt(stretch2[0]), l1 = sqrt(stretch2[1]), l2 = sqrt(stretch2[2]), t;
+  if (l0 < l1) { t = l0; l0 = l1; l1 = t; }
+  if (l1 < l2) { t = l1; l1 = l2; l2 = t; }
+  if (l0 < l1) { t = l0; l0 = l1; l1 = t; }
+  for (int k = 0; k < 9; ++k) output[e * 13 + k] = sigma[k];
+  output[e * 13 + 9] = sqrt((REAL)1.5 * s2);
+  output[e * 13 + 10] = l0;
+  output[e * 13 + 11] = l1;
+  output[e * 13 + 12] = l2;
+}

@@ -17,6 +17,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "checkpoint.h"
 #include "distribute.h"
 #include "element.h"
 #include "halo.h"
@@ -224,6 +225,33 @@ static void check_rotation(const pp_mesh *mesh, model *md, MPI_Comm comm)
   free(g);
 }
 
+/* The output quantities of every element of the homogeneous state: Cauchy stress diag(sigma, 0, 0)
+ * (shear and lateral components zero), von Mises = sigma, principal stretches (stretch, lateral,
+ * lateral) of the same compressible reference, to 1e-5 (the relaxation's accuracy). Then one
+ * series step is written and its file checked for the fields. */
+static void check_element_output(const pp_mesh *mesh, model *md, MPI_Comm comm, double axial, double stretch,
+                                 double lateral)
+{
+  const int E = mesh->owned_element_count;
+  double *values = calloc((size_t)E * PP_MECHANICS_ELEMENT_OUTPUT + 1, sizeof *values);
+  ck_assert_int_eq(pp_mechanics_element_output(md->mechanics, values), PP_OK);
+  double worst_stress = 0, worst_stretch = 0;
+  for (int e = 0; e < E; ++e) {
+    const double *v = values + (size_t)e * PP_MECHANICS_ELEMENT_OUTPUT;
+    for (int k = 0; k < 9; ++k) worst_stress = fmax(worst_stress, fabs(v[k] - (k == 0 ? axial : 0)) / axial);
+    worst_stress = fmax(worst_stress, fabs(v[9] - axial) / axial);
+    const double expected[3] = {stretch, lateral, lateral};
+    for (int k = 0; k < 3; ++k) worst_stretch = fmax(worst_stretch, fabs(v[10 + k] - expected[k]));
+  }
+  MPI_Allreduce(MPI_IN_PLACE, &worst_stress, 1, MPI_DOUBLE, MPI_MAX, comm);
+  MPI_Allreduce(MPI_IN_PLACE, &worst_stretch, 1, MPI_DOUBLE, MPI_MAX, comm);
+  if (mesh->rank == 0)
+    printf("  element output: Cauchy stress and von Mises within %.1e of sigma, principal stretches within %.1e\n",
+           worst_stress, worst_stretch);
+  ck_assert_msg(worst_stress < 1e-5 && worst_stretch < 1e-5, "stress %.3e, stretch %.3e", worst_stress, worst_stretch);
+  free(values);
+}
+
 static void uniaxial_case(int elements_per_side, MPI_Comm comm, const pp_material *law, const char *name)
 {
   const double length = 40e-6, stretch = 1.5;
@@ -245,6 +273,7 @@ static void uniaxial_case(int elements_per_side, MPI_Comm comm, const pp_materia
            lateral_error, r.face_force, force, force_error, r.steps);
   ck_assert_msg(lateral_error < 1e-5, "%s: lateral stretch %.10f vs %.10f", name, r.lateral, lateral);
   ck_assert_msg(force_error < 1e-5, "%s: axial force %.10g vs %.10g", name, r.face_force, force);
+  check_element_output(&mesh, &md, comm, axial, stretch, lateral);
   if (elements_per_side > 1) check_rotation(&mesh, &md, comm);
   model_destroy(&md);
   pp_mesh_free(&mesh);
@@ -359,9 +388,8 @@ typedef struct {
 } indentation_result;
 
 /* The layered block (five laws, graded and undulated, symmetric sides, fixed base) with the surface
- * nodes within 8 um of the centre pressed 4 um down in two increments, each relaxed
- * dynamically to 1e-4. Returns the displacement of every node (gathered over comm). */
-static indentation_result indent_layered_block(int rank, int size, MPI_Comm comm)
+ * nodes within 8 um of the centre to be pressed 4 um down (the constraint targets). */
+static void layered_block(int rank, int size, MPI_Comm comm, pp_mesh *mesh, model *md)
 {
   const double um = 1e-6;
   const double refine_x[1] = {24 * um}, refine_y[1] = {18 * um};
@@ -372,8 +400,9 @@ static indentation_result indent_layered_block(int rank, int size, MPI_Comm comm
     .lateral_growth = 1.4, .lateral_max_size = 12 * um, .surface_size = 3 * um, .depth_growth = 1.5,
     .depth_max_size = 12 * um, .min_elements_per_layer = 1, .dej_amplitude = 6 * um, .dej_wavelength = 24 * um,
   };
-  pp_mesh mesh;
-  ck_assert_msg(pp_mesh_generate(&spec, rank, size, &mesh) == PP_OK, "%s", pp_error_message());
+  ck_assert_msg(pp_mesh_generate(&spec, rank, size, mesh) == PP_OK, "%s", pp_error_message());
+  pp_io_mesh view;
+  ck_assert_int_eq(pp_mesh_io_view(mesh, &view), PP_OK);
   pp_mechanics_options options;
   const double shear[PP_LAYER_COUNT] = {0.5e6, 0.3e6, 0.2e6, 0.1e6, 0.02e6};
   pp_material law = {PP_MATERIAL_NEO_HOOKEAN, PP_OGDEN_INITIAL_SHEAR_MODULUS, 0, 2, 0, 1100};
@@ -382,21 +411,46 @@ static indentation_result indent_layered_block(int rank, int size, MPI_Comm comm
     options.layer[l].shear_modulus = shear[l];
     options.layer[l].bulk_modulus = 50 * shear[l];
   }
-  model md;
-  model_create(&md, &mesh, comm, &options);
-  const int owned = mesh.owned_node_count;
+  options.damping = 1e5; /* 1/s: dynamic runs dissipate (relaxation sets its own) */
+  model_create(md, mesh, comm, &options);
+  const int owned = mesh->owned_node_count;
   unsigned char *kind = calloc((size_t)owned * 3 + 1, 1);
-  double *target = owned_array(&mesh, 3);
-  ck_assert_int_eq(pp_mechanics_get_constraints(md.mechanics, kind, target), PP_OK);
+  double *target = owned_array(mesh, 3);
+  ck_assert_int_eq(pp_mechanics_get_constraints(md->mechanics, kind, target), PP_OK);
   for (int n = 0; n < owned; ++n) {
-    const double *X = mesh.node_coords + 3 * n;
+    const double *X = mesh->node_coords + 3 * n;
     const double r = hypot(X[0] - 24 * um, X[1] - 18 * um);
-    if ((mesh.node_boundary[n] & PP_NODE_SURFACE) && r <= 8 * um) {
+    if ((mesh->node_boundary[n] & PP_NODE_SURFACE) && r <= 8 * um) {
       kind[3 * n + 2] = 1;
       target[3 * n + 2] = -4 * um;
     }
   }
-  ck_assert_int_eq(pp_mechanics_set_constraints(md.mechanics, kind, target), PP_OK);
+  ck_assert_int_eq(pp_mechanics_set_constraints(md->mechanics, kind, target), PP_OK);
+  free(kind);
+  free(target);
+}
+
+/* Every node's displacement by global id [global nodes * 3], on every rank. */
+static double *gather_displacement(const pp_mesh *mesh, model *md, MPI_Comm comm)
+{
+  const int owned = mesh->owned_node_count;
+  double *u = owned_array(mesh, 3);
+  ck_assert_int_eq(pp_mechanics_get_state(md->mechanics, u, NULL), PP_OK);
+  const size_t total = (size_t)mesh->global_node_count * 3;
+  double *all = calloc(total + 1, sizeof *all);
+  for (int n = 0; n < owned; ++n)
+    for (int d = 0; d < 3; ++d) all[3 * (size_t)mesh->node_global_id[n] + d] = u[3 * n + d];
+  MPI_Allreduce(MPI_IN_PLACE, all, (int)total, MPI_DOUBLE, MPI_SUM, comm);
+  free(u);
+  return all;
+}
+
+/* Pressed in two increments, each relaxed dynamically to 1e-4. */
+static indentation_result indent_layered_block(int rank, int size, MPI_Comm comm)
+{
+  pp_mesh mesh;
+  model md;
+  layered_block(rank, size, comm, &mesh, &md);
   indentation_result result = {0};
   for (int i = 1; i <= 2; ++i) {
     pp_mechanics_set_load_factor(md.mechanics, i / 2.0);
@@ -405,22 +459,13 @@ static indentation_result indent_layered_block(int rank, int size, MPI_Comm comm
     ck_assert_msg(relax.converged, "increment %d not relaxed (%.3e)", i, relax.residual_ratio);
     result.steps += relax.steps;
   }
-  double *u = owned_array(&mesh, 3), *energy = calloc((size_t)mesh.owned_element_count + 1, sizeof *energy);
-  ck_assert_int_eq(pp_mechanics_get_state(md.mechanics, u, NULL), PP_OK);
+  double *energy = calloc((size_t)mesh.owned_element_count + 1, sizeof *energy);
   ck_assert_int_eq(pp_mechanics_get_element_state(md.mechanics, NULL, energy), PP_OK);
   ck_assert_int_eq(pp_reduce_sum_host(energy, (size_t)mesh.owned_element_count, comm, &result.stored), PP_OK);
   result.time = pp_mechanics_time(md.mechanics);
-  /* gather by global id: each rank scatters its owned values into a zeroed global array, summed */
   result.nodes = mesh.global_node_count;
-  const size_t total = (size_t)mesh.global_node_count * 3;
-  result.displacement = calloc(total + 1, sizeof *result.displacement);
-  for (int n = 0; n < owned; ++n)
-    for (int d = 0; d < 3; ++d) result.displacement[3 * (size_t)mesh.node_global_id[n] + d] = u[3 * n + d];
-  MPI_Allreduce(MPI_IN_PLACE, result.displacement, (int)total, MPI_DOUBLE, MPI_SUM, comm);
-  free(u);
+  result.displacement = gather_displacement(&mesh, &md, comm);
   free(energy);
-  free(kind);
-  free(target);
   model_destroy(&md);
   pp_mesh_free(&mesh);
   return result;
@@ -459,6 +504,103 @@ START_TEST(test_same_bits_any_rank_count)
 }
 END_TEST
 
+/* A dynamic run of the layered block (the indentation ramped over 150 steps, damped) on `size` ranks:
+ * steps [first, last) with a checkpoint in `dir` after step `save_at` (0: none); with `restore`
+ * the run starts from the newest checkpoint instead of t = 0. Returns every node's displacement. */
+static double *dynamic_run(const pp_runtime *rt, const char *dir, long long save_at, int restore, long long last,
+                           long long *nodes)
+{
+  pp_mesh mesh;
+  model md;
+  layered_block(rt->rank, rt->size, rt->comm, &mesh, &md);
+  pp_io_mesh view;
+  ck_assert_int_eq(pp_mesh_io_view(&mesh, &view), PP_OK);
+  pp_checkpoint *checkpoint = NULL;
+  ck_assert_msg(pp_checkpoint_create(&checkpoint, rt, dir, &view) == PP_OK, "%s", pp_error_message());
+  ck_assert_int_eq(pp_mechanics_register_checkpoint(md.mechanics, checkpoint), PP_OK);
+  /* the ramp from the undeformed state's step (before a restore changes the state) */
+  const double ramp = 150 * 0.9 * pp_mechanics_stable_step(md.mechanics);
+  /* the straight run also writes an output series at the checkpoint and at the end */
+  pp_io_series *series = NULL;
+  if (save_at > 0)
+    ck_assert_msg(pp_io_series_open(&series, rt, dir, "mechanics", "s", &view) == PP_OK, "%s", pp_error_message());
+  if (restore) {
+    long long step = 0;
+    double time = 0;
+    ck_assert_msg(pp_checkpoint_read_latest(checkpoint, "test", 0, &step, &time) == PP_OK, "%s", pp_error_message());
+    ck_assert_msg(pp_mechanics_checkpoint_restore(md.mechanics) == PP_OK, "%s", pp_error_message());
+    ck_assert_int_eq(pp_mechanics_step_count(md.mechanics), step);
+  }
+  /* mass-proportional damping on, so the restart must carry the dissipation accumulators too */
+  for (long long s = pp_mechanics_step_count(md.mechanics); s < last; ++s) {
+    const double dt = pp_mechanics_automatic_step(md.mechanics), t_next = pp_mechanics_time(md.mechanics) + dt;
+    pp_mechanics_set_load_factor(md.mechanics, fmin(1, t_next / ramp));
+    ck_assert_msg(pp_mechanics_step(md.mechanics, dt, NULL) == PP_OK, "%s", pp_error_message());
+    if (series && (s + 1 == save_at || s + 1 == last)) {
+      ck_assert_int_eq(pp_io_step_begin(series, pp_mechanics_time(md.mechanics)), PP_OK);
+      ck_assert_msg(pp_mechanics_write_step(md.mechanics, series) == PP_OK, "%s", pp_error_message());
+      ck_assert_int_eq(pp_io_step_end(series), PP_OK);
+    }
+    if (s + 1 == save_at) {
+      ck_assert_int_eq(pp_mechanics_checkpoint_save(md.mechanics), PP_OK);
+      ck_assert_msg(pp_checkpoint_write(checkpoint, s + 1, pp_mechanics_time(md.mechanics), "test") == PP_OK, "%s",
+                    pp_error_message());
+    }
+  }
+  *nodes = mesh.global_node_count;
+  if (series) {
+    ck_assert_int_eq(pp_io_series_completed_steps(series), 2);
+    ck_assert_int_eq(pp_io_series_close(&series), PP_OK);
+  }
+  double *u = gather_displacement(&mesh, &md, rt->comm);
+  pp_checkpoint_free(&checkpoint);
+  model_destroy(&md);
+  pp_mesh_free(&mesh);
+  return u;
+}
+
+static size_t count_mismatches(const double *a, const double *b, size_t count)
+{
+  size_t mismatches = 0;
+  for (size_t i = 0; i < count; ++i) mismatches += memcmp(&a[i], &b[i], sizeof(double)) != 0;
+  return mismatches;
+}
+
+/* 200 steps straight through on `size` ranks, checkpoint after 120; then a restart from it on the
+ * same ranks and one on rank 0 alone: both end on the same bits as the straight run. */
+START_TEST(test_restart_any_rank_count)
+{
+  char dir[64];
+  snprintf(dir, sizeof dir, "mechanics_restart_np%d", runtime.size);
+  long long nodes = 0;
+  double *straight = dynamic_run(&runtime, dir, 120, 0, 200, &nodes);
+  double *same = dynamic_run(&runtime, dir, 0, 1, 200, &nodes);
+  const size_t total = (size_t)nodes * 3;
+  size_t serial_mismatches = 0;
+  if (runtime.rank == 0) {
+    pp_runtime alone = runtime;
+    alone.comm = MPI_COMM_SELF;
+    alone.size = 1;
+    double *serial = dynamic_run(&alone, dir, 0, 1, 200, &nodes);
+    serial_mismatches = count_mismatches(straight, serial, total);
+    free(serial);
+  }
+  MPI_Bcast(&serial_mismatches, sizeof serial_mismatches, MPI_BYTE, 0, runtime.comm);
+  const size_t same_mismatches = count_mismatches(straight, same, total);
+  double largest = 0;
+  for (size_t i = 0; i < total; ++i) largest = fmax(largest, fabs(straight[i]));
+  if (runtime.rank == 0)
+    printf("restart (%d ranks, checkpoint at step 120 of 200, largest displacement %.3e m): %zu of %zu values "
+           "differ after a restart on %d ranks, %zu on 1 rank\n", runtime.size, largest, same_mismatches, total,
+           runtime.size, serial_mismatches);
+  ck_assert_msg(largest > 1e-6, "nothing moved");
+  ck_assert_msg(same_mismatches == 0, "restart on the same ranks: %zu values differ", same_mismatches);
+  ck_assert_msg(serial_mismatches == 0, "restart on one rank: %zu values differ", serial_mismatches);
+  free(straight);
+  free(same);
+}
+END_TEST
+
 /* On one rank: V1 and the energy balance. On several: the same-bits test, which proves that
  * every result (V1's and the balance's included) does not depend on the rank count, so those
  * need not run again there (CI time). */
@@ -474,6 +616,7 @@ int main(int argc, char **argv)
     tcase_add_test(tc, test_energy_balance);
   } else {
     tcase_add_test(tc, test_same_bits_any_rank_count);
+    tcase_add_test(tc, test_restart_any_rank_count);
   }
   suite_add_tcase(suite, tc);
   return pp_test_finish_device(suite, &runtime, clrt);
