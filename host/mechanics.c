@@ -31,6 +31,7 @@ struct pp_mechanics {
   double stable;           /* exact minimum element bound at the current state */
   double work, dissipated, initial_energy;
   int balance_started;     /* initial_energy set (from the first step after a state change) */
+  double rayleigh_scale;   /* 1 / (du.M du) of the last step (kernel comment), 1 at first */
   double pressure;         /* Pa, on the pressure faces */
   size_t face_count;       /* local pressure faces */
   cl_mem face_reference, face_nodes, face_force, face_offsets, face_entries, constant_force;
@@ -45,6 +46,7 @@ struct pp_mechanics {
   cl_mem corners, element_nodes, material_index, materials, displacement, corner_force, energy, dilatation,
     element_step, offsets, entries, node_force, mass_buffer, spring_buffer, kind_buffer, target_buffer,
     external_force, velocity, applied_force, previous_force, terms, ones;
+  cl_mem displacement_low; /* float builds: the low part of each owned displacement (kernel comment) */
   cl_kernel forces, gather, update;
 };
 
@@ -164,6 +166,7 @@ static pp_err build_device(pp_mechanics *m)
   PP_CALL(device_buffer(m, E * sizeof(int), "mechanics element materials", &m->material_index));
   PP_CALL(device_buffer(m, PP_LAYER_COUNT * MATERIAL_STRIDE * rs, "mechanics material table", &m->materials));
   PP_CALL(device_buffer(m, m->nodes * 3 * rs, "mechanics displacement", &m->displacement));
+  PP_CALL(device_buffer(m, rs == 8 ? 1 : N * 3 * rs, "mechanics displacement low parts", &m->displacement_low));
   PP_CALL(device_buffer(m, E * 24 * rs, "mechanics corner forces", &m->corner_force));
   PP_CALL(device_buffer(m, E * rs, "mechanics element energies", &m->energy));
   PP_CALL(device_buffer(m, E * rs, "mechanics element dilatations", &m->dilatation));
@@ -218,6 +221,7 @@ static pp_err build_device(pp_mechanics *m)
       (err = pp_clrt_write_reals(m->clrt, m->spring_buffer, m->spring, N, "mechanics springs")) ||
       (err = pp_clrt_write_reals(m->clrt, m->displacement, zeros, m->nodes * 3, "mechanics displacement")) ||
       (err = pp_clrt_write_reals(m->clrt, m->velocity, zeros, N * 3, "mechanics velocity")) ||
+      (rs == 4 && (err = pp_clrt_write_reals(m->clrt, m->displacement_low, zeros, N * 3, "displacement low parts"))) ||
       (err = pp_clrt_write_reals(m->clrt, m->external_force, zeros, N * 3, "mechanics external forces")) ||
       (err = pp_clrt_write_reals(m->clrt, m->constant_force, zeros, N * 3, "mechanics constant forces")) ||
       (err = pp_clrt_write_reals(m->clrt, m->applied_force, zeros, N * 3, "mechanics applied forces")) ||
@@ -237,9 +241,9 @@ static pp_err build_device(pp_mechanics *m)
                                   m->materials,   m->corner_force,  m->energy,       m->dilatation,
                                   m->element_step};
     const cl_mem gather_args[4] = {m->offsets, m->entries, m->corner_force, m->node_force};
-    const cl_mem update_args[11] = {m->mass_buffer,   m->spring_buffer,  m->kind_buffer,  m->target_buffer,
-                                    m->node_force,    m->external_force, m->displacement, m->velocity,
-                                    m->applied_force, m->previous_force, m->terms};
+    const cl_mem update_args[12] = {m->mass_buffer,   m->spring_buffer,    m->kind_buffer,    m->target_buffer,
+                                    m->node_force,    m->external_force,   m->displacement,   m->displacement_low,
+                                    m->velocity,      m->applied_force,    m->previous_force, m->terms};
     cl_int status = clSetKernelArg(m->forces, 0, sizeof element_count, &element_count);
     status |= clSetKernelArg(m->gather, 0, sizeof owned, &owned);
     status |= clSetKernelArg(m->update, 0, sizeof owned, &owned);
@@ -249,7 +253,7 @@ static pp_err build_device(pp_mechanics *m)
     }
     if ((err = set_buffers(m->forces, 1, 9, force_args, "hex8_forces arguments")) ||
         (err = set_buffers(m->gather, 1, 4, gather_args, "gather_corner_forces arguments")) ||
-        (err = set_buffers(m->update, 5, 11, update_args, "central_difference arguments")))
+        (err = set_buffers(m->update, 6, 12, update_args, "central_difference arguments")))
       goto done;
   }
 done:
@@ -320,6 +324,7 @@ pp_err pp_mechanics_create(pp_mechanics **mechanics, const pp_mesh *mesh, pp_clr
   m->elements = (size_t)mesh->element_count;
   m->owned_elements = (size_t)mesh->owned_element_count;
   m->load_factor = 1;
+  m->rayleigh_scale = 1;
   m->damping = options->damping;
   pp_err err = build_nodes(m);
   if (err == PP_OK) err = build_device(m);
@@ -337,7 +342,7 @@ pp_err pp_mechanics_create(pp_mechanics **mechanics, const pp_mesh *mesh, pp_clr
 void pp_mechanics_destroy(pp_mechanics *m)
 {
   if (!m) return;
-  cl_mem buffers[] = {m->corners,      m->element_nodes, m->material_index, m->materials,     m->displacement,
+  cl_mem buffers[] = {m->displacement_low, m->corners,      m->element_nodes, m->material_index, m->materials,     m->displacement,
                       m->corner_force, m->energy,        m->dilatation,     m->element_step,  m->offsets,
                       m->entries,      m->node_force,    m->mass_buffer,    m->spring_buffer, m->kind_buffer,
                       m->target_buffer, m->external_force, m->velocity,     m->applied_force, m->previous_force,
@@ -493,10 +498,38 @@ pp_err pp_mechanics_set_pressure_faces(pp_mechanics *m, const unsigned char *mas
   return PP_OK;
 }
 
+/* Owned displacements as doubles: hi (+ lo in float builds). */
+static pp_err read_displacement(pp_mechanics *m, double *u)
+{
+  const size_t count = m->owned * 3;
+  PP_CALL(pp_clrt_read_reals(m->clrt, m->displacement, u, count, "displacement"));
+  if (pp_clrt_real_size(m->clrt) == 8) return PP_OK;
+  double *low = malloc((count + 1) * sizeof *low);
+  PP_CHECK(low, PP_ERR_MEMORY, "out of memory reading the displacement");
+  pp_err err = pp_clrt_read_reals(m->clrt, m->displacement_low, low, count, "displacement low parts");
+  for (size_t i = 0; err == PP_OK && i < count; ++i) u[i] += low[i];
+  free(low);
+  return err;
+}
+
+/* Owned displacements from doubles: in float builds split into hi = float(u), lo = float(u - hi). */
+static pp_err write_displacement(pp_mechanics *m, const double *u)
+{
+  const size_t count = m->owned * 3;
+  PP_CALL(pp_clrt_write_reals(m->clrt, m->displacement, u, count, "displacement"));
+  if (pp_clrt_real_size(m->clrt) == 8) return PP_OK;
+  double *low = malloc((count + 1) * sizeof *low);
+  PP_CHECK(low, PP_ERR_MEMORY, "out of memory writing the displacement");
+  for (size_t i = 0; i < count; ++i) low[i] = u[i] - (double)(float)u[i];
+  pp_err err = pp_clrt_write_reals(m->clrt, m->displacement_low, low, count, "displacement low parts");
+  free(low);
+  return err;
+}
+
 pp_err pp_mechanics_set_state(pp_mechanics *m, const double *displacement, const double *velocity)
 {
   pp_err err = PP_OK;
-  if (displacement) err = pp_clrt_write_reals(m->clrt, m->displacement, displacement, m->owned * 3, "displacement");
+  if (displacement) err = write_displacement(m, displacement);
   if (err == PP_OK && velocity) err = pp_clrt_write_reals(m->clrt, m->velocity, velocity, m->owned * 3, "velocity");
   PP_CALL(pp_comm_agree(m->comm, err, "mechanics state"));
   PP_CALL(exchange_displacement(m));
@@ -510,7 +543,7 @@ pp_err pp_mechanics_set_state(pp_mechanics *m, const double *displacement, const
 pp_err pp_mechanics_get_state(pp_mechanics *m, double *displacement, double *velocity)
 {
   pp_err err = PP_OK;
-  if (displacement) err = pp_clrt_read_reals(m->clrt, m->displacement, displacement, m->owned * 3, "displacement");
+  if (displacement) err = read_displacement(m, displacement);
   if (err == PP_OK && velocity) err = pp_clrt_read_reals(m->clrt, m->velocity, velocity, m->owned * 3, "velocity");
   return err;
 }
@@ -552,6 +585,8 @@ pp_err pp_mechanics_step(pp_mechanics *m, double dt, pp_mechanics_step_info *inf
   if (local == PP_OK) local = pp_clrt_set_real_arg(m->clrt, m->update, 2, dt, "central_difference dt");
   if (local == PP_OK) local = pp_clrt_set_real_arg(m->clrt, m->update, 3, m->damping, "central_difference damping");
   if (local == PP_OK) local = pp_clrt_set_real_arg(m->clrt, m->update, 4, m->load_factor, "central_difference load");
+  if (local == PP_OK)
+    local = pp_clrt_set_real_arg(m->clrt, m->update, 5, m->rayleigh_scale, "central_difference Rayleigh scale");
   if (local == PP_OK) local = pp_clrt_launch(m->clrt, m->update, "mechanics central_difference", m->owned, LOCAL_SIZE);
   PP_CALL(pp_comm_agree(m->comm, local, "mechanics update"));
   double sums[TERM_COUNT];
@@ -559,6 +594,8 @@ pp_err pp_mechanics_step(pp_mechanics *m, double dt, pp_mechanics_step_info *inf
   const double kinetic = sums[0], stored = m->stored + sums[3];
   m->work += sums[1];
   m->dissipated += sums[2];
+  /* the next step's du.M du is about this one's: rescale so it stays near 1 */
+  if (sums[7] > 0 && isfinite(sums[7])) m->rayleigh_scale /= sums[7];
   if (!m->balance_started) {
     m->initial_energy = kinetic + stored;
     m->balance_started = 1;
@@ -641,18 +678,19 @@ static pp_err output_mesh(const pp_mechanics *m, pp_mesh **mesh)
   return PP_OK;
 }
 
-/* A local node field of 3 REALs per node (owned, ghosts filled here if `owned_only`) in output
- * order. COLLECTIVE when owned_only (host halo exchange). */
-static pp_err node_field_to_output(pp_mechanics *m, cl_mem buffer, int owned_only, double *out)
+/* A node field of 3 values per owned node (the displacement: hi + lo) in output order; ghosts
+ * through a host halo exchange. COLLECTIVE. */
+static pp_err node_field_to_output(pp_mechanics *m, cl_mem buffer, double *out)
 {
   pp_mesh *mesh = NULL;
   PP_CALL(output_mesh(m, &mesh));
   double *local = calloc(m->nodes * 3 + 1, sizeof *local);
   pp_err err = local ? PP_OK : pp_error_raise(PP_ERR_MEMORY, __FILE__, __LINE__, __func__, "out of memory for output");
   if (err == PP_OK)
-    err = pp_clrt_read_reals(m->clrt, buffer, local, (owned_only ? m->owned : m->nodes) * 3, "mechanics node field");
+    err = buffer == m->displacement ? read_displacement(m, local)
+                                    : pp_clrt_read_reals(m->clrt, buffer, local, m->owned * 3, "mechanics node field");
   err = pp_comm_agree(m->comm, err, "reading a mechanics node field");
-  if (err == PP_OK && owned_only) err = pp_halo_exchange_host(m->halo, local, 3);
+  if (err == PP_OK) err = pp_halo_exchange_host(m->halo, local, 3);
   if (err == PP_OK) err = pp_mesh_output_node_values(mesh, local, 3, out);
   free(local);
   return err;
@@ -670,9 +708,9 @@ pp_err pp_mechanics_write_step(pp_mechanics *m, pp_io_series *series)
                                               : pp_error_raise(PP_ERR_MEMORY, __FILE__, __LINE__, __func__,
                                                                "out of memory for the mechanics output");
   err = pp_comm_agree(m->comm, err, "mechanics output buffers");
-  if (err == PP_OK) err = node_field_to_output(m, m->displacement, 0, node_values);
+  if (err == PP_OK) err = node_field_to_output(m, m->displacement, node_values);
   if (err == PP_OK) err = pp_io_write_node_field(series, "displacement", "m", 3, node_values);
-  if (err == PP_OK) err = node_field_to_output(m, m->velocity, 1, node_values);
+  if (err == PP_OK) err = node_field_to_output(m, m->velocity, node_values);
   if (err == PP_OK) err = pp_io_write_node_field(series, "velocity", "m/s", 3, node_values);
   if (err == PP_OK) err = pp_comm_agree(m->comm, pp_mechanics_element_output(m, element), "mechanics element output");
   /* cell fields: 9, 1, 3 components out of each element's 13 values, then J_bar */
@@ -735,7 +773,7 @@ pp_err pp_mechanics_checkpoint_save(pp_mechanics *m)
   PP_CHECK(m->saved_fields, PP_ERR_ARGUMENT, "mechanics state saved before pp_mechanics_register_checkpoint");
   const size_t count = (size_t)m->mesh->output_node_count * 3;
   for (int k = 0; k < 4; ++k)
-    PP_CALL(node_field_to_output(m, checkpoint_buffer(m, k), k > 0, m->saved_fields + (size_t)k * count));
+    PP_CALL(node_field_to_output(m, checkpoint_buffer(m, k), m->saved_fields + (size_t)k * count));
   m->saved_time = m->time;
   m->saved_dt_previous = m->dt_previous;
   m->saved_work = m->work;
@@ -758,7 +796,9 @@ pp_err pp_mechanics_checkpoint_restore(pp_mechanics *m)
   pp_err err = owned ? PP_OK : pp_error_raise(PP_ERR_MEMORY, __FILE__, __LINE__, __func__, "out of memory restoring");
   for (int k = 0; k < 4 && err == PP_OK; ++k) {
     err = pp_mesh_local_from_output(mesh, m->saved_fields + (size_t)k * count, 3, owned);
-    if (err == PP_OK) err = pp_clrt_write_reals(m->clrt, checkpoint_buffer(m, k), owned, m->owned * 3, checkpoint_names[k]);
+    if (err == PP_OK)
+      err = k == 0 ? write_displacement(m, owned)
+                   : pp_clrt_write_reals(m->clrt, checkpoint_buffer(m, k), owned, m->owned * 3, checkpoint_names[k]);
   }
   free(owned);
   PP_CALL(pp_comm_agree(m->comm, err, "restoring the mechanics state"));

@@ -287,19 +287,26 @@ __kernel void gather_corner_forces(const ulong owned, __global const int *restri
  *   terms[3] foundation energy 1/2 k |u^n|^2
  *   terms[4] squared out-of-balance force |f_ext - f_int|^2 over free DOFs (dynamic relaxation)
  *   terms[5] squared internal force |f_int|^2 over all DOFs (its scale)
- *   terms[6] du . (f_int^n - f_int^{n-1}) and terms[7] du . m du over free DOFs, du = u^n - u^{n-1}:
- *            their ratio is the Rayleigh quotient of M^-1 K along the last increment, which dynamic
- *            relaxation uses as its estimate of the lowest eigenvalue (the slowest mode is what is
- *            left once the others have been damped); previous_force keeps f_int^n for it
+ *   terms[6] du . (f_int^n - f_int^{n-1}) and terms[7] du . m du over free DOFs, du = u^n - u^{n-1},
+ *            both times rayleigh_scale: their ratio is the Rayleigh quotient of M^-1 K along the
+ *            last increment, which dynamic relaxation uses as its estimate of the lowest eigenvalue
+ *            (the slowest mode is what is left once the others have been damped); previous_force
+ *            keeps f_int^n for it. The scale (the host's 1 / (m du^2) of the last step) keeps both
+ *            near 1: near convergence m du^2 falls below float's smallest number (1e-38)
  * All are summed by host/reduce (exact, so the same bits on any partition).
- * dof_kind: 0 free, 1 prescribed to load_factor * dof_target. */
+ * dof_kind: 0 free, 1 prescribed to load_factor * dof_target.
+ * Float builds keep each displacement as an unevaluated sum hi + lo of two floats (displacement
+ * holds hi, which the forces see; displacement_low holds lo): the increment dt v is added
+ * exactly (TwoSum) and renormalised, so the accumulated displacement carries about 48 bits,
+ * while a plain float sum would lose the increments of a slow load (a 1e-11 m step on 1e-4 m
+ * is below float's 6e-8 resolution: PHYSICS.md 9.4). Double builds do not touch displacement_low. */
 #define TERM_COUNT 8
 __kernel void central_difference(const ulong owned, const REAL dt_previous, const REAL dt, const REAL damping,
-                                 const REAL load_factor, __global const REAL *restrict mass,
+                                 const REAL load_factor, const REAL rayleigh_scale, __global const REAL *restrict mass,
                                  __global const REAL *restrict spring, __global const uchar *restrict dof_kind,
                                  __global const REAL *restrict dof_target, __global const REAL *restrict internal_force,
                                  __global const REAL *restrict external_force, __global REAL *restrict displacement,
-                                 __global REAL *restrict velocity, __global REAL *restrict applied_force,
+                                 __global REAL *restrict displacement_low, __global REAL *restrict velocity, __global REAL *restrict applied_force,
                                  __global REAL *restrict previous_force, __global REAL *restrict terms)
 {
   const size_t n = get_global_id(0);
@@ -319,14 +326,25 @@ __kernel void central_difference(const ulong owned, const REAL dt_previous, cons
       const REAL v_mid = first ? v_old : (v_old + v_new) / 2;
       F = m * (v_new - v_old) / dt_mean + damping * m * v_mid + f_int;
       displacement[dof] = target;
+#if !REAL_IS_DOUBLE
+      displacement_low[dof] = 0;
+#endif
     } else {
       v_new = ((1 - damping * dt_mean / 2) * v_old + dt_mean * f_net / m) / (1 + damping * dt_mean / 2);
       F = f_ext;
+#if REAL_IS_DOUBLE
       displacement[dof] = u + dt * v_new;
+#else
+      const REAL increment = dt * v_new, sum = u + increment, back = sum - increment;
+      const REAL error = (u - back) + (increment - (sum - back)); /* TwoSum: u + increment = sum + error */
+      const REAL low = displacement_low[dof] + error, high = sum + low;
+      displacement[dof] = high;
+      displacement_low[dof] = low - (high - sum); /* Fast2Sum: |sum| >= |low| */
+#endif
       t[4] += f_net * f_net;
-      const REAL du = dt_previous * v_old;
-      t[6] += du * (f_int - previous_force[dof]);
-      t[7] += du * m * du;
+      const REAL du = dt_previous * v_old, scaled = rayleigh_scale * du;
+      t[6] += scaled * (f_int - previous_force[dof]);
+      t[7] += scaled * (m * du);
     }
     const REAL v_now = first ? v_old : (v_old + v_new) / 2;
     t[0] += m * v_now * v_now / 2;

@@ -28,7 +28,8 @@
 #include "reduce.h"
 
 static pp_runtime runtime;
-static pp_clrt *clrt;
+static pp_clrt *clrt;        /* the device in use: double_clrt, or float_clrt in the float tests */
+static pp_clrt *double_clrt;
 
 /* ---- helpers ----------------------------------------------------------------------------------- */
 
@@ -152,7 +153,7 @@ static uniaxial_result stretch_and_relax(const pp_mesh *mesh, pp_mechanics *mech
   for (int i = 1; i <= increments; ++i) {
     pp_mechanics_set_load_factor(mechanics, (double)i / increments);
     pp_mechanics_relax_info relax;
-    ck_assert_msg(pp_mechanics_relax(mechanics, tolerance, 400000, &relax) == PP_OK, "%s", pp_error_message());
+    ck_assert_msg(pp_mechanics_relax(mechanics, tolerance, 100000, &relax) == PP_OK, "%s", pp_error_message());
     ck_assert_msg(relax.converged, "increment %d: not relaxed after %lld steps (residual ratio %.3e)", i, relax.steps,
                   relax.residual_ratio);
     result.steps += relax.steps;
@@ -180,7 +181,7 @@ static uniaxial_result stretch_and_relax(const pp_mesh *mesh, pp_mechanics *mech
 
 /* Rotate the current state by 90 degrees about z (x' = R x for every node) and compare: the stored
  * energy is unchanged and every nodal force rotates with it, to 1e-10 relative. */
-static void check_rotation(const pp_mesh *mesh, model *md, MPI_Comm comm)
+static void check_rotation(const pp_mesh *mesh, model *md, MPI_Comm comm, double tolerance)
 {
   const int owned = mesh->owned_node_count;
   double *u = owned_array(mesh, 3), *f = owned_array(mesh, 3), *g = owned_array(mesh, 3);
@@ -217,8 +218,8 @@ static void check_rotation(const pp_mesh *mesh, model *md, MPI_Comm comm)
   if (mesh->rank == 0)
     printf("  90 deg rotation: stored energy change %.2e, nodal forces vs R f %.2e (of the largest)\n", energy_change,
            worst);
-  ck_assert_msg(energy_change < 1e-10, "rotation changed the stored energy by %.3e", energy_change);
-  ck_assert_msg(worst < 1e-10, "rotated forces differ from R f by %.3e", worst);
+  ck_assert_msg(energy_change < tolerance, "rotation changed the stored energy by %.3e", energy_change);
+  ck_assert_msg(worst < tolerance, "rotated forces differ from R f by %.3e", worst);
   free(element_energy);
   free(u);
   free(f);
@@ -230,7 +231,7 @@ static void check_rotation(const pp_mesh *mesh, model *md, MPI_Comm comm)
  * lateral) of the same compressible reference, to 1e-5 (the relaxation's accuracy). Then one
  * series step is written and its file checked for the fields. */
 static void check_element_output(const pp_mesh *mesh, model *md, MPI_Comm comm, double axial, double stretch,
-                                 double lateral)
+                                 double lateral, double tolerance)
 {
   const int E = mesh->owned_element_count;
   double *values = calloc((size_t)E * PP_MECHANICS_ELEMENT_OUTPUT + 1, sizeof *values);
@@ -248,11 +249,21 @@ static void check_element_output(const pp_mesh *mesh, model *md, MPI_Comm comm, 
   if (mesh->rank == 0)
     printf("  element output: Cauchy stress and von Mises within %.1e of sigma, principal stretches within %.1e\n",
            worst_stress, worst_stretch);
-  ck_assert_msg(worst_stress < 1e-5 && worst_stretch < 1e-5, "stress %.3e, stretch %.3e", worst_stress, worst_stretch);
+  ck_assert_msg(worst_stress < tolerance && worst_stretch < tolerance, "stress %.3e, stretch %.3e", worst_stress,
+                worst_stretch);
   free(values);
 }
 
-static void uniaxial_case(int elements_per_side, MPI_Comm comm, const pp_material *law, const char *name)
+typedef struct {
+  double relax;     /* relaxation tolerance (residual over internal force norm) */
+  double accept;    /* V1's tolerance on the lateral contraction and the axial force */
+} v1_tolerances;
+
+/* Double: relaxed to 1e-9, V1's 1e-5 (PHYSICS.md section 10). */
+static const v1_tolerances double_tolerances = {1e-9, 1e-5};
+
+static void uniaxial_case(int elements_per_side, MPI_Comm comm, const pp_material *law, const char *name,
+                          v1_tolerances tolerance)
 {
   const double length = 40e-6, stretch = 1.5;
   pp_mesh mesh;
@@ -262,19 +273,20 @@ static void uniaxial_case(int elements_per_side, MPI_Comm comm, const pp_materia
   options.base = PP_BASE_FREE;
   model md;
   model_create(&md, &mesh, comm, &options);
-  const uniaxial_result r = stretch_and_relax(&mesh, md.mechanics, comm, length, stretch, 3, 1e-9);
+  const uniaxial_result r = stretch_and_relax(&mesh, md.mechanics, comm, length, stretch, 3, tolerance.relax);
   double lateral = 0, axial = 0;
   ck_assert_int_eq(pp_material_uniaxial(law, stretch, &lateral, &axial), PP_OK);
   const double force = axial * lateral * lateral * length * length;
   const double lateral_error = fabs(r.lateral - lateral) / (1 - lateral), force_error = fabs(r.face_force - force) / force;
   if (mesh.rank == 0)
-    printf("V1 %-22s %d^3 (%d ranks): lateral stretch %.10f vs %.10f (%.1e of the contraction), force %.8e vs %.8e N "
-           "(%.1e), %lld relaxation steps\n", name, elements_per_side, mesh.rank_count, r.lateral, lateral,
+    printf("V1 %s %-22s %d^3 (%d ranks): lateral stretch %.10f vs %.10f (%.1e of the contraction), force %.8e vs %.8e N "
+           "(%.1e), %lld relaxation steps\n", pp_clrt_real_name(clrt), name, elements_per_side, mesh.rank_count, r.lateral, lateral,
            lateral_error, r.face_force, force, force_error, r.steps);
-  ck_assert_msg(lateral_error < 1e-5, "%s: lateral stretch %.10f vs %.10f", name, r.lateral, lateral);
-  ck_assert_msg(force_error < 1e-5, "%s: axial force %.10g vs %.10g", name, r.face_force, force);
-  check_element_output(&mesh, &md, comm, axial, stretch, lateral);
-  if (elements_per_side > 1) check_rotation(&mesh, &md, comm);
+  ck_assert_msg(lateral_error < tolerance.accept, "%s: lateral stretch %.10f vs %.10f", name, r.lateral, lateral);
+  ck_assert_msg(force_error < tolerance.accept, "%s: axial force %.10g vs %.10g", name, r.face_force, force);
+  check_element_output(&mesh, &md, comm, axial, stretch, lateral, tolerance.accept);
+  /* rotation: V1's 1e-10 in double; in float 1e-10 scaled by the epsilons' ratio (2^29), 5e-2 */
+  if (elements_per_side > 1) check_rotation(&mesh, &md, comm, pp_clrt_real_size(clrt) == 8 ? 1e-10 : 1e-10 * 0x1p29);
   model_destroy(&md);
   pp_mesh_free(&mesh);
 }
@@ -290,13 +302,43 @@ static const char *v1_names[4] = {"neo-Hookean k/mu=50", "neo-Hookean k/mu=500",
 
 START_TEST(test_v1_one_element)
 {
-  uniaxial_case(1, runtime.comm, &v1_laws[_i], v1_names[_i]);
+  uniaxial_case(1, runtime.comm, &v1_laws[_i], v1_names[_i], double_tolerances);
 }
 END_TEST
 
 START_TEST(test_v1_patch)
 {
-  uniaxial_case(4, runtime.comm, &v1_laws[_i], v1_names[_i]);
+  uniaxial_case(4, runtime.comm, &v1_laws[_i], v1_names[_i], double_tolerances);
+}
+END_TEST
+
+/* V1 in float (mixed precision: forces in float, displacements accumulated as float pairs).
+ * Tolerances from float's epsilon e = 2^-24 = 6e-8. The forces see float displacements, so the
+ * strain is resolved to about e and the pressure kappa (J_bar - 1) to about kappa e: the force
+ * balance of a nearly incompressible body cannot be resolved below a few e kappa/mu of the
+ * stress. Measured on one element: the relaxation stalls at residual ratios of 1.2e-5 to 6e-5
+ * (kappa/mu = 50) and 3e-5 to 8e-5 (500) as the state hops between neighbouring floats, i.e. 4 to
+ * 20 e kappa/mu. So the relaxation stops at 100 e kappa/mu and V1 accepts 1000 e kappa/mu (3e-3
+ * at kappa/mu = 50, 3e-2 at 500) on the lateral contraction, the axial force and the element
+ * stresses. Run: neo-Hookean on one element and the patch, Ogden on one element. The Ogden
+ * alpha = 12 patch is left out: stretched to 1.5 its stiffening (lambda^10 = 58) inflates the
+ * axial forces that set the residual's scale, so at the float floor its lateral contraction is
+ * off by 4e-3 (kappa/mu = 50) and 4e-2 (500) of the contraction, measured with the relaxation
+ * at 30 e kappa/mu: use double for stiffening laws at this stretch. */
+START_TEST(test_v1_float)
+{
+  pp_clrt_options options;
+  pp_clrt_options_default(&options);
+  options.use_double = 0;
+  pp_clrt *float_clrt = NULL;
+  ck_assert_msg(pp_clrt_create(&float_clrt, runtime.comm, &options) == PP_OK, "%s", pp_error_message());
+  clrt = float_clrt;
+  const double e = 0x1p-24, ratio = v1_laws[_i].bulk_modulus / v1_laws[_i].shear_modulus;
+  const v1_tolerances tolerance = {100 * e * ratio, 1000 * e * ratio};
+  uniaxial_case(1, runtime.comm, &v1_laws[_i], v1_names[_i], tolerance);
+  if (v1_laws[_i].model == PP_MATERIAL_NEO_HOOKEAN) uniaxial_case(4, runtime.comm, &v1_laws[_i], v1_names[_i], tolerance);
+  clrt = double_clrt;
+  pp_clrt_destroy(float_clrt);
 }
 END_TEST
 
@@ -606,7 +648,8 @@ END_TEST
  * need not run again there (CI time). */
 int main(int argc, char **argv)
 {
-  if (pp_test_start_device(&argc, &argv, &runtime, &clrt)) return EXIT_FAILURE;
+  if (pp_test_start_device(&argc, &argv, &runtime, &double_clrt)) return EXIT_FAILURE;
+  clrt = double_clrt;
   Suite *suite = suite_create("mechanics");
   TCase *tc = tcase_create(runtime.size == 1 ? "serial" : "ranks");
   tcase_set_timeout(tc, 300);
@@ -614,10 +657,11 @@ int main(int argc, char **argv)
     tcase_add_loop_test(tc, test_v1_one_element, 0, 4);
     tcase_add_loop_test(tc, test_v1_patch, 0, 4);
     tcase_add_test(tc, test_energy_balance);
+    tcase_add_loop_test(tc, test_v1_float, 0, 4);
   } else {
     tcase_add_test(tc, test_same_bits_any_rank_count);
     tcase_add_test(tc, test_restart_any_rank_count);
   }
   suite_add_tcase(suite, tc);
-  return pp_test_finish_device(suite, &runtime, clrt);
+  return pp_test_finish_device(suite, &runtime, double_clrt);
 }
