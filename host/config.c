@@ -109,6 +109,21 @@ static const pp_key_spec key_table[] = {
    "Mass density of every soft layer; epidermis 1110-1190, dermis 1116, fat 971 kg/m3 "
    "(PHYSICS.md section 0)."},
 
+  {"mechanics.base_support", PP_KEY_CHOICE, NULL, NULL, "fixed", 1, 0, "fixed|roller|foundation|free",
+   "How the base of the block (under the hypodermis) is held in stage 1: fixed (no motion), roller "
+   "(no normal motion), foundation (elastic springs, mechanics.foundation_stiffness) or free. The "
+   "backing controls how far the skin deflects under a needle (PHYSICS.md section 4)."},
+  {"mechanics.foundation_stiffness", PP_KEY_REAL, "N/m3", "kPa/mm", "1 kPa/mm", 1e3, 1e12, NULL,
+   "Traction per unit displacement of the elastic foundation under the base (base_support: "
+   "foundation), in all three directions; 1 kPa/mm is a soft muscle layer (assumed)."},
+  {"mechanics.damping", PP_KEY_REAL, "1/s", "1/s", "0 1/s", 0, 1e9, NULL,
+   "Mass-proportional damping rate of stage-1 dynamics; 0 keeps the true inertia of a physical "
+   "insertion. NiftySim models use 0.1-5 1/s (PHYSICS.md section 9.4). Dynamic relaxation chooses "
+   "its own."},
+  {"mechanics.step_safety", PP_KEY_REAL, "", "", "0.9", 0.05, 1, NULL,
+   "Fraction of the stable explicit step taken (the exact minimum over elements of the "
+   "Flanagan-Belytschko bound, recomputed every step as elements deform)."},
+
   {"needle.length", PP_KEY_REAL, "m", "mm", "1.0 mm", 0.1 * MM, 5 * MM, NULL,
    "Needle length from base to tip; dermaroller needles are 0.5-1.5 mm (Kalluri 2011)."},
   {"needle.tip_radius", PP_KEY_REAL, "m", "um", "4 um", 0.5 * UM, 100 * UM, NULL,
@@ -2201,7 +2216,7 @@ static void hash_bytes(unsigned long long *hash, const void *data, size_t size)
 
 static int is_physics_key(const char *path)
 {
-  static const char *const prefixes[] = {"skin.", "needle.", "mesh.", "treatment.", "healing."};
+  static const char *const prefixes[] = {"skin.", "mechanics.", "needle.", "mesh.", "treatment.", "healing."};
   for (size_t p = 0; p < sizeof prefixes / sizeof prefixes[0]; ++p)
     if (strncmp(path, prefixes[p], strlen(prefixes[p])) == 0) return 1;
   return 0;

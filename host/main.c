@@ -14,6 +14,7 @@
 #include "healing.h"
 #include "io.h"
 #include "log.h"
+#include "mechanics.h"
 #include "mesh.h"
 #include "mesh_import.h"
 #include "run_record.h"
@@ -223,7 +224,15 @@ static pp_err describe_mesh(const pp_config *config)
   PP_CALL(pp_mesh_plan(&spec, &plan));
   printf("# The layered mesh is generated from skin.* and mesh.*:\n");
   pp_mesh_print_summary(&plan, "#   ", stdout);
+  pp_mechanics_options mechanics;
+  pp_err err = pp_mechanics_options_from_config(config, &mechanics);
+  if (err == PP_OK) {
+    /* a stroke: to the insertion depth and back at the insertion speed */
+    const double stroke = 2 * pp_config_real(config, "needle.insertion_depth") / pp_config_real(config, "needle.insertion_speed");
+    pp_mechanics_print_plan(&plan, &mechanics, stroke, "#   ", stdout);
+  }
   pp_mesh_free(&plan);
+  PP_CALL(err);
   return PP_OK;
 }
 

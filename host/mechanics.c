@@ -58,6 +58,53 @@ void pp_mechanics_options_default(pp_mechanics_options *options, const pp_materi
   options->step_safety = 0.9;
 }
 
+pp_err pp_mechanics_options_from_config(const pp_config *config, pp_mechanics_options *options)
+{
+  memset(options, 0, sizeof *options);
+  for (int l = 0; l < PP_LAYER_COUNT; ++l) PP_CALL(pp_material_from_config(config, l, &options->layer[l]));
+  static const char *const supports[] = {"fixed", "roller", "foundation", "free"};
+  const char *support = pp_config_text(config, "mechanics.base_support");
+  options->base = PP_BASE_FIXED;
+  for (int k = 0; k < 4; ++k)
+    if (strcmp(support, supports[k]) == 0) options->base = (pp_base_support)k;
+  options->foundation_stiffness = pp_config_real(config, "mechanics.foundation_stiffness");
+  options->damping = pp_config_real(config, "mechanics.damping");
+  options->step_safety = pp_config_real(config, "mechanics.step_safety");
+  return PP_OK;
+}
+
+static double smallest_size(const pp_mesh_axis *axis, int first, int end)
+{
+  double smallest = INFINITY;
+  for (int i = first; i < end; ++i) smallest = fmin(smallest, axis->position[i + 1] - axis->position[i]);
+  return smallest;
+}
+
+void pp_mechanics_print_plan(const pp_mesh *plan, const pp_mechanics_options *options, double stroke_time,
+                             const char *prefix, FILE *out)
+{
+  const double a = smallest_size(&plan->axis_x, 0, plan->axis_x.element_count),
+               b = smallest_size(&plan->axis_y, 0, plan->axis_y.element_count);
+  double smallest = INFINITY;
+  int limiting = 0;
+  for (int l = 0; l < PP_LAYER_COUNT; ++l) {
+    const pp_material *law = &options->layer[l];
+    const double wave_speed = sqrt(pp_material_p_wave_modulus(law) / law->density);
+    const double c = smallest_size(&plan->axis_z, plan->axis_z.layer_first[l], plan->axis_z.layer_first[l + 1]);
+    const double step = 1 / (wave_speed * sqrt(1 / (a * a) + 1 / (b * b) + 1 / (c * c)));
+    fprintf(out, "%sstage 1: layer %d (%s): wave speed %.4g m/s, smallest element %.3g x %.3g x %.3g um, stable step "
+            "%.3g ns\n", prefix, l, pp_mesh_layer_name(l), wave_speed, a * 1e6, b * 1e6, c * 1e6, step * 1e9);
+    if (step < smallest) {
+      smallest = step;
+      limiting = l;
+    }
+  }
+  const double taken = options->step_safety * smallest;
+  fprintf(out, "%sstage 1: step %.3g ns (%.2f x the %s's, undeformed; recomputed every step), %.3g steps for a "
+          "%.3g ms needle stroke\n", prefix, taken * 1e9, options->step_safety, pp_mesh_layer_name(limiting),
+          stroke_time / taken, stroke_time * 1e3);
+}
+
 /* ---- set-up ------------------------------------------------------------------------------------ */
 
 /* Integral of each corner's bilinear shape function over the hex's deeper face (corners 0-3),

@@ -31,10 +31,13 @@
 #ifndef PP_MECHANICS_H
 #define PP_MECHANICS_H
 
+#include <stdio.h>
+
 #include <mpi.h>
 
 #include "checkpoint.h"
 #include "clrt.h"
+#include "config.h"
 #include "error.h"
 #include "io.h"
 #include "halo.h"
@@ -60,6 +63,16 @@ typedef struct {
 
 /* One material everywhere, fixed base, no damping, safety 0.9. */
 void pp_mechanics_options_default(pp_mechanics_options *options, const pp_material *material);
+/* From the configuration: skin.<layer>.* laws and skin.density, mechanics.* (SI already). */
+pp_err pp_mechanics_options_from_config(const pp_config *config, pp_mechanics_options *options);
+
+/* What `pinprick check` says about stage 1 before anything runs, from a planned mesh (axes only,
+ * pp_mesh_plan): per layer the dilatational wave speed c = sqrt((kappa + 4/3 mu)/rho) and the
+ * undeformed stable step of its smallest box element, 1 / (c sqrt(1/a^2 + 1/b^2 + 1/c^2)) (the
+ * Flanagan-Belytschko bound of a box), the step the run takes (safety x the smallest), and how
+ * many steps a needle stroke of `stroke_time` seconds needs. */
+void pp_mechanics_print_plan(const pp_mesh *plan, const pp_mechanics_options *options, double stroke_time,
+                             const char *prefix, FILE *out);
 
 typedef struct pp_mechanics pp_mechanics;
 
