@@ -419,6 +419,79 @@ START_TEST(test_energy_balance)
 }
 END_TEST
 
+/* ---- foundation and pressure ------------------------------------------------------------------ */
+
+/* A jittered 4^3 box with rollers on its four sides (uniaxial strain), on an elastic foundation
+ * of stiffness k (N/m^3), under a uniform follower pressure p on its top faces. Linear elasticity
+ * (p = 1e-5 of the P-wave modulus M, so the nonlinear terms are ~1e-5): sigma_zz = -p throughout,
+ * the base sinks by p/k (each spring carries its area's share) and the top by p/k + p H / M.
+ * With k = M / H the two parts are equal. Checked to 1e-4, and the relaxed pressure forces sum to
+ * p times the top area. */
+START_TEST(test_foundation_and_pressure)
+{
+  const double length = 40e-6;
+  const pp_material law = {PP_MATERIAL_NEO_HOOKEAN, PP_OGDEN_INITIAL_SHEAR_MODULUS, 0.1e6, 2, 50 * 0.1e6, 1100};
+  const double modulus = pp_material_p_wave_modulus(&law), pressure = 1e-5 * modulus, k = modulus / length;
+  pp_mesh mesh;
+  box_mesh(4, length, 0.1, runtime.comm, &mesh);
+  pp_mechanics_options options;
+  pp_mechanics_options_default(&options, &law);
+  options.base = PP_BASE_FOUNDATION;
+  options.foundation_stiffness = k;
+  model md;
+  model_create(&md, &mesh, runtime.comm, &options);
+  const int owned = mesh.owned_node_count;
+  unsigned char *kind = calloc((size_t)owned * 3 + 1, 1), *mask = calloc((size_t)mesh.element_count + 1, 1);
+  double *target = owned_array(&mesh, 3);
+  for (int n = 0; n < owned; ++n) {
+    const unsigned char b = mesh.node_boundary[n];
+    if (b & (PP_NODE_X_MIN | PP_NODE_X_MAX)) kind[3 * n] = 1;
+    if (b & (PP_NODE_Y_MIN | PP_NODE_Y_MAX)) kind[3 * n + 1] = 1;
+  }
+  ck_assert_int_eq(pp_mechanics_set_constraints(md.mechanics, kind, target), PP_OK);
+  for (int e = 0; e < mesh.element_count; ++e) {
+    int top = 1;
+    for (int c = 4; c < 8; ++c) top &= (mesh.node_boundary[mesh.element_nodes[8 * e + c]] & PP_NODE_SURFACE) != 0;
+    mask[e] = (unsigned char)(top ? 2 : 0); /* face 1: the upper face */
+  }
+  ck_assert_int_eq(pp_mechanics_set_pressure_faces(md.mechanics, mask), PP_OK);
+  pp_mechanics_set_pressure(md.mechanics, pressure);
+  pp_mechanics_relax_info relax;
+  ck_assert_msg(pp_mechanics_relax(md.mechanics, 1e-10, 200000, &relax) == PP_OK, "%s", pp_error_message());
+  ck_assert_msg(relax.converged, "not relaxed (%.3e)", relax.residual_ratio);
+  double *u = owned_array(&mesh, 3), *f = owned_array(&mesh, 3);
+  ck_assert_int_eq(pp_mechanics_get_state(md.mechanics, u, NULL), PP_OK);
+  ck_assert_int_eq(pp_mechanics_get_applied_force(md.mechanics, f), PP_OK);
+  double sums[4] = {0}; /* base u_z, top u_z, their counts */
+  double *vertical = owned_array(&mesh, 1);
+  for (int n = 0; n < owned; ++n) {
+    const unsigned char b = mesh.node_boundary[n];
+    if (b & PP_NODE_BASE) sums[0] += u[3 * n + 2], sums[2] += 1;
+    if (b & PP_NODE_SURFACE) sums[1] += u[3 * n + 2], sums[3] += 1, vertical[n] = f[3 * n + 2];
+  }
+  MPI_Allreduce(MPI_IN_PLACE, sums, 4, MPI_DOUBLE, MPI_SUM, runtime.comm);
+  double load = 0;
+  ck_assert_int_eq(pp_reduce_sum_host(vertical, (size_t)owned, runtime.comm, &load), PP_OK);
+  const double base = sums[0] / sums[2], top = sums[1] / sums[3];
+  const double base_exact = -pressure / k, top_exact = base_exact - pressure * length / modulus;
+  const double load_exact = -pressure * length * length;
+  if (runtime.rank == 0)
+    printf("foundation + pressure: base %.8e m vs %.8e, top %.8e m vs %.8e, pressure load %.8e N vs %.8e "
+           "(%lld relaxation steps)\n", base, base_exact, top, top_exact, load, load_exact, relax.steps);
+  ck_assert_msg(fabs(base / base_exact - 1) < 1e-4, "base %.8e vs %.8e", base, base_exact);
+  ck_assert_msg(fabs(top / top_exact - 1) < 1e-4, "top %.8e vs %.8e", top, top_exact);
+  ck_assert_msg(fabs(load / load_exact - 1) < 1e-4, "load %.8e vs %.8e", load, load_exact);
+  free(u);
+  free(f);
+  free(vertical);
+  free(kind);
+  free(mask);
+  free(target);
+  model_destroy(&md);
+  pp_mesh_free(&mesh);
+}
+END_TEST
+
 /* ---- same bits on any rank count ------------------------------------------------------------- */
 
 typedef struct {
@@ -657,6 +730,7 @@ int main(int argc, char **argv)
     tcase_add_loop_test(tc, test_v1_one_element, 0, 4);
     tcase_add_loop_test(tc, test_v1_patch, 0, 4);
     tcase_add_test(tc, test_energy_balance);
+    tcase_add_test(tc, test_foundation_and_pressure);
     tcase_add_loop_test(tc, test_v1_float, 0, 4);
   } else {
     tcase_add_test(tc, test_same_bits_any_rank_count);
