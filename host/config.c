@@ -123,6 +123,11 @@ static const pp_key_spec key_table[] = {
   {"mechanics.step_safety", PP_KEY_REAL, "", "", "0.9", 0.05, 1, NULL,
    "Fraction of the stable explicit step taken (the exact minimum over elements of the "
    "Flanagan-Belytschko bound, recomputed every step as elements deform)."},
+  {"mechanics.mass_scaling_step", PP_KEY_REAL, "s", "ns", "0 ns", 0, 1e-3, NULL,
+   "Selective mass scaling: every element whose undeformed stable step is below this gets its density "
+   "raised until it is not; 0 turns it off (physical insertion speeds need the true inertia). For "
+   "quasi-static bench speeds only: the added mass and the kinetic-to-stored energy ratio are reported "
+   "(keep the ratio below about 5 %, PHYSICS.md section 9.4)."},
 
   {"needle.length", PP_KEY_REAL, "m", "mm", "1.0 mm", 0.1 * MM, 5 * MM, NULL,
    "Needle length from base to tip; dermaroller needles are 0.5-1.5 mm (Kalluri 2011)."},

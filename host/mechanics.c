@@ -21,7 +21,9 @@ struct pp_mechanics {
   size_t owned, nodes, elements, owned_elements;
   double *mass;            /* host [owned] */
   double *spring;          /* host [owned], N/m: foundation springs */
-  double total_mass;
+  double total_mass, added_mass;
+  long long scaled_elements;
+  double *density_scale;   /* host [elements]: mass scaling factor per local element (1: none) */
   unsigned char *dof_kind; /* host [owned * 3] */
   double *dof_target;      /* host [owned * 3] */
   double load_factor, damping;
@@ -44,7 +46,7 @@ struct pp_mechanics {
     saved_pressure;
   long long saved_step, saved_balance_started;
   cl_mem corners, element_nodes, material_index, materials, displacement, corner_force, energy, dilatation,
-    element_step, offsets, entries, node_force, mass_buffer, spring_buffer, kind_buffer, target_buffer,
+    element_step, density_scale_buffer, offsets, entries, node_force, mass_buffer, spring_buffer, kind_buffer, target_buffer,
     external_force, velocity, applied_force, previous_force, terms, ones;
   cl_mem displacement_low; /* float builds: the low part of each owned displacement (kernel comment) */
   cl_kernel forces, gather, update;
@@ -70,6 +72,7 @@ pp_err pp_mechanics_options_from_config(const pp_config *config, pp_mechanics_op
   options->foundation_stiffness = pp_config_real(config, "mechanics.foundation_stiffness");
   options->damping = pp_config_real(config, "mechanics.damping");
   options->step_safety = pp_config_real(config, "mechanics.step_safety");
+  options->mass_scaling_step = pp_config_real(config, "mechanics.mass_scaling_step");
   return PP_OK;
 }
 
@@ -135,16 +138,36 @@ static void base_face_areas(const double X[24], double area[4])
 static pp_err build_nodes(pp_mechanics *m)
 {
   const pp_mesh *mesh = m->mesh;
+  PP_MALLOC(m->density_scale, m->elements + 1, "mass scaling factors");
+  long long scaled = 0;
+  for (size_t e = 0; e < m->elements; ++e) {
+    m->density_scale[e] = 1;
+    if (m->options.mass_scaling_step > 0) {
+      static const double at_rest[24] = {0};
+      const double bound = pp_hex8_stable_step(&m->options.layer[mesh->element_layer[e]],
+                                               mesh->element_corner_coords + 24 * e, at_rest);
+      if (bound < m->options.mass_scaling_step) {
+        const double ratio = m->options.mass_scaling_step / bound;
+        m->density_scale[e] = ratio * ratio;
+        scaled += e < m->owned_elements;
+      }
+    }
+  }
+  PP_MPI(MPI_Allreduce(&scaled, &m->scaled_elements, 1, MPI_LONG_LONG, MPI_SUM, m->comm), "counting scaled elements");
   PP_MALLOC(m->mass, m->owned + 1, "nodal masses");
   PP_MALLOC(m->spring, m->owned + 1, "foundation springs");
   PP_MALLOC(m->dof_kind, 3 * m->owned + 1, "DOF kinds");
   PP_MALLOC(m->dof_target, 3 * m->owned + 1, "DOF targets");
+  double *added = malloc((m->owned + 1) * sizeof *added);
+  PP_CHECK(added, PP_ERR_MEMORY, "out of memory for the added masses");
   for (size_t n = 0; n < m->owned; ++n) {
-    double mass = 0, spring = 0;
+    double mass = 0, spring = 0, physical_mass = 0;
     for (int r = mesh->node_element_offset[n]; r < mesh->node_element_offset[n + 1]; ++r) {
       const int entry = mesh->node_element_entry[r], e = entry / 8, c = entry % 8;
       const double *X = mesh->element_corner_coords + 24 * (size_t)e;
-      mass += m->options.layer[mesh->element_layer[e]].density * pp_hex8_corner_volume(X, c);
+      const double corner_mass = m->options.layer[mesh->element_layer[e]].density * pp_hex8_corner_volume(X, c);
+      physical_mass += corner_mass;
+      mass += corner_mass * m->density_scale[e];
       if (m->options.base == PP_BASE_FOUNDATION && c < 4) {
         int on_base = 1;
         for (int k = 0; k < 4; ++k) on_base &= (mesh->node_boundary[mesh->element_nodes[8 * (size_t)e + k]] & PP_NODE_BASE) != 0;
@@ -156,6 +179,7 @@ static pp_err build_nodes(pp_mechanics *m)
       }
     }
     m->mass[n] = mass;
+    added[n] = mass - physical_mass;
     m->spring[n] = spring;
     const unsigned char b = mesh->node_boundary[n];
     unsigned char *kind = m->dof_kind + 3 * n;
@@ -168,8 +192,10 @@ static pp_err build_nodes(pp_mechanics *m)
     if (mesh->spec.side_y == PP_SIDE_SYMMETRIC && (b & (PP_NODE_Y_MIN | PP_NODE_Y_MAX))) kind[1] = 1;
     for (int d = 0; d < 3; ++d) m->dof_target[3 * n + d] = 0;
   }
-  PP_CALL(pp_reduce_sum_host(m->mass, m->owned, m->comm, &m->total_mass));
-  return PP_OK;
+  pp_err err = pp_reduce_sum_host(m->mass, m->owned, m->comm, &m->total_mass);
+  if (err == PP_OK) err = pp_reduce_sum_host(added, m->owned, m->comm, &m->added_mass);
+  free(added);
+  return err;
 }
 
 static pp_err check_options(const pp_mechanics_options *o)
@@ -183,6 +209,8 @@ static pp_err check_options(const pp_mechanics_options *o)
   }
   PP_CHECK(o->step_safety > 0 && o->step_safety <= 1, PP_ERR_ARGUMENT,
            "mechanics: step safety factor %g outside (0, 1]", o->step_safety);
+  PP_CHECK(o->mass_scaling_step >= 0 && isfinite(o->mass_scaling_step), PP_ERR_ARGUMENT,
+           "mechanics: mass scaling step %g s is not >= 0", o->mass_scaling_step);
   PP_CHECK(o->damping >= 0 && isfinite(o->damping), PP_ERR_ARGUMENT, "mechanics: damping %g 1/s is not >= 0",
            o->damping);
   PP_CHECK(o->base != PP_BASE_FOUNDATION || (o->foundation_stiffness > 0 && isfinite(o->foundation_stiffness)),
@@ -218,6 +246,7 @@ static pp_err build_device(pp_mechanics *m)
   PP_CALL(device_buffer(m, E * rs, "mechanics element energies", &m->energy));
   PP_CALL(device_buffer(m, E * rs, "mechanics element dilatations", &m->dilatation));
   PP_CALL(device_buffer(m, E * rs, "mechanics element steps", &m->element_step));
+  PP_CALL(device_buffer(m, E * rs, "mechanics mass scaling factors", &m->density_scale_buffer));
   PP_CALL(device_buffer(m, (N + 1) * sizeof(int), "mechanics node offsets", &m->offsets));
   PP_CALL(device_buffer(m, (size_t)entries * sizeof(int), "mechanics node entries", &m->entries));
   PP_CALL(device_buffer(m, N * 3 * rs, "mechanics internal forces", &m->node_force));
@@ -260,6 +289,7 @@ static pp_err build_device(pp_mechanics *m)
                            "mechanics element nodes")) ||
       (err = pp_clrt_write(m->clrt, m->material_index, 0, E * sizeof(int), layer, "mechanics materials")) ||
       (err = pp_clrt_write_reals(m->clrt, m->materials, table, PP_LAYER_COUNT * MATERIAL_STRIDE, "material table")) ||
+      (err = pp_clrt_write_reals(m->clrt, m->density_scale_buffer, m->density_scale, E, "mass scaling factors")) ||
       (err = pp_clrt_write(m->clrt, m->offsets, 0, (N + 1) * sizeof(int), mesh->node_element_offset,
                            "mechanics node offsets")) ||
       (err = pp_clrt_write(m->clrt, m->entries, 0, (size_t)entries * sizeof(int), mesh->node_element_entry,
@@ -284,9 +314,9 @@ static pp_err build_device(pp_mechanics *m)
   /* fixed arguments */
   {
     const cl_ulong element_count = E, owned = N;
-    const cl_mem force_args[9] = {m->corners,     m->element_nodes, m->displacement, m->material_index,
-                                  m->materials,   m->corner_force,  m->energy,       m->dilatation,
-                                  m->element_step};
+    const cl_mem force_args[10] = {m->corners,      m->element_nodes, m->displacement, m->material_index,
+                                   m->materials,    m->corner_force,  m->energy,       m->dilatation,
+                                   m->element_step, m->density_scale_buffer};
     const cl_mem gather_args[4] = {m->offsets, m->entries, m->corner_force, m->node_force};
     const cl_mem update_args[12] = {m->mass_buffer,   m->spring_buffer,    m->kind_buffer,    m->target_buffer,
                                     m->node_force,    m->external_force,   m->displacement,   m->displacement_low,
@@ -298,7 +328,7 @@ static pp_err build_device(pp_mechanics *m)
       err = pp_error_raise(PP_ERR_OPENCL, __FILE__, __LINE__, __func__, "mechanics: setting kernel counts failed");
       goto done;
     }
-    if ((err = set_buffers(m->forces, 1, 9, force_args, "hex8_forces arguments")) ||
+    if ((err = set_buffers(m->forces, 1, 10, force_args, "hex8_forces arguments")) ||
         (err = set_buffers(m->gather, 1, 4, gather_args, "gather_corner_forces arguments")) ||
         (err = set_buffers(m->update, 6, 12, update_args, "central_difference arguments")))
       goto done;
@@ -389,7 +419,7 @@ pp_err pp_mechanics_create(pp_mechanics **mechanics, const pp_mesh *mesh, pp_clr
 void pp_mechanics_destroy(pp_mechanics *m)
 {
   if (!m) return;
-  cl_mem buffers[] = {m->displacement_low, m->corners,      m->element_nodes, m->material_index, m->materials,     m->displacement,
+  cl_mem buffers[] = {m->density_scale_buffer, m->displacement_low, m->corners,      m->element_nodes, m->material_index, m->materials,     m->displacement,
                       m->corner_force, m->energy,        m->dilatation,     m->element_step,  m->offsets,
                       m->entries,      m->node_force,    m->mass_buffer,    m->spring_buffer, m->kind_buffer,
                       m->target_buffer, m->external_force, m->velocity,     m->applied_force, m->previous_force,
@@ -402,6 +432,7 @@ void pp_mechanics_destroy(pp_mechanics *m)
   free(m->dof_kind);
   free(m->dof_target);
   free(m->saved_fields);
+  free(m->density_scale);
   free(m);
 }
 
@@ -619,6 +650,8 @@ double pp_mechanics_time(const pp_mechanics *m) { return m->time; }
 long long pp_mechanics_step_count(const pp_mechanics *m) { return m->step; }
 const double *pp_mechanics_node_mass(const pp_mechanics *m) { return m->mass; }
 double pp_mechanics_total_mass(const pp_mechanics *m) { return m->total_mass; }
+double pp_mechanics_added_mass(const pp_mechanics *m) { return m->added_mass; }
+long long pp_mechanics_scaled_elements(const pp_mechanics *m) { return m->scaled_elements; }
 
 /* ---- stepping ---------------------------------------------------------------------------------- */
 
@@ -671,6 +704,7 @@ pp_err pp_mechanics_step(pp_mechanics *m, double dt, pp_mechanics_step_info *inf
     info->residual_norm = sqrt(sums[4]);
     info->force_norm = sqrt(sums[5]);
     info->rayleigh = sums[7] > 0 ? sums[6] / sums[7] : 0;
+    info->kinetic_ratio = stored > 0 ? kinetic / stored : 0;
   }
   return PP_OK;
 }

@@ -59,6 +59,11 @@ typedef struct {
   double foundation_stiffness;       /* N/m^3 (traction per displacement), PP_BASE_FOUNDATION */
   double damping;                    /* 1/s, mass-proportional (0: none) */
   double step_safety;                /* automatic step = safety x the exact minimum element bound */
+  double mass_scaling_step;          /* s; 0: none. Else every element whose undeformed bound is below
+                                        it gets its density raised by (step / bound)^2, so no element
+                                        limits the step below it (PHYSICS.md 9.4: quasi-static runs;
+                                        the added mass is reported and the kinetic-to-stored energy
+                                        ratio is in every step's info: keep it small) */
 } pp_mechanics_options;
 
 /* One material everywhere, fixed base, no damping, safety 0.9. */
@@ -88,6 +93,8 @@ typedef struct {
   double residual_norm;    /* |f_ext - f_int| over free DOFs at t^n */
   double force_norm;       /* |f_int| over all DOFs at t^n */
   double rayleigh;         /* 1/s^2: du.(f_int^n - f_int^{n-1}) / du.M du over free DOFs (0 when du = 0) */
+  double kinetic_ratio;    /* kinetic / stored energy at t^n (0 when nothing is stored): inertia's share,
+                              the quasi-static check under mass scaling */
 } pp_mechanics_step_info;
 
 typedef struct {
@@ -149,6 +156,9 @@ long long pp_mechanics_step_count(const pp_mechanics *mechanics);
 /* Lumped masses of the owned nodes (kg) [owned]; total (exact sum) over all ranks. */
 const double *pp_mechanics_node_mass(const pp_mechanics *mechanics);
 double pp_mechanics_total_mass(const pp_mechanics *mechanics);
+/* Mass added by mass scaling (kg, exact global sum; 0 without) and the number of scaled elements. */
+double pp_mechanics_added_mass(const pp_mechanics *mechanics);
+long long pp_mechanics_scaled_elements(const pp_mechanics *mechanics);
 
 /* One step of dt seconds (dt <= 0: the automatic step). A non-finite state (a blown-up run) is
  * an error naming the step and time. info may be NULL. */

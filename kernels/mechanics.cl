@@ -159,13 +159,15 @@ static REAL deviatoric(const REAL model, const REAL mu, const REAL alpha, const 
  * element), its wave speed raised for large strain: c^2 = (kappa max(1, J_bar) + 4/3 mu s) / rho,
  * s the largest Ogden stiffening at a Gauss point (the tangent bulk modulus of U is kappa J, the
  * tangent shear modulus of a one-term Ogden law about mu lambda^(alpha-2)). An inverted element's
- * step is +inf (it no longer limits anything; the caller reports the inversion).
+ * step is +inf (it no longer limits anything; the caller reports the inversion). density_scale [e]:
+ * the element's mass scaling factor (1: none), which its lumped masses carry too.
  * X: reference corners [e*24]; u: nodal displacements [node*3]; element_nodes [e*8] local nodes. */
 __kernel void hex8_forces(const ulong count, __global const REAL *restrict reference_corners,
                           __global const int *restrict element_nodes, __global const REAL *restrict displacement,
                           __global const int *restrict element_material, __global const REAL *restrict materials,
                           __global REAL *restrict corner_force, __global REAL *restrict element_energy,
-                          __global REAL *restrict element_dilatation, __global REAL *restrict element_step)
+                          __global REAL *restrict element_dilatation, __global REAL *restrict element_step,
+                          __global const REAL *restrict density_scale)
 {
   const size_t e = get_global_id(0);
   if (e >= count) return;
@@ -244,7 +246,8 @@ __kernel void hex8_forces(const ulong count, __global const REAL *restrict refer
   }
   REAL bb = 0;
   for (int k = 0; k < 24; ++k) bb += b[k] * b[k];
-  const REAL wave_speed2 = (kappa * fmax((REAL)1, J_bar) + (REAL)(4.0 / 3.0) * mu * stiffening) / density;
+  const REAL wave_speed2 =
+    (kappa * fmax((REAL)1, J_bar) + (REAL)(4.0 / 3.0) * mu * stiffening) / (density * density_scale[e]);
   for (int k = 0; k < 24; ++k) corner_force[e * 24 + k] = f[k];
   element_energy[e] = energy;
   element_dilatation[e] = J_bar;

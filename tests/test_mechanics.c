@@ -504,7 +504,7 @@ typedef struct {
 
 /* The layered block (five laws, graded and undulated, symmetric sides, fixed base) with the surface
  * nodes within 8 um of the centre to be pressed 4 um down (the constraint targets). */
-static void layered_block(int rank, int size, MPI_Comm comm, pp_mesh *mesh, model *md)
+static void layered_block(int rank, int size, MPI_Comm comm, double mass_scaling_step, pp_mesh *mesh, model *md)
 {
   const double um = 1e-6;
   const double refine_x[1] = {24 * um}, refine_y[1] = {18 * um};
@@ -527,6 +527,7 @@ static void layered_block(int rank, int size, MPI_Comm comm, pp_mesh *mesh, mode
     options.layer[l].bulk_modulus = 50 * shear[l];
   }
   options.damping = 1e5; /* 1/s: dynamic runs dissipate (relaxation sets its own) */
+  options.mass_scaling_step = mass_scaling_step;
   model_create(md, mesh, comm, &options);
   const int owned = mesh->owned_node_count;
   unsigned char *kind = calloc((size_t)owned * 3 + 1, 1);
@@ -565,7 +566,7 @@ static indentation_result indent_layered_block(int rank, int size, MPI_Comm comm
 {
   pp_mesh mesh;
   model md;
-  layered_block(rank, size, comm, &mesh, &md);
+  layered_block(rank, size, comm, 0, &mesh, &md);
   indentation_result result = {0};
   for (int i = 1; i <= 2; ++i) {
     pp_mechanics_set_load_factor(md.mechanics, i / 2.0);
@@ -619,6 +620,52 @@ START_TEST(test_same_bits_any_rank_count)
 }
 END_TEST
 
+/* Mass scaling to twice the layered block's stable step: afterwards no element bounds the step
+ * below the target (the exact minimum is >= it), the added mass equals the sum over the scaled
+ * elements of rho V ((target / bound)^2 - 1) computed here from the host element, and a dynamic
+ * step reports the kinetic-to-stored energy ratio. */
+START_TEST(test_mass_scaling)
+{
+  pp_mesh plain_mesh, mesh;
+  model plain, scaled;
+  layered_block(runtime.rank, runtime.size, runtime.comm, 0, &plain_mesh, &plain);
+  const double target = 2 * pp_mechanics_stable_step(plain.mechanics);
+  layered_block(runtime.rank, runtime.size, runtime.comm, target, &mesh, &scaled);
+  const double shear[PP_LAYER_COUNT] = {0.5e6, 0.3e6, 0.2e6, 0.1e6, 0.02e6};
+  double added = 0;
+  long long count = 0;
+  for (int e = 0; e < mesh.owned_element_count; ++e) {
+    const int l = mesh.element_layer[e];
+    const pp_material law = {PP_MATERIAL_NEO_HOOKEAN, PP_OGDEN_INITIAL_SHEAR_MODULUS, shear[l], 2, 50 * shear[l], 1100};
+    const double zero[24] = {0}, *X = mesh.element_corner_coords + 24 * (size_t)e;
+    const double bound = pp_hex8_stable_step(&law, X, zero);
+    if (bound < target) {
+      added += law.density * pp_hex8_volume(X) * ((target / bound) * (target / bound) - 1);
+      count += 1;
+    }
+  }
+  MPI_Allreduce(MPI_IN_PLACE, &added, 1, MPI_DOUBLE, MPI_SUM, runtime.comm);
+  MPI_Allreduce(MPI_IN_PLACE, &count, 1, MPI_LONG_LONG, MPI_SUM, runtime.comm);
+  const double reported = pp_mechanics_added_mass(scaled.mechanics), step = pp_mechanics_stable_step(scaled.mechanics);
+  pp_mechanics_set_load_factor(scaled.mechanics, 0.01);
+  pp_mechanics_step_info info;
+  for (int s = 0; s < 3; ++s) ck_assert_int_eq(pp_mechanics_step(scaled.mechanics, 0, &info), PP_OK);
+  if (runtime.rank == 0)
+    printf("mass scaling to %.4g ns (2 x the stable step): %lld of %lld elements scaled, added mass %.6e kg vs %.6e "
+           "(of %.6e), stable step now %.4g ns; kinetic/stored %.3g after 3 steps\n", target * 1e9,
+           pp_mechanics_scaled_elements(scaled.mechanics), mesh.global_element_count, reported, added,
+           pp_mechanics_total_mass(scaled.mechanics), step * 1e9, info.kinetic_ratio);
+  ck_assert_int_eq(pp_mechanics_scaled_elements(scaled.mechanics), count);
+  ck_assert_msg(count > 0 && fabs(reported - added) <= 1e-12 * added, "added mass %.15g vs %.15g", reported, added);
+  ck_assert_msg(step >= target * (1 - 1e-12), "stable step %.15g below the target %.15g", step, target);
+  ck_assert_msg(info.kinetic_ratio > 0, "no kinetic-to-stored ratio reported");
+  model_destroy(&plain);
+  model_destroy(&scaled);
+  pp_mesh_free(&plain_mesh);
+  pp_mesh_free(&mesh);
+}
+END_TEST
+
 /* A dynamic run of the layered block (the indentation ramped over 150 steps, damped) on `size` ranks:
  * steps [first, last) with a checkpoint in `dir` after step `save_at` (0: none); with `restore`
  * the run starts from the newest checkpoint instead of t = 0. Returns every node's displacement. */
@@ -627,7 +674,7 @@ static double *dynamic_run(const pp_runtime *rt, const char *dir, long long save
 {
   pp_mesh mesh;
   model md;
-  layered_block(rt->rank, rt->size, rt->comm, &mesh, &md);
+  layered_block(rt->rank, rt->size, rt->comm, 0, &mesh, &md);
   pp_io_mesh view;
   ck_assert_int_eq(pp_mesh_io_view(&mesh, &view), PP_OK);
   pp_checkpoint *checkpoint = NULL;
@@ -731,6 +778,7 @@ int main(int argc, char **argv)
     tcase_add_loop_test(tc, test_v1_patch, 0, 4);
     tcase_add_test(tc, test_energy_balance);
     tcase_add_test(tc, test_foundation_and_pressure);
+    tcase_add_test(tc, test_mass_scaling);
     tcase_add_loop_test(tc, test_v1_float, 0, 4);
   } else {
     tcase_add_test(tc, test_same_bits_any_rank_count);

@@ -49,19 +49,23 @@ START_TEST(test_forces_match_host_element)
   }
   /* element 5: a top corner pushed through the bottom: inverted */
   u[24 * 5 + 3 * 6 + 2] = -30e-6;
-  cl_mem buffers[9] = {NULL};
-  const size_t bytes[9] = {sizeof X, sizeof nodes, sizeof u, sizeof material, sizeof table, sizeof X,
-                           ELEMENTS * sizeof(double), ELEMENTS * sizeof(double), ELEMENTS * sizeof(double)};
+  double ones[ELEMENTS];
+  for (int e = 0; e < ELEMENTS; ++e) ones[e] = 1;
+  cl_mem buffers[10] = {NULL};
+  const size_t bytes[10] = {sizeof X, sizeof nodes, sizeof u, sizeof material, sizeof table, sizeof X,
+                            ELEMENTS * sizeof(double), ELEMENTS * sizeof(double), ELEMENTS * sizeof(double),
+                            sizeof ones};
   const void *hosts[5] = {X, nodes, u, material, table};
-  for (int b = 0; b < 9; ++b) {
+  for (int b = 0; b < 10; ++b) {
     ck_assert_int_eq(pp_clrt_buffer(clrt, CL_MEM_READ_WRITE, bytes[b], "test buffer", &buffers[b]), PP_OK);
     if (b < 5) ck_assert_int_eq(pp_clrt_write(clrt, buffers[b], 0, bytes[b], hosts[b], "test input"), PP_OK);
+    if (b == 9) ck_assert_int_eq(pp_clrt_write(clrt, buffers[b], 0, bytes[b], ones, "density scale"), PP_OK);
   }
   cl_kernel kernel = NULL;
   ck_assert_msg(pp_clrt_kernel(clrt, "mechanics", "hex8_forces", &kernel) == PP_OK, "%s", pp_error_message());
   cl_ulong count = ELEMENTS;
   ck_assert_int_eq(clSetKernelArg(kernel, 0, sizeof count, &count), CL_SUCCESS);
-  for (int b = 0; b < 9; ++b) ck_assert_int_eq(clSetKernelArg(kernel, (cl_uint)(b + 1), sizeof(cl_mem), &buffers[b]), CL_SUCCESS);
+  for (int b = 0; b < 10; ++b) ck_assert_int_eq(clSetKernelArg(kernel, (cl_uint)(b + 1), sizeof(cl_mem), &buffers[b]), CL_SUCCESS);
   ck_assert_int_eq(pp_clrt_launch(clrt, kernel, "hex8_forces", ELEMENTS, 64), PP_OK);
   double force[ELEMENTS * 24], energy[ELEMENTS], dilatation[ELEMENTS], step[ELEMENTS];
   ck_assert_int_eq(pp_clrt_read(clrt, buffers[5], 0, sizeof force, force, "forces"), PP_OK);
@@ -93,7 +97,7 @@ START_TEST(test_forces_match_host_element)
   }
   printf("hex8_forces vs host element: worst corner-force difference %.2e of the element's largest\n", worst);
   ck_assert_msg(worst < 1e-11, "corner forces differ from the host element by %.3e", worst);
-  for (int b = 0; b < 9; ++b) clReleaseMemObject(buffers[b]);
+  for (int b = 0; b < 10; ++b) clReleaseMemObject(buffers[b]);
 }
 END_TEST
 
@@ -111,19 +115,24 @@ static double *node_forces(const pp_mesh *mesh, const pp_material *law, const do
       for (int j = 0; j < 3; ++j) sum += G[3 * i + j] * mesh->node_coords[3 * n + j];
       u[3 * n + i] = sum;
     }
-  cl_mem b[10] = {NULL};
-  const size_t bytes[10] = {(size_t)elements * 24 * sizeof(double) + 8, (size_t)elements * 8 * sizeof(int) + 8,
+  cl_mem b[11] = {NULL};
+  const size_t bytes[11] = {(size_t)elements * 24 * sizeof(double) + 8, (size_t)elements * 8 * sizeof(int) + 8,
                            (size_t)nodes * 3 * sizeof(double) + 8,    (size_t)elements * sizeof(int) + 8,
                            sizeof table,                               (size_t)elements * 24 * sizeof(double) + 8,
                            (size_t)elements * sizeof(double) + 8,      (size_t)elements * sizeof(double) + 8,
-                           (size_t)owned * 3 * sizeof(double) + 8,    (size_t)elements * sizeof(double) + 8};
+                           (size_t)owned * 3 * sizeof(double) + 8,    (size_t)elements * sizeof(double) + 8,
+                           (size_t)elements * sizeof(double) + 8};
   const void *hosts[5] = {mesh->element_corner_coords, mesh->element_nodes, u, material, table};
   const size_t used[5] = {(size_t)elements * 24 * sizeof(double), (size_t)elements * 8 * sizeof(int),
                           (size_t)nodes * 3 * sizeof(double), (size_t)elements * sizeof(int), sizeof table};
-  for (int k = 0; k < 10; ++k) {
+  double *ones = malloc((size_t)elements * sizeof *ones + 8);
+  for (int e = 0; e < elements; ++e) ones[e] = 1;
+  for (int k = 0; k < 11; ++k) {
     ck_assert_int_eq(pp_clrt_buffer(clrt, CL_MEM_READ_WRITE, bytes[k], "patch buffer", &b[k]), PP_OK);
     if (k < 5) ck_assert_int_eq(pp_clrt_write(clrt, b[k], 0, used[k], hosts[k], "patch input"), PP_OK);
   }
+  ck_assert_int_eq(pp_clrt_write(clrt, b[10], 0, (size_t)elements * sizeof(double), ones, "density scale"), PP_OK);
+  free(ones);
   cl_mem offset = NULL, entry = NULL;
   const int entries = mesh->node_element_offset[owned];
   ck_assert_int_eq(pp_clrt_buffer(clrt, CL_MEM_READ_ONLY, ((size_t)owned + 1) * sizeof(int), "offsets", &offset), PP_OK);
@@ -138,6 +147,7 @@ static double *node_forces(const pp_mesh *mesh, const pp_material *law, const do
   ck_assert_int_eq(clSetKernelArg(forces, 0, sizeof count, &count), CL_SUCCESS);
   for (int k = 0; k < 8; ++k) ck_assert_int_eq(clSetKernelArg(forces, (cl_uint)(k + 1), sizeof(cl_mem), &b[k]), CL_SUCCESS);
   ck_assert_int_eq(clSetKernelArg(forces, 9, sizeof(cl_mem), &b[9]), CL_SUCCESS);
+  ck_assert_int_eq(clSetKernelArg(forces, 10, sizeof(cl_mem), &b[10]), CL_SUCCESS);
   ck_assert_int_eq(pp_clrt_launch(clrt, forces, "hex8_forces", (size_t)elements, 64), PP_OK);
   ck_assert_int_eq(clSetKernelArg(gather, 0, sizeof owned_count, &owned_count), CL_SUCCESS);
   ck_assert_int_eq(clSetKernelArg(gather, 1, sizeof(cl_mem), &offset), CL_SUCCESS);
@@ -151,7 +161,7 @@ static double *node_forces(const pp_mesh *mesh, const pp_material *law, const do
   *energy_sum = 0;
   for (int e = 0; e < mesh->owned_element_count; ++e) *energy_sum += energy[e];
   free(energy);
-  for (int k = 0; k < 10; ++k) clReleaseMemObject(b[k]);
+  for (int k = 0; k < 11; ++k) clReleaseMemObject(b[k]);
   clReleaseMemObject(offset);
   clReleaseMemObject(entry);
   free(u);
