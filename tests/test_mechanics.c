@@ -24,97 +24,13 @@
 #include "material.h"
 #include "mechanics.h"
 #include "mesh.h"
+#include "mechanics_fixture.h"
 #include "mpi_suite.h"
 #include "reduce.h"
 
 static pp_runtime runtime;
 static pp_clrt *clrt;        /* the device in use: double_clrt, or float_clrt in the float tests */
 static pp_clrt *double_clrt;
-
-/* ---- helpers ----------------------------------------------------------------------------------- */
-
-/* A box [0,L]^3 of n^3 hexes, built on rank 0 and distributed over comm. Interior nodes are moved
- * by up to `jitter` element sizes (deterministic), which a homogeneous deformation must not see. */
-static void box_mesh(int n, double length, double jitter, MPI_Comm comm, pp_mesh *mesh)
-{
-  int rank = 0;
-  MPI_Comm_rank(comm, &rank);
-  pp_global_mesh global = {0};
-  double *coords = NULL;
-  long long *cells = NULL;
-  int *layers = NULL;
-  unsigned char *flags = NULL;
-  if (rank == 0) {
-    const int m = n + 1;
-    const double h = length / n;
-    global.node_count = (long long)m * m * m;
-    global.element_count = (long long)n * n * n;
-    coords = malloc((size_t)global.node_count * 3 * sizeof *coords);
-    flags = calloc((size_t)global.node_count, 1);
-    cells = malloc((size_t)global.element_count * 8 * sizeof *cells);
-    layers = calloc((size_t)global.element_count, sizeof *layers);
-    for (int k = 0; k < m; ++k)
-      for (int j = 0; j < m; ++j)
-        for (int i = 0; i < m; ++i) {
-          const long long id = ((long long)k * m + j) * m + i;
-          const int interior = i > 0 && i < n && j > 0 && j < n && k > 0 && k < n;
-          const int index[3] = {i, j, k};
-          for (int d = 0; d < 3; ++d)
-            coords[3 * id + d] = index[d] * h + (interior ? jitter * h * sin(1.7 * (double)id + 2.3 * d) : 0);
-          flags[id] = (unsigned char)((k == 0 ? PP_NODE_BASE : 0) | (k == n ? PP_NODE_SURFACE : 0) |
-                                      (i == 0 ? PP_NODE_X_MIN : 0) | (i == n ? PP_NODE_X_MAX : 0) |
-                                      (j == 0 ? PP_NODE_Y_MIN : 0) | (j == n ? PP_NODE_Y_MAX : 0));
-        }
-    for (int k = 0; k < n; ++k)
-      for (int j = 0; j < n; ++j)
-        for (int i = 0; i < n; ++i) {
-          const long long e = ((long long)k * n + j) * n + i;
-          for (int c = 0; c < 8; ++c) {
-            const int di = pp_hex_corner_bit(c, 0), dj = pp_hex_corner_bit(c, 1), dk = pp_hex_corner_bit(c, 2);
-            cells[8 * e + c] = ((long long)(k + dk) * m + (j + dj)) * m + (i + di);
-          }
-        }
-    global.node_coords = coords;
-    global.element_nodes = cells;
-    global.element_layer = layers;
-    global.node_boundary = flags;
-  }
-  pp_partition_stats stats;
-  ck_assert_msg(pp_mesh_distribute(rank == 0 ? &global : NULL, 0, comm, mesh, &stats) == PP_OK, "%s",
-                pp_error_message());
-  free(coords);
-  free(cells);
-  free(layers);
-  free(flags);
-}
-
-typedef struct {
-  pp_halo *halo;
-  pp_reduce *reduce;
-  pp_mechanics *mechanics;
-} model;
-
-static void model_create(model *md, const pp_mesh *mesh, MPI_Comm comm, const pp_mechanics_options *options)
-{
-  ck_assert_msg(pp_halo_create(&md->halo, mesh, clrt, comm) == PP_OK, "%s", pp_error_message());
-  ck_assert_msg(pp_reduce_create(&md->reduce, clrt, comm) == PP_OK, "%s", pp_error_message());
-  ck_assert_msg(pp_mechanics_create(&md->mechanics, mesh, clrt, md->halo, md->reduce, comm, options) == PP_OK, "%s",
-                pp_error_message());
-}
-
-static void model_destroy(model *md)
-{
-  pp_mechanics_destroy(md->mechanics);
-  pp_reduce_destroy(md->reduce);
-  pp_halo_destroy(md->halo);
-}
-
-static double *owned_array(const pp_mesh *mesh, int components)
-{
-  double *a = calloc((size_t)mesh->owned_node_count * (size_t)components + 1, sizeof *a);
-  ck_assert_ptr_nonnull(a);
-  return a;
-}
 
 /* ---- V1 ---------------------------------------------------------------------------------------- */
 
@@ -123,7 +39,7 @@ static void uniaxial_constraints(const pp_mesh *mesh, pp_mechanics *mechanics, d
 {
   const int owned = mesh->owned_node_count;
   unsigned char *kind = calloc((size_t)owned * 3 + 1, 1);
-  double *target = owned_array(mesh, 3);
+  double *target = pp_test_owned_array(mesh, 3);
   for (int n = 0; n < owned; ++n) {
     const unsigned char b = mesh->node_boundary[n];
     if (b & PP_NODE_X_MIN) kind[3 * n] = 1;
@@ -162,7 +78,7 @@ static uniaxial_result stretch_and_relax(const pp_mesh *mesh, pp_mechanics *mech
      by reading the internal forces at the relaxed state: at the prescribed x = L DOFs the reaction
      equals the internal force when the state is at rest. */
   const int owned = mesh->owned_node_count;
-  double *u = owned_array(mesh, 3), *f = owned_array(mesh, 3), *face = owned_array(mesh, 1);
+  double *u = pp_test_owned_array(mesh, 3), *f = pp_test_owned_array(mesh, 3), *face = pp_test_owned_array(mesh, 1);
   ck_assert_int_eq(pp_mechanics_get_state(mechanics, u, NULL), PP_OK);
   ck_assert_int_eq(pp_mechanics_get_internal_force(mechanics, f), PP_OK);
   double lateral_sum = 0;
@@ -181,10 +97,10 @@ static uniaxial_result stretch_and_relax(const pp_mesh *mesh, pp_mechanics *mech
 
 /* Rotate the current state by 90 degrees about z (x' = R x for every node) and compare: the stored
  * energy is unchanged and every nodal force rotates with it, to 1e-10 relative. */
-static void check_rotation(const pp_mesh *mesh, model *md, MPI_Comm comm, double tolerance)
+static void check_rotation(const pp_mesh *mesh, pp_test_model *md, MPI_Comm comm, double tolerance)
 {
   const int owned = mesh->owned_node_count;
-  double *u = owned_array(mesh, 3), *f = owned_array(mesh, 3), *g = owned_array(mesh, 3);
+  double *u = pp_test_owned_array(mesh, 3), *f = pp_test_owned_array(mesh, 3), *g = pp_test_owned_array(mesh, 3);
   ck_assert_int_eq(pp_mechanics_get_state(md->mechanics, u, NULL), PP_OK);
   ck_assert_int_eq(pp_mechanics_get_internal_force(md->mechanics, f), PP_OK);
   double energy_before = 0, energy_after = 0;
@@ -230,7 +146,7 @@ static void check_rotation(const pp_mesh *mesh, model *md, MPI_Comm comm, double
  * (shear and lateral components zero), von Mises = sigma, principal stretches (stretch, lateral,
  * lateral) of the same compressible reference, to 1e-5 (the relaxation's accuracy). Then one
  * series step is written and its file checked for the fields. */
-static void check_element_output(const pp_mesh *mesh, model *md, MPI_Comm comm, double axial, double stretch,
+static void check_element_output(const pp_mesh *mesh, pp_test_model *md, MPI_Comm comm, double axial, double stretch,
                                  double lateral, double tolerance)
 {
   const int E = mesh->owned_element_count;
@@ -267,12 +183,12 @@ static void uniaxial_case(int elements_per_side, MPI_Comm comm, const pp_materia
 {
   const double length = 40e-6, stretch = 1.5;
   pp_mesh mesh;
-  box_mesh(elements_per_side, length, elements_per_side > 1 ? 0.15 : 0, comm, &mesh);
+  pp_test_box_mesh(elements_per_side, length, elements_per_side > 1 ? 0.15 : 0, comm, &mesh);
   pp_mechanics_options options;
   pp_mechanics_options_default(&options, law);
   options.base = PP_BASE_FREE;
-  model md;
-  model_create(&md, &mesh, comm, &options);
+  pp_test_model md;
+  pp_test_model_create(&md, &mesh, clrt, comm, &options);
   const uniaxial_result r = stretch_and_relax(&mesh, md.mechanics, comm, length, stretch, 3, tolerance.relax);
   double lateral = 0, axial = 0;
   ck_assert_int_eq(pp_material_uniaxial(law, stretch, &lateral, &axial), PP_OK);
@@ -287,7 +203,7 @@ static void uniaxial_case(int elements_per_side, MPI_Comm comm, const pp_materia
   check_element_output(&mesh, &md, comm, axial, stretch, lateral, tolerance.accept);
   /* rotation: V1's 1e-10 in double; in float 1e-10 scaled by the epsilons' ratio (2^29), 5e-2 */
   if (elements_per_side > 1) check_rotation(&mesh, &md, comm, pp_clrt_real_size(clrt) == 8 ? 1e-10 : 1e-10 * 0x1p29);
-  model_destroy(&md);
+  pp_test_model_destroy(&md);
   pp_mesh_free(&mesh);
 }
 
@@ -357,15 +273,15 @@ static balance_result pressed_block(MPI_Comm comm, double step_fraction, double 
   const double length = 20e-6, depth = 2e-6;
   const pp_material law = {PP_MATERIAL_NEO_HOOKEAN, PP_OGDEN_INITIAL_SHEAR_MODULUS, 0.1e6, 2, 50 * 0.1e6, 1100};
   pp_mesh mesh;
-  box_mesh(5, length, 0.1, comm, &mesh);
+  pp_test_box_mesh(5, length, 0.1, comm, &mesh);
   pp_mechanics_options options;
   pp_mechanics_options_default(&options, &law);
   options.damping = damping;
-  model md;
-  model_create(&md, &mesh, comm, &options);
+  pp_test_model md;
+  pp_test_model_create(&md, &mesh, clrt, comm, &options);
   const int owned = mesh.owned_node_count;
   unsigned char *kind = calloc((size_t)owned * 3 + 1, 1);
-  double *target = owned_array(&mesh, 3);
+  double *target = pp_test_owned_array(&mesh, 3);
   ck_assert_int_eq(pp_mechanics_get_constraints(md.mechanics, kind, target), PP_OK);
   for (int n = 0; n < owned; ++n)
     if (mesh.node_boundary[n] & PP_NODE_SURFACE) {
@@ -391,7 +307,7 @@ static balance_result pressed_block(MPI_Comm comm, double step_fraction, double 
   result.steps = steps;
   free(kind);
   free(target);
-  model_destroy(&md);
+  pp_test_model_destroy(&md);
   pp_mesh_free(&mesh);
   return result;
 }
@@ -433,16 +349,16 @@ START_TEST(test_foundation_and_pressure)
   const pp_material law = {PP_MATERIAL_NEO_HOOKEAN, PP_OGDEN_INITIAL_SHEAR_MODULUS, 0.1e6, 2, 50 * 0.1e6, 1100};
   const double modulus = pp_material_p_wave_modulus(&law), pressure = 1e-5 * modulus, k = modulus / length;
   pp_mesh mesh;
-  box_mesh(4, length, 0.1, runtime.comm, &mesh);
+  pp_test_box_mesh(4, length, 0.1, runtime.comm, &mesh);
   pp_mechanics_options options;
   pp_mechanics_options_default(&options, &law);
   options.base = PP_BASE_FOUNDATION;
   options.foundation_stiffness = k;
-  model md;
-  model_create(&md, &mesh, runtime.comm, &options);
+  pp_test_model md;
+  pp_test_model_create(&md, &mesh, clrt, runtime.comm, &options);
   const int owned = mesh.owned_node_count;
   unsigned char *kind = calloc((size_t)owned * 3 + 1, 1), *mask = calloc((size_t)mesh.element_count + 1, 1);
-  double *target = owned_array(&mesh, 3);
+  double *target = pp_test_owned_array(&mesh, 3);
   for (int n = 0; n < owned; ++n) {
     const unsigned char b = mesh.node_boundary[n];
     if (b & (PP_NODE_X_MIN | PP_NODE_X_MAX)) kind[3 * n] = 1;
@@ -459,11 +375,11 @@ START_TEST(test_foundation_and_pressure)
   pp_mechanics_relax_info relax;
   ck_assert_msg(pp_mechanics_relax(md.mechanics, 1e-10, 200000, &relax) == PP_OK, "%s", pp_error_message());
   ck_assert_msg(relax.converged, "not relaxed (%.3e)", relax.residual_ratio);
-  double *u = owned_array(&mesh, 3), *f = owned_array(&mesh, 3);
+  double *u = pp_test_owned_array(&mesh, 3), *f = pp_test_owned_array(&mesh, 3);
   ck_assert_int_eq(pp_mechanics_get_state(md.mechanics, u, NULL), PP_OK);
   ck_assert_int_eq(pp_mechanics_get_applied_force(md.mechanics, f), PP_OK);
   double sums[4] = {0}; /* base u_z, top u_z, their counts */
-  double *vertical = owned_array(&mesh, 1);
+  double *vertical = pp_test_owned_array(&mesh, 1);
   for (int n = 0; n < owned; ++n) {
     const unsigned char b = mesh.node_boundary[n];
     if (b & PP_NODE_BASE) sums[0] += u[3 * n + 2], sums[2] += 1;
@@ -487,7 +403,7 @@ START_TEST(test_foundation_and_pressure)
   free(kind);
   free(mask);
   free(target);
-  model_destroy(&md);
+  pp_test_model_destroy(&md);
   pp_mesh_free(&mesh);
 }
 END_TEST
@@ -504,7 +420,7 @@ typedef struct {
 
 /* The layered block (five laws, graded and undulated, symmetric sides, fixed base) with the surface
  * nodes within 8 um of the centre to be pressed 4 um down (the constraint targets). */
-static void layered_block(int rank, int size, MPI_Comm comm, double mass_scaling_step, pp_mesh *mesh, model *md)
+static void layered_block(int rank, int size, MPI_Comm comm, double mass_scaling_step, pp_mesh *mesh, pp_test_model *md)
 {
   const double um = 1e-6;
   const double refine_x[1] = {24 * um}, refine_y[1] = {18 * um};
@@ -528,10 +444,10 @@ static void layered_block(int rank, int size, MPI_Comm comm, double mass_scaling
   }
   options.damping = 1e5; /* 1/s: dynamic runs dissipate (relaxation sets its own) */
   options.mass_scaling_step = mass_scaling_step;
-  model_create(md, mesh, comm, &options);
+  pp_test_model_create(md, mesh, clrt, comm, &options);
   const int owned = mesh->owned_node_count;
   unsigned char *kind = calloc((size_t)owned * 3 + 1, 1);
-  double *target = owned_array(mesh, 3);
+  double *target = pp_test_owned_array(mesh, 3);
   ck_assert_int_eq(pp_mechanics_get_constraints(md->mechanics, kind, target), PP_OK);
   for (int n = 0; n < owned; ++n) {
     const double *X = mesh->node_coords + 3 * n;
@@ -547,10 +463,10 @@ static void layered_block(int rank, int size, MPI_Comm comm, double mass_scaling
 }
 
 /* Every node's displacement by global id [global nodes * 3], on every rank. */
-static double *gather_displacement(const pp_mesh *mesh, model *md, MPI_Comm comm)
+static double *gather_displacement(const pp_mesh *mesh, pp_test_model *md, MPI_Comm comm)
 {
   const int owned = mesh->owned_node_count;
-  double *u = owned_array(mesh, 3);
+  double *u = pp_test_owned_array(mesh, 3);
   ck_assert_int_eq(pp_mechanics_get_state(md->mechanics, u, NULL), PP_OK);
   const size_t total = (size_t)mesh->global_node_count * 3;
   double *all = calloc(total + 1, sizeof *all);
@@ -565,7 +481,7 @@ static double *gather_displacement(const pp_mesh *mesh, model *md, MPI_Comm comm
 static indentation_result indent_layered_block(int rank, int size, MPI_Comm comm)
 {
   pp_mesh mesh;
-  model md;
+  pp_test_model md;
   layered_block(rank, size, comm, 0, &mesh, &md);
   indentation_result result = {0};
   for (int i = 1; i <= 2; ++i) {
@@ -582,7 +498,7 @@ static indentation_result indent_layered_block(int rank, int size, MPI_Comm comm
   result.nodes = mesh.global_node_count;
   result.displacement = gather_displacement(&mesh, &md, comm);
   free(energy);
-  model_destroy(&md);
+  pp_test_model_destroy(&md);
   pp_mesh_free(&mesh);
   return result;
 }
@@ -627,7 +543,7 @@ END_TEST
 START_TEST(test_mass_scaling)
 {
   pp_mesh plain_mesh, mesh;
-  model plain, scaled;
+  pp_test_model plain, scaled;
   layered_block(runtime.rank, runtime.size, runtime.comm, 0, &plain_mesh, &plain);
   const double target = 2 * pp_mechanics_stable_step(plain.mechanics);
   layered_block(runtime.rank, runtime.size, runtime.comm, target, &mesh, &scaled);
@@ -659,8 +575,8 @@ START_TEST(test_mass_scaling)
   ck_assert_msg(count > 0 && fabs(reported - added) <= 1e-12 * added, "added mass %.15g vs %.15g", reported, added);
   ck_assert_msg(step >= target * (1 - 1e-12), "stable step %.15g below the target %.15g", step, target);
   ck_assert_msg(info.kinetic_ratio > 0, "no kinetic-to-stored ratio reported");
-  model_destroy(&plain);
-  model_destroy(&scaled);
+  pp_test_model_destroy(&plain);
+  pp_test_model_destroy(&scaled);
   pp_mesh_free(&plain_mesh);
   pp_mesh_free(&mesh);
 }
@@ -673,7 +589,7 @@ static double *dynamic_run(const pp_runtime *rt, const char *dir, long long save
                            long long *nodes)
 {
   pp_mesh mesh;
-  model md;
+  pp_test_model md;
   layered_block(rt->rank, rt->size, rt->comm, 0, &mesh, &md);
   pp_io_mesh view;
   ck_assert_int_eq(pp_mesh_io_view(&mesh, &view), PP_OK);
@@ -716,7 +632,7 @@ static double *dynamic_run(const pp_runtime *rt, const char *dir, long long save
   }
   double *u = gather_displacement(&mesh, &md, rt->comm);
   pp_checkpoint_free(&checkpoint);
-  model_destroy(&md);
+  pp_test_model_destroy(&md);
   pp_mesh_free(&mesh);
   return u;
 }
