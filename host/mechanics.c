@@ -657,10 +657,13 @@ long long pp_mechanics_scaled_elements(const pp_mechanics *m) { return m->scaled
 
 pp_err pp_mechanics_step(pp_mechanics *m, double dt, pp_mechanics_step_info *info)
 {
+  PP_CHECK(m->stable > 0, PP_ERR_SOLVER,
+           "mechanics step %lld at t = %.9g s: an element is inverted (J <= 0 at a Gauss point) in the current "
+           "state: the step was above the stability limit, or the load is too fast for the mesh", m->step + 1,
+           m->time);
   if (!(dt > 0)) dt = pp_mechanics_automatic_step(m);
-  PP_CHECK(dt > 0 && isfinite(dt), PP_ERR_SOLVER,
-           "mechanics step %lld at t = %.9g s: no finite positive time step (stable step %g s; every element "
-           "inverted?)", m->step + 1, m->time, m->stable);
+  PP_CHECK(dt > 0 && isfinite(dt), PP_ERR_SOLVER, "mechanics step %lld at t = %.9g s: no finite positive time step "
+           "(stable step %g s)", m->step + 1, m->time, m->stable);
   pp_err local = pp_clrt_set_real_arg(m->clrt, m->update, 1, m->dt_previous, "central_difference dt");
   if (local == PP_OK) local = pp_clrt_set_real_arg(m->clrt, m->update, 2, dt, "central_difference dt");
   if (local == PP_OK) local = pp_clrt_set_real_arg(m->clrt, m->update, 3, m->damping, "central_difference damping");
@@ -686,6 +689,9 @@ pp_err pp_mechanics_step(pp_mechanics *m, double dt, pp_mechanics_step_info *inf
   m->time += dt;
   m->step += 1;
   m->dt_previous = dt;
+  PP_CHECK(m->stable > 0, PP_ERR_SOLVER,
+           "mechanics step %lld to t = %.9g s (dt %g s): an element inverted (J <= 0 at a Gauss point): the step "
+           "was above the stability limit, or the load is too fast for the mesh", m->step, m->time, dt);
   PP_CHECK(isfinite(kinetic) && isfinite(m->stored), PP_ERR_SOLVER,
            "mechanics step %lld at t = %.9g s (dt %g s, stable step %g s): the state is no longer finite (kinetic "
            "energy %g J, stored %g J): the step is above the stability limit or an element collapsed",

@@ -146,8 +146,9 @@ pp_err pp_mechanics_get_applied_force(pp_mechanics *mechanics, double *force);
 /* Per owned element: mean dilatation J_bar (0: inverted) and stored energy (J) at the current state. */
 pp_err pp_mechanics_get_element_state(pp_mechanics *mechanics, double *dilatation, double *energy);
 
-/* Exact global minimum of the element step bounds at the current state (no safety factor); +inf
- * when every element is inverted. */
+/* Exact global minimum of the element step bounds at the current state (no safety factor); -1
+ * when an element is inverted (J <= 0 at a Gauss point: its forces are then 0), which makes
+ * pp_mechanics_step fail. */
 double pp_mechanics_stable_step(const pp_mechanics *mechanics);
 /* The step the automatic choice takes: safety x stable step. */
 double pp_mechanics_automatic_step(const pp_mechanics *mechanics);
@@ -160,8 +161,9 @@ double pp_mechanics_total_mass(const pp_mechanics *mechanics);
 double pp_mechanics_added_mass(const pp_mechanics *mechanics);
 long long pp_mechanics_scaled_elements(const pp_mechanics *mechanics);
 
-/* One step of dt seconds (dt <= 0: the automatic step). A non-finite state (a blown-up run) is
- * an error naming the step and time. info may be NULL. */
+/* One step of dt seconds (dt <= 0: the automatic step). A non-finite state (a blown-up run) or an
+ * inverted element after the step is an error naming the step and time (PP_ERR_SOLVER, on every
+ * rank: both come from global sums). info may be NULL. */
 pp_err pp_mechanics_step(pp_mechanics *mechanics, double dt, pp_mechanics_step_info *info);
 
 /* Dynamic relaxation at the current load factor: automatic steps with adaptive mass-proportional

@@ -159,7 +159,7 @@ static REAL deviatoric(const REAL model, const REAL mu, const REAL alpha, const 
  * element), its wave speed raised for large strain: c^2 = (kappa max(1, J_bar) + 4/3 mu s) / rho,
  * s the largest Ogden stiffening at a Gauss point (the tangent bulk modulus of U is kappa J, the
  * tangent shear modulus of a one-term Ogden law about mu lambda^(alpha-2)). An inverted element's
- * step is +inf (it no longer limits anything; the caller reports the inversion). density_scale [e]:
+ * step is -1, so the exact global minimum of the steps also says whether any element inverted. density_scale [e]:
  * the element's mass scaling factor (1: none), which its lumped masses carry too.
  * X: reference corners [e*24]; u: nodal displacements [node*3]; element_nodes [e*8] local nodes. */
 __kernel void hex8_forces(const ulong count, __global const REAL *restrict reference_corners,
@@ -205,7 +205,7 @@ __kernel void hex8_forces(const ulong count, __global const REAL *restrict refer
     for (int k = 0; k < 24; ++k) corner_force[e * 24 + k] = 0;
     element_energy[e] = 0;
     element_dilatation[e] = 0;
-    element_step[e] = INFINITY;
+    element_step[e] = -1;
     return;
   }
   const REAL J_bar = v / V, pressure = kappa * (J_bar - 1);

@@ -477,7 +477,8 @@ static double *gather_displacement(const pp_mesh *mesh, pp_test_model *md, MPI_C
   return all;
 }
 
-/* Pressed in two increments, each relaxed dynamically to 1e-4. */
+/* Pressed in two increments, each relaxed dynamically to 1e-3 (the stop, not the accuracy, is what
+ * this test is about). */
 static indentation_result indent_layered_block(int rank, int size, MPI_Comm comm)
 {
   pp_mesh mesh;
@@ -487,7 +488,7 @@ static indentation_result indent_layered_block(int rank, int size, MPI_Comm comm
   for (int i = 1; i <= 2; ++i) {
     pp_mechanics_set_load_factor(md.mechanics, i / 2.0);
     pp_mechanics_relax_info relax;
-    ck_assert_msg(pp_mechanics_relax(md.mechanics, 1e-4, 200000, &relax) == PP_OK, "%s", pp_error_message());
+    ck_assert_msg(pp_mechanics_relax(md.mechanics, 1e-3, 200000, &relax) == PP_OK, "%s", pp_error_message());
     ck_assert_msg(relax.converged, "increment %d not relaxed (%.3e)", i, relax.residual_ratio);
     result.steps += relax.steps;
   }
