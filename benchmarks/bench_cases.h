@@ -19,4 +19,9 @@ pp_err pp_bench_case_reduce(pp_bench *bench);    /* pp_reduce_sum, exact; GB/s a
 /* bench_cg.c: one Jacobi-PCG iteration of the stage-2 diffusion-decay system (host/diffusion). */
 pp_err pp_bench_case_cg(pp_bench *bench); /* DoF*iterations/s; GB/s from 24 rs + 28 bytes per DoF and iteration */
 
+/* bench_mechanics.c: stage-1 explicit dynamics (host/mechanics): full steps and the hex8 element kernel
+ * alone, neo-Hookean and Ogden, on a block of about --size/32 elements; element-steps/s against the
+ * roofline bound from this run's triad and fma. */
+pp_err pp_bench_case_mechanics(pp_bench *bench);
+
 #endif

@@ -87,6 +87,14 @@ double pp_bench_gflops_per_s(const pp_bench_result *result)
   return result->flops > 0 && result->min_s > 0 ? result->flops / result->min_s * 1e-9 : 0.0;
 }
 
+const pp_bench_result *pp_bench_find(const pp_bench *bench, const char *name)
+{
+  const pp_bench_result *found = NULL;
+  for (int i = 0; i < bench->result_count; ++i)
+    if (strcmp(bench->results[i].name, name) == 0 && bench->results[i].valid) found = &bench->results[i];
+  return found;
+}
+
 void pp_bench_print_header(FILE *out)
 {
   fprintf(out, "%-8s %12s %-7s %8s %12s %12s %12s %10s %10s  %s\n", "case", "size", "real", "repeats", "min [ms]",
@@ -166,11 +174,7 @@ pp_err pp_bench_record(pp_bench *bench, const pp_bench_result *given)
 void pp_bench_print_summary(const pp_bench *bench, FILE *out)
 {
   if (bench->rank != 0) return;
-  const pp_bench_result *triad = NULL, *fma = NULL;
-  for (int i = 0; i < bench->result_count; ++i) {
-    if (strcmp(bench->results[i].name, "triad") == 0 && bench->results[i].valid) triad = &bench->results[i];
-    if (strcmp(bench->results[i].name, "fma") == 0 && bench->results[i].valid) fma = &bench->results[i];
-  }
+  const pp_bench_result *triad = pp_bench_find(bench, "triad"), *fma = pp_bench_find(bench, "fma");
   if (triad && fma) {
     double bandwidth = pp_bench_gbytes_per_s(triad), peak = pp_bench_gflops_per_s(fma);
     /* The ridge point of the roofline: kernels below this many flops per byte are bound by

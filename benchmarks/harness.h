@@ -32,7 +32,7 @@ typedef struct {
   double bytes;       /* bytes moved per repetition (0: not a bandwidth case) */
   double flops;       /* floating-point operations per repetition, counted exactly (0: none) */
   int valid;          /* the result check passed */
-  char check[256];    /* what the check found */
+  char check[512];    /* what the check found */
 } pp_bench_result;
 
 typedef struct {
@@ -66,6 +66,10 @@ pp_err pp_bench_record(pp_bench *bench, const pp_bench_result *result);
 
 double pp_bench_gbytes_per_s(const pp_bench_result *result);  /* 1e9 bytes/s from min time; 0 if n/a */
 double pp_bench_gflops_per_s(const pp_bench_result *result);  /* 1e9 flop/s from min time; 0 if n/a */
+
+/* The valid row of this run named `name` (the last one recorded), or NULL: a case that reports
+ * against the roofs reads "triad" and "fma" so. */
+const pp_bench_result *pp_bench_find(const pp_bench *bench, const char *name);
 
 void pp_bench_print_header(FILE *out);
 /* Table of all rows and the roofline line (FMA peak / triad bandwidth) when both were run

@@ -20,17 +20,20 @@ typedef struct {
   const char *what;
   pp_err (*run)(pp_bench *bench);
   int multi_rank; /* runs on several MPI ranks at once (the others measure one device from one rank) */
+  int roofs;      /* reports against the roofline of this run: triad and fma run too */
 } bench_case;
 
 /* New cases go here. */
 static const bench_case cases[] = {
-  {"triad", "a[i] = b[i] + s*c[i], GB/s from 3 n sizeof(REAL) bytes (any rank count)", pp_bench_case_triad, 1},
-  {"copy", "b[i] = a[i], GB/s from 2 n sizeof(REAL) bytes", pp_bench_case_copy, 0},
-  {"fma", "chains of dependent fma, GFLOP/s (compute peak)", pp_bench_case_fma, 0},
-  {"plain_sum", "plain (non-reproducible) sum of n REALs, GB/s of n sizeof(REAL)", pp_bench_case_plain_sum, 0},
-  {"reduce", "exact reproducible sum (host/reduce), GB/s and its time / plain_sum's", pp_bench_case_reduce, 0},
+  {"triad", "a[i] = b[i] + s*c[i], GB/s from 3 n sizeof(REAL) bytes (any rank count)", pp_bench_case_triad, 1, 0},
+  {"copy", "b[i] = a[i], GB/s from 2 n sizeof(REAL) bytes", pp_bench_case_copy, 0, 0},
+  {"fma", "chains of dependent fma, GFLOP/s (compute peak)", pp_bench_case_fma, 0, 0},
+  {"plain_sum", "plain (non-reproducible) sum of n REALs, GB/s of n sizeof(REAL)", pp_bench_case_plain_sum, 0, 0},
+  {"reduce", "exact reproducible sum (host/reduce), GB/s and its time / plain_sum's", pp_bench_case_reduce, 0, 0},
   {"cg", "stage-2 Jacobi-PCG iteration on size/36 DoF, DoF*iterations/s; GB/s from 22 rs + 28 B/DoF (any rank count)",
-   pp_bench_case_cg, 1},
+   pp_bench_case_cg, 1, 0},
+  {"mechanics", "stage-1 explicit step and hex8 kernel on ~size/32 elements, element-steps/s and % of the roofline "
+                "bound (runs triad and fma too)", pp_bench_case_mechanics, 0, 1},
 };
 enum { CASE_COUNT = sizeof cases / sizeof cases[0] };
 
@@ -47,7 +50,8 @@ static void usage(FILE *out)
           "usage: pinprick_bench [options]\n"
           "  --device P:D|N        OpenCL device (default: as pinprick chooses; PINPRICK_DEVICE also works)\n"
           "  --precision double|float   REAL of the kernels (default %s)\n"
-          "  --size N              elements of the memory cases (default 33554432 = 2^25)\n"
+          "  --size N              elements of the memory cases (default 33554432 = 2^25); mechanics: about\n"
+          "                        N/32 hex elements\n"
           "  --fma-size N          work-items of the fma case (default 4096 per compute unit, at least 65536)\n"
           "  --fma-iterations N    outer iterations per fma chain, >= 16 (default 512)\n"
           "  --fma-width N         vector width of each fma chain: 1, 2, 4, 8, 16 (default: the device's\n"
@@ -107,6 +111,17 @@ static int selected(const char *only, const char *name)
     if (!comma) break;
     p = comma + 1;
   }
+  return 0;
+}
+
+/* Whether case i runs: selected, or a roof (triad, fma) of a selected case that reports against
+ * the roofline of the same run. */
+static int wanted(const char *only, int i)
+{
+  if (selected(only, cases[i].name)) return 1;
+  if (strcmp(cases[i].name, "triad") != 0 && strcmp(cases[i].name, "fma") != 0) return 0;
+  for (int k = 0; k < CASE_COUNT; ++k)
+    if (cases[k].roofs && selected(only, cases[k].name)) return 1;
   return 0;
 }
 
@@ -216,7 +231,7 @@ static pp_err run(const bench_options *o, pp_bench *bench)
     pp_bench_print_header(stdout);
   }
   for (int i = 0; i < CASE_COUNT; ++i) {
-    if (!selected(o->only, cases[i].name)) continue;
+    if (!wanted(o->only, i)) continue;
     pp_err err = cases[i].run(bench);
     if (err != PP_OK) return pp_error_context(err, "in benchmark case '%s'", cases[i].name);
   }
@@ -243,7 +258,7 @@ int main(int argc, char **argv)
   int help = 0, status = 0;
   pp_err err = parse_arguments(argc, argv, &options, &help);
   for (int i = 0; err == PP_OK && size != 1 && !help && !options.list && i < CASE_COUNT; ++i)
-    if (selected(options.only, cases[i].name) && !cases[i].multi_rank)
+    if (wanted(options.only, i) && !cases[i].multi_rank)
       err = pp_error_raise(PP_ERR_USAGE, __FILE__, __LINE__, __func__,
                            "case '%s' measures one device from one rank, but %d ranks were started: run it without "
                            "mpiexec, or choose the cases that run on several ranks (--only triad,cg)",

@@ -157,6 +157,9 @@ long long pp_mechanics_step_count(const pp_mechanics *mechanics);
 /* Lumped masses of the owned nodes (kg) [owned]; total (exact sum) over all ranks. */
 const double *pp_mechanics_node_mass(const pp_mechanics *mechanics);
 double pp_mechanics_total_mass(const pp_mechanics *mechanics);
+/* Elements per work-item of the element kernel (kernels/mechanics.cl's MECHANICS_WIDTH, built with
+ * -DMECHANICS_WIDTH=this): 256 bits of REALs on a CPU, 1 elsewhere (for benchmarks). */
+int pp_mechanics_element_width(const pp_mechanics *mechanics);
 /* Mass added by mass scaling (kg, exact global sum; 0 without) and the number of scaled elements. */
 double pp_mechanics_added_mass(const pp_mechanics *mechanics);
 long long pp_mechanics_scaled_elements(const pp_mechanics *mechanics);

@@ -2,17 +2,56 @@
  * (mean dilatation: deviatoric energy at the 2x2x2 Gauss points, the volumetric energy once per
  * element on J_bar = v / V; see element.h for why) and the same laws as host/material.c
  * (decoupled neo-Hookean and one-term Ogden with mu the initial shear modulus). One work-item per
- * element writes its 8 corner forces; the nodes add their corners in a fixed order elsewhere, so
- * results do not depend on the partition.
+ * MECHANICS_WIDTH elements writes their 8 corner forces each; the nodes add their corners in a
+ * fixed order elsewhere, so results do not depend on the partition.
  * Material table: MATERIAL_STRIDE REALs per material: model (0 neo-Hookean, 1 Ogden), mu, alpha,
  * kappa, density (host/mechanics fills it).
- * Build options (host/clrt): -DREAL=... -DREAL_IS_DOUBLE=... */
+ * Build options (host/clrt, host/mechanics): -DREAL=... -DREAL_IS_DOUBLE=... and
+ * -DMECHANICS_WIDTH=1, 2, 4, 8 or 16 (default 1): the elements of one work-item of hex8_forces, one
+ * per lane of REALn vectors. PoCL does not vectorise this kernel across work-items (it has loops,
+ * and the vector instructions of its SLP pass stop its work-item loop vectoriser), so on a CPU the
+ * vector types are what reach the SIMD units; GPUs vectorise across work-items and take 1. Every
+ * lane does the scalar operations in the scalar order: the same bits for every width. */
 #pragma OPENCL FP_CONTRACT OFF
 #if REAL_IS_DOUBLE
 #pragma OPENCL EXTENSION cl_khr_fp64 : enable
 #endif
 
 #define MATERIAL_STRIDE 5
+
+#ifndef MECHANICS_WIDTH
+#define MECHANICS_WIDTH 1
+#endif
+#define PP_CAT_(a, b) a##b
+#define PP_CAT(a, b) PP_CAT_(a, b)
+#if REAL_IS_DOUBLE
+#define BITS long
+#else
+#define BITS int
+#endif
+/* VREAL: MECHANICS_WIDTH REALs, one element per lane; VINT: what comparisons of VREALs give. */
+#if MECHANICS_WIDTH == 1
+typedef REAL VREAL;
+typedef int VINT;
+#define VLOAD_LANES(p) ((p)[0])
+#define VSTORE_LANES(v, p) ((p)[0] = (v))
+#define AS_VBITS(x) PP_CAT(as_, BITS)(x)
+#define AS_VREAL(x) PP_CAT(as_, REAL)(x)
+#else
+typedef PP_CAT(REAL, MECHANICS_WIDTH) VREAL;
+typedef PP_CAT(BITS, MECHANICS_WIDTH) VINT;
+#define VLOAD_LANES(p) PP_CAT(vload, MECHANICS_WIDTH)(0, p)
+#define VSTORE_LANES(v, p) PP_CAT(vstore, MECHANICS_WIDTH)(v, 0, p)
+#define AS_VBITS(x) PP_CAT(PP_CAT(as_, BITS), MECHANICS_WIDTH)(x)
+#define AS_VREAL(x) PP_CAT(PP_CAT(as_, REAL), MECHANICS_WIDTH)(x)
+#endif
+#if REAL_IS_DOUBLE
+#define CBRT_GUESS 0x553ef0ff289dd796L
+#define CBRT_STEPS 4
+#else
+#define CBRT_GUESS 0x54a2fa8c
+#define CBRT_STEPS 3
+#endif
 
 static int hex_corner_bit(int c, int axis)
 {
@@ -114,33 +153,77 @@ static void symmetric_eigen3(const REAL *A, REAL *values, REAL *V)
   for (int i = 0; i < 3; ++i) values[i] = a[i][i];
 }
 
-/* Deviatoric energy W_dev(C) and S_dev(C) (material.h). *stiffening: the largest lambda_bar^(alpha-2)
- * over the principal directions (Ogden's tangent shear modulus grows about so; 1 for neo-Hookean),
- * for the stable step. */
-static REAL deviatoric(const REAL model, const REAL mu, const REAL alpha, const REAL *C, REAL *S, REAL *stiffening)
+/* x^(-1/3) for x > 0 without pow: a first guess from the bits of x (within 4 %), then Newton steps
+ * y <- y (4 - x y^3) / 3, each of which squares the relative error: 4 steps (3 in float) reach
+ * round-off. pow and cbrt are calls into the C library on PoCL's CPU device (about 50-100 ns each
+ * on the 2-core VM) and OpenCL allows pow 16 ulp; this is a dozen multiplications, the same bits on
+ * every device that rounds correctly, and it vectorises. x = 0, inf and NaN are not handled
+ * (callers pass det F > 0; an inverted element's value is not used). */
+static REAL inverse_cbrt(const REAL x)
 {
-  const REAL J = sqrt(det3(C));
+  REAL y = PP_CAT(as_, REAL)(CBRT_GUESS - PP_CAT(as_, BITS)(x) / 3);
+#pragma unroll
+  for (int k = 0; k < CBRT_STEPS; ++k) y = y * ((REAL)4 - x * (y * y * y)) * (REAL)(1.0 / 3.0);
+  return y;
+}
+
+#if MECHANICS_WIDTH == 1
+#define inverse_cbrt_lanes inverse_cbrt
+#else
+static VREAL inverse_cbrt_lanes(const VREAL x)
+{
+  VREAL y = AS_VREAL(CBRT_GUESS - AS_VBITS(x) / 3);
+#pragma unroll
+  for (int k = 0; k < CBRT_STEPS; ++k) y = y * ((REAL)4 - x * (y * y * y)) * (REAL)(1.0 / 3.0);
+  return y;
+}
+#endif
+
+/* x^(alpha/2) for x > 0: by repeated squaring when alpha/2 is a whole number from 1 to 32 (the
+ * skin laws' alpha = 2 ... 20: a few multiplications, a few ulp, where pow took a microsecond per
+ * Gauss point), else pow. */
+static REAL ogden_power(const REAL x, const REAL alpha)
+{
+  const REAL exponent = alpha / 2;
+  const int n = (int)exponent;
+  if ((REAL)n == exponent && n >= 1 && n <= 32) {
+    REAL result = 1, base = x;
+    for (int k = n; k > 0; k >>= 1) {
+      if (k & 1) result *= base;
+      base *= base;
+    }
+    return result;
+  }
+  return pow(x, exponent);
+}
+
+/* Deviatoric energy W_dev(C) and S_dev(C) (material.h), J = det F = sqrt(det C) given.
+ * *stiffening: the largest lambda_bar^(alpha-2) over the principal directions (Ogden's tangent
+ * shear modulus grows about so; 1 for neo-Hookean), for the stable step. */
+static REAL deviatoric(const REAL model, const REAL mu, const REAL alpha, const REAL *C, const REAL J, REAL *S,
+                       REAL *stiffening)
+{
+  const REAL y = inverse_cbrt(J), scale2 = y * y; /* J^(-2/3) */
   if (model == 0) {
     REAL Cit[9];
     inverse_transpose3(C, Cit); /* C symmetric: C^-T = C^-1 */
-    const REAL I1 = C[0] + C[4] + C[8], shear = mu * pow(J, (REAL)(-2.0 / 3.0));
+    const REAL I1 = C[0] + C[4] + C[8], shear = mu * scale2;
     for (int k = 0; k < 9; ++k) S[k] = shear * ((k % 4 == 0 ? (REAL)1 : (REAL)0) - I1 / 3 * Cit[k]);
     *stiffening = 1;
-    return (REAL)0.5 * mu * (pow(J, (REAL)(-2.0 / 3.0)) * I1 - 3);
+    return (REAL)0.5 * mu * (scale2 * I1 - 3);
   }
-  REAL c[3], V[9], powers[3], mean = 0, energy = 0;
+  REAL c[3], V[9], powers[3], x[3], mean = 0, energy = 0;
   symmetric_eigen3(C, c, V);
-  const REAL scale = pow(J, (REAL)(-1.0 / 3.0));
   for (int i = 0; i < 3; ++i) {
-    powers[i] = pow(scale * sqrt(c[i]), alpha);
+    x[i] = scale2 * c[i]; /* lambda_bar_i^2 */
+    powers[i] = ogden_power(x[i], alpha);
     mean += powers[i] / 3;
     energy += powers[i] - 1;
   }
   REAL D[3], largest = 1;
   for (int i = 0; i < 3; ++i) {
     D[i] = 2 * mu / alpha * (powers[i] - mean) / c[i];
-    /* lambda_bar_i^(alpha-2) = powers_i / (scale^2 c_i) */
-    largest = fmax(largest, powers[i] / (scale * scale * c[i]));
+    largest = fmax(largest, powers[i] / x[i]); /* lambda_bar_i^(alpha-2) */
   }
   *stiffening = largest;
   for (int i = 0; i < 3; ++i)
@@ -150,6 +233,98 @@ static REAL deviatoric(const REAL model, const REAL mu, const REAL alpha, const 
       S[3 * i + j] = sum;
     }
   return 2 * mu / (alpha * alpha) * energy;
+}
+
+/* ---- the element in the trilinear modes of its corners ---------------------------------------
+ * With corner k at signs s(k) = (+-1, +-1, +-1) (hex_corner_bit), any corner field x_k has
+ *   d x / d xi = (1/8) (A_1 + eta A_3 + zeta A_5 + eta zeta A_7), and so on for eta and zeta,
+ * with the modes A_m = sum_k prod_{d in m} s_d(k) x_k (m a set of axes: 1 xi, 2 eta, 4 zeta; 3, 5,
+ * 6, 7 their products): an 8-point butterfly of 24 additions per component. At the Gauss points
+ * (+-g, +-g, +-g) the Jacobian J = 8 dX/dxi and G = 8 du/dxi are then sums of 4 terms, and
+ *   F = I + G J^-1,   w = det J / 512,   w P J^-T = P cof(J) / 64   (cof(J) = det J J^-T),
+ * so the corner forces sum_q w P dN_a/dX are sum_q (P cof J)_im dN_a/dxi_m / 64, which a second
+ * butterfly over the Gauss points forms from 4 moments per (i, m). The step's b_a = sum_q w det F
+ * F^-T dN_a/dX is the same with cof(F) cof(J) in place of P cof(J), and the pressure part of the
+ * forces is p b_a (p det F F^-T = p cof F). The neo-Hookean P_dev = mu J^-2/3 (F - I1/3 F^-T) needs
+ * neither C nor its inverse. The same element and laws as before: only the order of the sums
+ * changes (results by round-off, about 1e-15 relative); no shape-function gradient is formed, and
+ * the flops per element fall from 12960 to 3710 (neo-Hookean; benchmarks/bench_mechanics.c), with
+ * 2 divisions per Gauss point instead of 45 and no pow. */
+
+static VREAL cofactor3_lanes(const VREAL *A, VREAL *c)
+{
+  c[0] = A[4] * A[8] - A[5] * A[7];
+  c[1] = A[5] * A[6] - A[3] * A[8];
+  c[2] = A[3] * A[7] - A[4] * A[6];
+  c[3] = A[2] * A[7] - A[1] * A[8];
+  c[4] = A[0] * A[8] - A[2] * A[6];
+  c[5] = A[1] * A[6] - A[0] * A[7];
+  c[6] = A[1] * A[5] - A[2] * A[4];
+  c[7] = A[2] * A[3] - A[0] * A[5];
+  c[8] = A[0] * A[4] - A[1] * A[3];
+  return A[0] * c[0] + A[1] * c[1] + A[2] * c[2];
+}
+
+/* The modes out[m] (m = 1 ... 7; out[0] the plain sum) of component i of the corner field x[8][3]. */
+static void corner_modes(const VREAL *x, const int i, VREAL *out)
+{
+  const int binary[8] = {0, 1, 3, 2, 4, 5, 7, 6}; /* corner -> xi bit + 2 eta bit + 4 zeta bit */
+#pragma unroll
+  for (int k = 0; k < 8; ++k) out[binary[k]] = x[3 * k + i];
+#pragma unroll
+  for (int d = 1; d < 8; d <<= 1)
+#pragma unroll
+    for (int b = 0; b < 8; ++b)
+      if (!(b & d)) {
+        const VREAL low = out[b], high = out[b | d];
+        out[b] = low + high;
+        out[b | d] = high - low;
+      }
+}
+
+/* 8 d x_i / d xi_j at the Gauss point with signs (sx, sy, sz), from the modes A of component i
+ * (A[3], A[5], A[6] already times g, A[7] times g^2). */
+static VREAL mode_derivative(const VREAL *A, const int j, const int sx, const int sy, const int sz)
+{
+  if (j == 0) return A[1] + (sy > 0 ? A[3] : -A[3]) + (sz > 0 ? A[5] : -A[5]) + (sy * sz > 0 ? A[7] : -A[7]);
+  if (j == 1) return A[2] + (sx > 0 ? A[3] : -A[3]) + (sz > 0 ? A[6] : -A[6]) + (sx * sz > 0 ? A[7] : -A[7]);
+  return A[4] + (sx > 0 ? A[5] : -A[5]) + (sy > 0 ? A[6] : -A[6]) + (sx * sy > 0 ? A[7] : -A[7]);
+}
+
+/* out[a][i] = sum_q sum_m T_q[i][m] 8 dN_a/dxi_m(q) for the Gauss point values T [8][9] (q in the
+ * corner order): dN_a/dxi_m depends on q only through the signs of q along the two other axes, so
+ * per (i, m) four moments over q, then each corner's combination of them. */
+static void back_project(const VREAL *T, VREAL *out)
+{
+  const REAL g = (REAL)0.57735026918962576451, gg = (REAL)(1.0 / 3.0);
+  const int binary[8] = {0, 1, 3, 2, 4, 5, 7, 6};
+#pragma unroll
+  for (int k = 0; k < 24; ++k) out[k] = 0;
+#pragma unroll
+  for (int i = 0; i < 3; ++i)
+#pragma unroll
+    for (int m = 0; m < 3; ++m) {
+      VREAL v[8], w[4];
+#pragma unroll
+      for (int q = 0; q < 8; ++q) v[binary[q]] = T[9 * q + 3 * i + m];
+      const int a = m == 0 ? 1 : 0, b = m == 2 ? 1 : 2; /* the two other axes */
+#pragma unroll
+      for (int r = 0; r < 4; ++r) {
+        const int low = ((r & 1) << a) | ((r >> 1) << b);
+        w[r] = v[low] + v[low | (1 << m)];
+      }
+      const VREAL s0 = w[0] + w[1], s1 = w[1] - w[0], s2 = w[2] + w[3], s3 = w[3] - w[2];
+      const VREAL M0 = s0 + s2, Ma = g * (s1 + s3), Mb = g * (s2 - s0), Mab = gg * (s3 - s1);
+      /* the corner with signs (sa, sb) along a, b: M0 + sa Ma + sb Mb + sa sb Mab */
+      const VREAL c_mm = (M0 - Ma) - (Mb - Mab), c_pm = (M0 + Ma) - (Mb + Mab);
+      const VREAL c_mp = (M0 - Ma) + (Mb - Mab), c_pp = (M0 + Ma) + (Mb + Mab);
+#pragma unroll
+      for (int k = 0; k < 8; ++k) {
+        const int sa = hex_corner_bit(k, a), sb = hex_corner_bit(k, b);
+        const VREAL c = sa ? (sb ? c_pp : c_pm) : (sb ? c_mp : c_mm);
+        out[3 * k + i] += hex_corner_bit(k, m) ? c : -c;
+      }
+    }
 }
 
 /* Per element: corner forces f = dE/du [e*24], stored energy [e], mean dilatation [e] (0 when the
@@ -169,89 +344,186 @@ __kernel void hex8_forces(const ulong count, __global const REAL *restrict refer
                           __global REAL *restrict element_dilatation, __global REAL *restrict element_step,
                           __global const REAL *restrict density_scale)
 {
-  const size_t e = get_global_id(0);
-  if (e >= count) return;
-  REAL X[24], u[24], f[24], b[24];
+  enum { L = MECHANICS_WIDTH };
+  const size_t first = get_global_id(0) * L;
+  if (first >= count) return;
+  const REAL g = (REAL)0.57735026918962576451, gg = (REAL)(1.0 / 3.0);
+  /* lane l: element first + l (past the end: the last element again, not written) */
+  size_t element[L];
+  REAL lane[L], model_lane[L], mu_lane[L], alpha_lane[L];
+  int any_ogden = 0;
+#pragma unroll
+  for (int l = 0; l < L; ++l) {
+    element[l] = first + l < count ? first + l : count - 1;
+    const int m = element_material[element[l]];
+    model_lane[l] = materials[MATERIAL_STRIDE * m];
+    mu_lane[l] = materials[MATERIAL_STRIDE * m + 1];
+    alpha_lane[l] = materials[MATERIAL_STRIDE * m + 2];
+    any_ogden |= model_lane[l] != 0;
+  }
+  VREAL X[24], u[24], AX[3][8], AU[3][8], kappa, rho;
+#pragma unroll
   for (int k = 0; k < 24; ++k) {
-    X[k] = reference_corners[e * 24 + k];
-    f[k] = 0;
-    b[k] = 0;
+#pragma unroll
+    for (int l = 0; l < L; ++l) lane[l] = reference_corners[element[l] * 24 + k];
+    X[k] = VLOAD_LANES(lane);
   }
+#pragma unroll
   for (int c = 0; c < 8; ++c) {
-    const size_t node = (size_t)element_nodes[e * 8 + c];
-    for (int d = 0; d < 3; ++d) u[3 * c + d] = displacement[node * 3 + d];
+    size_t node[L];
+#pragma unroll
+    for (int l = 0; l < L; ++l) node[l] = (size_t)element_nodes[element[l] * 8 + c];
+#pragma unroll
+    for (int d = 0; d < 3; ++d) {
+#pragma unroll
+      for (int l = 0; l < L; ++l) lane[l] = displacement[node[l] * 3 + d];
+      u[3 * c + d] = VLOAD_LANES(lane);
+    }
   }
-  const int m = element_material[e];
-  const REAL model = materials[MATERIAL_STRIDE * m], mu = materials[MATERIAL_STRIDE * m + 1],
-             alpha = materials[MATERIAL_STRIDE * m + 2], kappa = materials[MATERIAL_STRIDE * m + 3],
-             density = materials[MATERIAL_STRIDE * m + 4];
-  REAL w[8], detF[8], V = 0, v = 0;
-  int inverted = 0;
+  const VREAL mu = VLOAD_LANES(mu_lane);
+#pragma unroll
+  for (int l = 0; l < L; ++l) lane[l] = materials[MATERIAL_STRIDE * element_material[element[l]] + 3];
+  kappa = VLOAD_LANES(lane);
+#pragma unroll
+  for (int l = 0; l < L; ++l)
+    lane[l] = materials[MATERIAL_STRIDE * element_material[element[l]] + 4] * density_scale[element[l]];
+  rho = VLOAD_LANES(lane);
+  /* Everything below is unrolled: on PoCL's CPU device the private arrays then live in registers
+   * and the loop overhead goes (3x). */
+#pragma unroll
+  for (int i = 0; i < 3; ++i) {
+    corner_modes(X, i, AX[i]);
+    corner_modes(u, i, AU[i]);
+    AX[i][3] *= g;
+    AX[i][5] *= g;
+    AX[i][6] *= g;
+    AX[i][7] *= gg;
+    AU[i][3] *= g;
+    AU[i][5] *= g;
+    AU[i][6] *= g;
+    AU[i][7] *= gg;
+  }
+  /* per Gauss point q: R_q = P_dev cof(J) and B_q = cof(F) cof(J) */
+  VREAL R[72], B[72], V = 0, v = 0, energy = 0, stiffening = 1;
+  VINT inverted = 0;
+#pragma unroll
   for (int q = 0; q < 8; ++q) {
-    REAL dNdX[24], F[9];
-    w[q] = hex_gradients(X, q, dNdX);
+    const int sx = hex_corner_bit(q, 0) ? 1 : -1, sy = hex_corner_bit(q, 1) ? 1 : -1,
+              sz = hex_corner_bit(q, 2) ? 1 : -1;
+    VREAL J[9], G[9], cJ[9], F[9], cF[9], P[9], I1 = 0;
+#pragma unroll
     for (int i = 0; i < 3; ++i)
+#pragma unroll
       for (int j = 0; j < 3; ++j) {
-        REAL sum = i == j ? (REAL)1 : (REAL)0;
-        for (int k = 0; k < 8; ++k) sum += u[3 * k + i] * dNdX[3 * k + j];
-        F[3 * i + j] = sum;
+        J[3 * i + j] = mode_derivative(AX[i], j, sx, sy, sz);
+        G[3 * i + j] = mode_derivative(AU[i], j, sx, sy, sz);
       }
-    detF[q] = det3(F);
-    inverted |= !(detF[q] > 0);
-    V += w[q];
-    v += w[q] * detF[q];
+    const VREAL detJ = cofactor3_lanes(J, cJ), r = 1 / detJ;
+#pragma unroll
+    for (int i = 0; i < 3; ++i)
+#pragma unroll
+      for (int j = 0; j < 3; ++j) {
+        VREAL sum = 0; /* (G cof(J)^T)_ij = det J (G J^-1)_ij */
+#pragma unroll
+        for (int k = 0; k < 3; ++k) sum += G[3 * i + k] * cJ[3 * j + k];
+        F[3 * i + j] = (i == j ? (REAL)1 : (REAL)0) + sum * r;
+      }
+    const VREAL detF = cofactor3_lanes(F, cF), w = detJ * (REAL)(1.0 / 512.0);
+    inverted |= !isgreater(detF, (VREAL)0);
+    V += w;
+    v += w * detF;
+    /* neo-Hookean on every lane: P_dev = F S_dev = mu J^-2/3 (F - I1/3 F^-T), F^-T = cof(F) / det F */
+#pragma unroll
+    for (int k = 0; k < 9; ++k) I1 += F[k] * F[k];
+    const VREAL y = inverse_cbrt_lanes(detF), shear = mu * (y * y), c = shear * I1 / (3 * detF);
+#pragma unroll
+    for (int k = 0; k < 9; ++k) P[k] = shear * F[k] - c * cF[k];
+    VREAL W = (REAL)0.5 * mu * ((y * y) * I1 - 3);
+    if (any_ogden) {
+      /* the Ogden lanes one by one (a Jacobi eigen-decomposition each): P_dev = F S_dev(C) */
+      REAL Fl[9][L], detFl[L], Pl[9][L], Wl[L], sl[L];
+#pragma unroll
+      for (int k = 0; k < 9; ++k) {
+        VSTORE_LANES(F[k], Fl[k]);
+        VSTORE_LANES(P[k], Pl[k]);
+      }
+      VSTORE_LANES(detF, detFl);
+      VSTORE_LANES(W, Wl);
+      VSTORE_LANES(stiffening, sl);
+      for (int l = 0; l < L; ++l) {
+        if (model_lane[l] == 0) continue;
+        REAL C[9], S[9], s;
+        for (int i = 0; i < 3; ++i)
+          for (int j = 0; j < 3; ++j) {
+            REAL sum = 0;
+            for (int k = 0; k < 3; ++k) sum += Fl[3 * k + i][l] * Fl[3 * k + j][l];
+            C[3 * i + j] = sum;
+          }
+        Wl[l] = deviatoric(model_lane[l], mu_lane[l], alpha_lane[l], C, detFl[l], S, &s);
+        sl[l] = fmax(sl[l], s);
+        for (int i = 0; i < 3; ++i)
+          for (int j = 0; j < 3; ++j) {
+            REAL sum = 0;
+            for (int k = 0; k < 3; ++k) sum += Fl[3 * i + k][l] * S[3 * k + j];
+            Pl[3 * i + j][l] = sum;
+          }
+      }
+#pragma unroll
+      for (int k = 0; k < 9; ++k) P[k] = VLOAD_LANES(Pl[k]);
+      W = VLOAD_LANES(Wl);
+      stiffening = VLOAD_LANES(sl);
+    }
+    energy += w * W;
+#pragma unroll
+    for (int i = 0; i < 3; ++i)
+#pragma unroll
+      for (int j = 0; j < 3; ++j) {
+        VREAL rs = 0, bs = 0;
+#pragma unroll
+        for (int k = 0; k < 3; ++k) {
+          rs += P[3 * i + k] * cJ[3 * k + j];
+          bs += cF[3 * i + k] * cJ[3 * k + j];
+        }
+        R[9 * q + 3 * i + j] = rs;
+        B[9 * q + 3 * i + j] = bs;
+      }
   }
-  if (inverted) {
-    for (int k = 0; k < 24; ++k) corner_force[e * 24 + k] = 0;
-    element_energy[e] = 0;
-    element_dilatation[e] = 0;
-    element_step[e] = -1;
-    return;
+  const VREAL J_bar = v / V, pressure = kappa * (J_bar - 1), wave_scale = (REAL)(1.0 / 512.0);
+  energy += V * (REAL)0.5 * kappa * (J_bar - 1) * (J_bar - 1);
+  VREAL f[24], b[24], bb = 0;
+  back_project(R, f);
+  back_project(B, b);
+#pragma unroll
+  for (int k = 0; k < 24; ++k) {
+    b[k] *= wave_scale; /* b_a = the integral of dN_a/dx over the element */
+    f[k] = f[k] * wave_scale + pressure * b[k];
+    bb += b[k] * b[k];
   }
-  const REAL J_bar = v / V, pressure = kappa * (J_bar - 1);
-  REAL energy = V * (REAL)0.5 * kappa * (J_bar - 1) * (J_bar - 1), stiffening = 1;
-  for (int q = 0; q < 8; ++q) {
-    /* Recomputing the gradients keeps the private arrays small (a GPU's registers). */
-    REAL dNdX[24], F[9], C[9], S[9], Fit[9], s;
-    hex_gradients(X, q, dNdX);
-    for (int i = 0; i < 3; ++i)
-      for (int j = 0; j < 3; ++j) {
-        REAL sum = i == j ? (REAL)1 : (REAL)0;
-        for (int k = 0; k < 8; ++k) sum += u[3 * k + i] * dNdX[3 * k + j];
-        F[3 * i + j] = sum;
-      }
-    for (int i = 0; i < 3; ++i)
-      for (int j = 0; j < 3; ++j) {
-        REAL sum = 0;
-        for (int k = 0; k < 3; ++k) sum += F[3 * k + i] * F[3 * k + j];
-        C[3 * i + j] = sum;
-      }
-    energy += w[q] * deviatoric(model, mu, alpha, C, S, &s);
-    stiffening = fmax(stiffening, s);
-    inverse_transpose3(F, Fit);
-    for (int i = 0; i < 3; ++i)
-      for (int j = 0; j < 3; ++j) {
-        REAL sum = 0;
-        for (int k = 0; k < 3; ++k) sum += F[3 * i + k] * S[3 * k + j];
-        const REAL P = sum + pressure * detF[q] * Fit[3 * i + j];
-        for (int k = 0; k < 8; ++k) f[3 * k + i] += w[q] * P * dNdX[3 * k + j];
-      }
-    /* b_a += w det F F^-T dN_a/dX: the current-configuration gradient integrated */
-    for (int k = 0; k < 8; ++k)
-      for (int i = 0; i < 3; ++i) {
-        REAL sum = 0;
-        for (int j = 0; j < 3; ++j) sum += Fit[3 * i + j] * dNdX[3 * k + j];
-        b[3 * k + i] += w[q] * detF[q] * sum;
-      }
+  const VREAL wave_speed2 = (kappa * fmax((VREAL)1, J_bar) + (REAL)(4.0 / 3.0) * mu * stiffening) / rho;
+  const VREAL step = 2 * v / sqrt(8 * wave_speed2 * bb);
+  /* lane by lane; an inverted element: forces, energy and J_bar 0, step -1 */
+  REAL out[L];
+  BITS bad[L];
+  VSTORE_LANES(inverted, bad);
+#pragma unroll
+  for (int k = 0; k < 24; ++k) {
+    VSTORE_LANES(f[k], out);
+#pragma unroll
+    for (int l = 0; l < L; ++l)
+      if (first + l < count) corner_force[(first + l) * 24 + k] = bad[l] ? (REAL)0 : out[l];
   }
-  REAL bb = 0;
-  for (int k = 0; k < 24; ++k) bb += b[k] * b[k];
-  const REAL wave_speed2 =
-    (kappa * fmax((REAL)1, J_bar) + (REAL)(4.0 / 3.0) * mu * stiffening) / (density * density_scale[e]);
-  for (int k = 0; k < 24; ++k) corner_force[e * 24 + k] = f[k];
-  element_energy[e] = energy;
-  element_dilatation[e] = J_bar;
-  element_step[e] = 2 * v / sqrt(8 * wave_speed2 * bb);
+  VSTORE_LANES(energy, out);
+#pragma unroll
+  for (int l = 0; l < L; ++l)
+    if (first + l < count) element_energy[first + l] = bad[l] ? (REAL)0 : out[l];
+  VSTORE_LANES(J_bar, out);
+#pragma unroll
+  for (int l = 0; l < L; ++l)
+    if (first + l < count) element_dilatation[first + l] = bad[l] ? (REAL)0 : out[l];
+  VSTORE_LANES(step, out);
+#pragma unroll
+  for (int l = 0; l < L; ++l)
+    if (first + l < count) element_step[first + l] = bad[l] ? (REAL)-1 : out[l];
 }
 
 /* Node forces from corner forces: node n adds the corners of its elements in ascending global
@@ -479,7 +751,8 @@ __kernel void element_output(const ulong count, __global const REAL *restrict re
         for (int k = 0; k < 3; ++k) sum += F[3 * k + i] * F[3 * k + j];
         C[3 * i + j] = sum;
       }
-    deviatoric(model, mu, alpha, C, S, &s);
+    const REAL detF = det3(F);
+    deviatoric(model, mu, alpha, C, detF, S, &s);
     for (int i = 0; i < 3; ++i)
       for (int j = 0; j < 3; ++j) {
         REAL sum = 0;
@@ -487,7 +760,6 @@ __kernel void element_output(const ulong count, __global const REAL *restrict re
         FS[3 * i + j] = sum;
       }
     /* w det F sigma_q = w (F S F^T + det F p I) */
-    const REAL detF = det3(F);
     for (int i = 0; i < 3; ++i)
       for (int j = 0; j < 3; ++j) {
         REAL sum = i == j ? detF * pressure : (REAL)0;

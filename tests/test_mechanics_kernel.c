@@ -2,7 +2,8 @@
  * verified in test_element against the energy gradient, rigid motions and the compressible
  * uniaxial solution): 64 distorted elements with large displacements, neo-Hookean and Ogden,
  * kappa/mu = 50 and 500 — corner forces, energies and mean dilatations to 1e-11 relative in
- * double (different summation orders, so not bits); an inverted element gives zero forces. */
+ * double (different summation orders, so not bits); an inverted element gives zero forces; 2 to
+ * 16 elements per work-item give the same bits as one. */
 #include <check.h>
 #include <math.h>
 #include <stdio.h>
@@ -72,6 +73,31 @@ START_TEST(test_forces_match_host_element)
   ck_assert_int_eq(pp_clrt_read(clrt, buffers[6], 0, sizeof energy, energy, "energies"), PP_OK);
   ck_assert_int_eq(pp_clrt_read(clrt, buffers[7], 0, sizeof dilatation, dilatation, "dilatations"), PP_OK);
   ck_assert_int_eq(pp_clrt_read(clrt, buffers[8], 0, sizeof step, step, "steps"), PP_OK);
+  /* Several elements per work-item (-DMECHANICS_WIDTH, host/mechanics.c's choice on CPUs): the
+     same bits as one, for every width, 64 elements not being a multiple of every launch shape */
+  for (int width = 2; width <= 16; width *= 2) {
+    char options[48];
+    snprintf(options, sizeof options, "-DMECHANICS_WIDTH=%d", width);
+    cl_kernel wide = NULL;
+    ck_assert_msg(pp_clrt_kernel_with_options(clrt, "mechanics", options, "hex8_forces", &wide) == PP_OK, "%s",
+                  pp_error_message());
+    for (int b = 5; b < 9; ++b) { /* clear the outputs */
+      static const double zeros[ELEMENTS * 24];
+      ck_assert_int_eq(pp_clrt_write(clrt, buffers[b], 0, bytes[b], zeros, "clear"), PP_OK);
+    }
+    ck_assert_int_eq(clSetKernelArg(wide, 0, sizeof count, &count), CL_SUCCESS);
+    for (int b = 0; b < 10; ++b) ck_assert_int_eq(clSetKernelArg(wide, (cl_uint)(b + 1), sizeof(cl_mem), &buffers[b]), CL_SUCCESS);
+    ck_assert_int_eq(pp_clrt_launch(clrt, wide, "hex8_forces", (ELEMENTS + width - 1) / width, 64), PP_OK);
+    double wide_force[ELEMENTS * 24], wide_scalars[3][ELEMENTS];
+    ck_assert_int_eq(pp_clrt_read(clrt, buffers[5], 0, sizeof wide_force, wide_force, "forces"), PP_OK);
+    for (int b = 6; b < 9; ++b)
+      ck_assert_int_eq(pp_clrt_read(clrt, buffers[b], 0, sizeof wide_scalars[0], wide_scalars[b - 6], "scalars"), PP_OK);
+    ck_assert_msg(memcmp(wide_force, force, sizeof force) == 0, "width %d: corner forces differ from width 1", width);
+    ck_assert_msg(memcmp(wide_scalars[0], energy, sizeof energy) == 0 &&
+                    memcmp(wide_scalars[1], dilatation, sizeof dilatation) == 0 &&
+                    memcmp(wide_scalars[2], step, sizeof step) == 0,
+                  "width %d: energies, dilatations or steps differ from width 1", width);
+  }
   double worst = 0;
   for (int e = 0; e < ELEMENTS; ++e) {
     double f[24], E = 0;
