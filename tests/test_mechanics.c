@@ -104,10 +104,8 @@ static void check_rotation(const pp_mesh *mesh, pp_test_model *md, MPI_Comm comm
   ck_assert_int_eq(pp_mechanics_get_state(md->mechanics, u, NULL), PP_OK);
   ck_assert_int_eq(pp_mechanics_get_internal_force(md->mechanics, f), PP_OK);
   double energy_before = 0, energy_after = 0;
-  /* stored energy before, via a zero-length state reset (set_state recomputes everything) */
+  /* the stored energy of the current state: set_state recomputes forces and energies */
   ck_assert_int_eq(pp_mechanics_set_state(md->mechanics, u, NULL), PP_OK);
-  pp_mechanics_step_info info;
-  (void)info;
   double *element_energy = calloc((size_t)mesh->owned_element_count + 1, sizeof *element_energy);
   ck_assert_int_eq(pp_mechanics_get_element_state(md->mechanics, NULL, element_energy), PP_OK);
   ck_assert_int_eq(pp_reduce_sum_host(element_energy, (size_t)mesh->owned_element_count, comm, &energy_before), PP_OK);

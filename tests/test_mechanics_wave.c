@@ -147,6 +147,19 @@ static void column_node(model *md, const double *u, const double *v, int k, doub
   *vz = values[1];
 }
 
+/* dt_cr = 2 / omega_max of the reference model at rest, by Lanczos (converged or the test fails). */
+static pp_reference_step_result lanczos_critical_step(pp_reference_model *reference)
+{
+  pp_reference_step_options options = pp_reference_step_defaults();
+  options.method = PP_REFERENCE_LANCZOS;
+  options.max_iterations = 400;
+  pp_reference_step_result result;
+  ck_assert_msg(pp_reference_critical_step(reference, NULL, &options, &result, NULL) == PP_OK, "%s",
+                pp_error_message());
+  ck_assert(result.converged);
+  return result;
+}
+
 /* The discrete critical step of the column as driven (x, y of every node, the base and the top's z
  * held) from the serial reference model. */
 static double column_critical_step(void)
@@ -161,13 +174,7 @@ static double column_critical_step(void)
   pp_reference_fix(&reference, 0xffu, 3u);
   pp_reference_fix(&reference, PP_NODE_BASE, 7u);
   pp_reference_fix(&reference, PP_NODE_SURFACE, 4u);
-  pp_reference_step_options options = pp_reference_step_defaults();
-  options.method = PP_REFERENCE_LANCZOS;
-  options.max_iterations = 400;
-  pp_reference_step_result result;
-  ck_assert_msg(pp_reference_critical_step(&reference, NULL, &options, &result, NULL) == PP_OK, "%s",
-                pp_error_message());
-  ck_assert(result.converged);
+  const pp_reference_step_result result = lanczos_critical_step(&reference);
   /* Fixed-fixed chain of N springs M A / h and N - 1 masses rho A h (test_mechanics_reference's
      derivation): omega_j = (2 c / h) sin(j pi / (2N)), j = 1..N-1. */
   const double exact = column_h / (wave_speed(&table[0]) * cos(M_PI / (2 * column_elements)));
@@ -469,13 +476,7 @@ START_TEST(test_layered_block_estimate)
   pp_reference_fix(&reference, PP_NODE_BASE, 7u);
   pp_reference_fix(&reference, PP_NODE_X_MIN, 1u);
   pp_reference_fix(&reference, PP_NODE_Y_MIN, 2u);
-  pp_reference_step_options options = pp_reference_step_defaults();
-  options.method = PP_REFERENCE_LANCZOS;
-  options.max_iterations = 400;
-  pp_reference_step_result result;
-  ck_assert_msg(pp_reference_critical_step(&reference, NULL, &options, &result, NULL) == PP_OK, "%s",
-                pp_error_message());
-  ck_assert(result.converged);
+  const pp_reference_step_result result = lanczos_critical_step(&reference);
   const double critical = result.critical_step;
   model md;
   model_create(&md, &spec, table);
