@@ -120,19 +120,36 @@ double pp_hex8_internal_force(const pp_material *m, const double X[24], const do
 
 double pp_hex8_stable_step(const pp_material *m, const double X[24], const double u[24])
 {
-  double x[24], dNdx[24], b[24] = {0}, volume = 0;
+  double x[24], dNdx[24], dNdX[24], b[24] = {0}, volume = 0, reference_volume = 0, stiffening = 1;
   for (int k = 0; k < 24; ++k) x[k] = X[k] + u[k];
   /* b_a = sum_q w_q dN_a/dx (q): gradients with respect to the current coordinates */
   for (int q = 0; q < 8; ++q) {
     double w = gradients(x, q, dNdx);
     volume += w;
     for (int k = 0; k < 24; ++k) b[k] += w * dNdx[k];
+    /* the deviatoric stiffening at this Gauss point, from F = I + du/dX */
+    reference_volume += gradients(X, q, dNdX);
+    double F[9], C[9];
+    for (int i = 0; i < 3; ++i)
+      for (int j = 0; j < 3; ++j) {
+        double sum = i == j;
+        for (int k = 0; k < 8; ++k) sum += u[3 * k + i] * dNdX[3 * k + j];
+        F[3 * i + j] = sum;
+      }
+    for (int i = 0; i < 3; ++i)
+      for (int j = 0; j < 3; ++j) {
+        double sum = 0;
+        for (int k = 0; k < 3; ++k) sum += F[3 * k + i] * F[3 * k + j];
+        C[3 * i + j] = sum;
+      }
+    if (!(det3(F) > 0)) return -1;
+    stiffening = fmax(stiffening, pp_material_deviatoric_stiffening(m, C));
   }
-  if (!(volume > 0)) return 0;
   double sum = 0;
   for (int k = 0; k < 24; ++k) sum += b[k] * b[k];
-  const double c2 = pp_material_p_wave_modulus(m) / m->density;
-  return 2 / sqrt(8 * c2 * sum / (volume * volume));
+  const double J_bar = volume / reference_volume;
+  const double modulus = m->bulk_modulus * J_bar * (J_bar + fabs(J_bar - 1)) + 4.0 / 3.0 * m->shear_modulus * stiffening;
+  return 2 * volume / sqrt(8 * modulus / m->density * sum);
 }
 
 /* Integral over the element of corner c's trilinear shape function (2x2x2 Gauss, exact for the

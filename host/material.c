@@ -233,6 +233,20 @@ double pp_material_poisson(const pp_material *m)
 
 double pp_material_p_wave_modulus(const pp_material *m) { return m->bulk_modulus + 4.0 / 3.0 * m->shear_modulus; }
 
+double pp_material_deviatoric_stiffening(const pp_material *m, const double C[9])
+{
+  const double alpha = alpha_of(m), scale2 = pow(determinant(C), -1.0 / 3.0); /* J^-2/3 */
+  double sum = 0;
+  if (m->model == PP_MATERIAL_NEO_HOOKEAN)
+    sum = scale2 * (C[0] + C[4] + C[8]);
+  else {
+    double c[3], V[9];
+    pp_material_symmetric_eigen(C, c, V);
+    for (int i = 0; i < 3; ++i) sum += pow(scale2 * c[i], alpha / 2);
+  }
+  return 1 + (2.0 / 3.0 + 1 / alpha) * (sum - 3);
+}
+
 /* Lateral principal Kirchhoff stress of F = diag(stretch, t, t). */
 static double lateral_kirchhoff(const pp_material *m, double stretch, double t)
 {

@@ -56,6 +56,15 @@ double pp_material_young(const pp_material *material);
 double pp_material_poisson(const pp_material *material);
 double pp_material_p_wave_modulus(const pp_material *material);
 
+/* How much the deviatoric tangent stiffness has grown at the right Cauchy-Green tensor C, for the
+ * explicit step: S = 1 + (2/3 + 1/alpha)(sum_i lbar_i^alpha - 3) (lbar_i the isochoric principal
+ * stretches; neo-Hookean: alpha = 2, the sum is J^-2/3 tr C), 1 in the reference state. Why this
+ * form: the largest eigenvalue of the Kirchhoff tangent of the one-term Ogden law is at most
+ * 2 mu [(1/3) lbar_max^alpha + (1/9) sum lbar^alpha] + |tau_i| with |tau_i| <= (2 mu/alpha)(2/3) sum
+ * lbar^alpha, which 4/3 mu S bounds; it grows with the largest lbar^alpha, not lbar^(alpha-2), because
+ * a stretched element is stiffest across its compressed direction. */
+double pp_material_deviatoric_stiffening(const pp_material *material, const double C[9]);
+
 /* V1's reference (PHYSICS.md section 10): uniaxial stretch `stretch` along x of the COMPRESSIBLE
  * law with traction-free lateral faces. Solves sigma_yy = 0 for the lateral stretch (bracketed
  * Newton to round-off) and returns it and the axial Cauchy stress. */

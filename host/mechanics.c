@@ -758,7 +758,12 @@ pp_err pp_mechanics_relax(pp_mechanics *m, double tolerance, long long max_steps
     result.steps += 1;
     result.residual_ratio = step.force_norm > 0 ? step.residual_norm / step.force_norm : step.residual_norm;
     result.damping = c;
-    if (result.steps > 1 && step.residual_norm <= tolerance * step.force_norm) {
+    /* The residual alone can pass through zero while the body swings through equilibrium at full
+       speed; the kinetic energy then is ~ the swing's stored energy. At a true rest state the
+       error displacement is ~ tolerance of the displacement, so its energy ~ tolerance^2 of the
+       stored energy: require both. */
+    if (result.steps > 1 && step.residual_norm <= tolerance * step.force_norm &&
+        step.kinetic <= tolerance * tolerance * step.stored) {
       result.converged = 1;
       break;
     }

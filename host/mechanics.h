@@ -174,7 +174,9 @@ pp_err pp_mechanics_step(pp_mechanics *mechanics, double dt, pp_mechanics_step_i
  * (step info's `rayleigh`): once the fast modes are damped the increment is the slowest mode, and
  * c = 2 omega_min is its critical damping, the optimum of viscous DR (Joldes, Wittek and Miller
  * 2011, who estimate it the same way from successive increments). c is capped at 1/dt. Runs until
- * |f_ext - f_int| over free DOFs is at most tolerance x |f_int| over all DOFs, or max_steps; the
+ * |f_ext - f_int| over free DOFs is at most tolerance x |f_int| over all DOFs and the kinetic energy
+ * at most tolerance^2 x the stored energy (a body swinging through equilibrium has a small
+ * residual but not a small kinetic energy), or max_steps; the
  * first step's residual is the state before it (the load may just have changed), so at least two
  * steps are taken. The damping of the options is restored afterwards. The stop depends only on
  * exact global sums: the same on any rank count. */

@@ -198,8 +198,7 @@ static REAL ogden_power(const REAL x, const REAL alpha)
 }
 
 /* Deviatoric energy W_dev(C) and S_dev(C) (material.h), J = det F = sqrt(det C) given.
- * *stiffening: the largest lambda_bar^(alpha-2) over the principal directions (Ogden's tangent
- * shear modulus grows about so; 1 for neo-Hookean), for the stable step. */
+ * *stiffening: host/material.c's pp_material_deviatoric_stiffening, for the stable step. */
 static REAL deviatoric(const REAL model, const REAL mu, const REAL alpha, const REAL *C, const REAL J, REAL *S,
                        REAL *stiffening)
 {
@@ -209,7 +208,7 @@ static REAL deviatoric(const REAL model, const REAL mu, const REAL alpha, const 
     inverse_transpose3(C, Cit); /* C symmetric: C^-T = C^-1 */
     const REAL I1 = C[0] + C[4] + C[8], shear = mu * scale2;
     for (int k = 0; k < 9; ++k) S[k] = shear * ((k % 4 == 0 ? (REAL)1 : (REAL)0) - I1 / 3 * Cit[k]);
-    *stiffening = 1;
+    *stiffening = 1 + (REAL)(7.0 / 6.0) * (scale2 * I1 - 3);
     return (REAL)0.5 * mu * (scale2 * I1 - 3);
   }
   REAL c[3], V[9], powers[3], x[3], mean = 0, energy = 0;
@@ -220,12 +219,9 @@ static REAL deviatoric(const REAL model, const REAL mu, const REAL alpha, const 
     mean += powers[i] / 3;
     energy += powers[i] - 1;
   }
-  REAL D[3], largest = 1;
-  for (int i = 0; i < 3; ++i) {
-    D[i] = 2 * mu / alpha * (powers[i] - mean) / c[i];
-    largest = fmax(largest, powers[i] / x[i]); /* lambda_bar_i^(alpha-2) */
-  }
-  *stiffening = largest;
+  REAL D[3];
+  for (int i = 0; i < 3; ++i) D[i] = 2 * mu / alpha * (powers[i] - mean) / c[i];
+  *stiffening = 1 + ((REAL)(2.0 / 3.0) + 1 / alpha) * (3 * mean - 3);
   for (int i = 0; i < 3; ++i)
     for (int j = 0; j < 3; ++j) {
       REAL sum = 0;
@@ -331,9 +327,9 @@ static void back_project(const VREAL *T, VREAL *out)
  * element is inverted; its forces are then 0) and its stable explicit step [e] in the current
  * configuration (host/element.c's pp_hex8_stable_step: the Flanagan-Belytschko uniform-strain
  * bound 2 / omega, omega^2 = 8 c^2 / v^2 sum_a b_a.b_a, with b_a = integral of dN_a/dx over the
- * element), its wave speed raised for large strain: c^2 = (kappa max(1, J_bar) + 4/3 mu s) / rho,
- * s the largest Ogden stiffening at a Gauss point (the tangent bulk modulus of U is kappa J, the
- * tangent shear modulus of a one-term Ogden law about mu lambda^(alpha-2)). An inverted element's
+ * element), its wave speed raised for large strain as element.h states:
+ * c^2 = (kappa J_bar (J_bar + |J_bar - 1|) + 4/3 mu S) / rho, S the largest deviatoric stiffening
+ * at a Gauss point. An inverted element's
  * step is -1, so the exact global minimum of the steps also says whether any element inverted. density_scale [e]:
  * the element's mass scaling factor (1: none), which its lumped masses carry too.
  * X: reference corners [e*24]; u: nodal displacements [node*3]; element_nodes [e*8] local nodes. */
@@ -438,7 +434,7 @@ __kernel void hex8_forces(const ulong count, __global const REAL *restrict refer
     const VREAL y = inverse_cbrt_lanes(detF), shear = mu * (y * y), c = shear * I1 / (3 * detF);
 #pragma unroll
     for (int k = 0; k < 9; ++k) P[k] = shear * F[k] - c * cF[k];
-    VREAL W = (REAL)0.5 * mu * ((y * y) * I1 - 3);
+    VREAL W = (REAL)0.5 * mu * ((y * y) * I1 - 3), S_q = 1 + (REAL)(7.0 / 6.0) * ((y * y) * I1 - 3);
     if (any_ogden) {
       /* the Ogden lanes one by one (a Jacobi eigen-decomposition each): P_dev = F S_dev(C) */
       REAL Fl[9][L], detFl[L], Pl[9][L], Wl[L], sl[L];
@@ -449,7 +445,7 @@ __kernel void hex8_forces(const ulong count, __global const REAL *restrict refer
       }
       VSTORE_LANES(detF, detFl);
       VSTORE_LANES(W, Wl);
-      VSTORE_LANES(stiffening, sl);
+      VSTORE_LANES(S_q, sl);
       for (int l = 0; l < L; ++l) {
         if (model_lane[l] == 0) continue;
         REAL C[9], S[9], s;
@@ -460,7 +456,7 @@ __kernel void hex8_forces(const ulong count, __global const REAL *restrict refer
             C[3 * i + j] = sum;
           }
         Wl[l] = deviatoric(model_lane[l], mu_lane[l], alpha_lane[l], C, detFl[l], S, &s);
-        sl[l] = fmax(sl[l], s);
+        sl[l] = s;
         for (int i = 0; i < 3; ++i)
           for (int j = 0; j < 3; ++j) {
             REAL sum = 0;
@@ -471,8 +467,9 @@ __kernel void hex8_forces(const ulong count, __global const REAL *restrict refer
 #pragma unroll
       for (int k = 0; k < 9; ++k) P[k] = VLOAD_LANES(Pl[k]);
       W = VLOAD_LANES(Wl);
-      stiffening = VLOAD_LANES(sl);
+      S_q = VLOAD_LANES(sl);
     }
+    stiffening = fmax(stiffening, S_q);
     energy += w * W;
 #pragma unroll
     for (int i = 0; i < 3; ++i)
@@ -499,7 +496,7 @@ __kernel void hex8_forces(const ulong count, __global const REAL *restrict refer
     f[k] = f[k] * wave_scale + pressure * b[k];
     bb += b[k] * b[k];
   }
-  const VREAL wave_speed2 = (kappa * fmax((VREAL)1, J_bar) + (REAL)(4.0 / 3.0) * mu * stiffening) / rho;
+  const VREAL wave_speed2 = (kappa * J_bar * (J_bar + fabs(J_bar - 1)) + (REAL)(4.0 / 3.0) * mu * stiffening) / rho;
   const VREAL step = 2 * v / sqrt(8 * wave_speed2 * bb);
   /* lane by lane; an inverted element: forces, energy and J_bar 0, step -1 */
   REAL out[L];

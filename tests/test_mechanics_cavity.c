@@ -474,14 +474,6 @@ END_TEST
 
 /* ---- PINPRICK_FULL=1: the whole range, resolution, kappa/mu = 500, the relaxation stop ------------ */
 
-/* Until the element step bound of kernels/mechanics.cl accounts for the current density and the
- * pushed-forward Ogden stiffness, it overestimates the stable step of the stiffened, radially
- * squeezed wall elements (by 1.5 x at l = 3, alpha = 9, kappa/mu = 50: the longitudinal wave along
- * the compressed radial direction, from the acoustic tensor of the compressible reference state),
- * and relaxation at the default safety 0.9 stalls there (residual ~1, damping pinned near 1/dt).
- * The Ogden spheres beyond l = 2 therefore run at safety 0.45 (alpha = 9) and 0.4 (alpha = 12). */
-static const double ogden_large_strain_safety[2] = {0.45, 0.4};
-
 /* The sphere to V6's l = 4. neo-Hookean: B/A = 20, because with B/A = 10 p(l) has its maximum
  * (1.912 mu) at l = 4.8 and the ~1 % stiff mesh would reach l = 4 only at that maximum, where the
  * cavity mode has no stiffness; with B/A = 20 the schedule aims at the reference's l = 4.3 so that
@@ -493,11 +485,9 @@ START_TEST(test_full_sphere_to_four)
     {.name = "sphere neo-Hookean", .law = law_of(PP_MATERIAL_NEO_HOOKEAN, 2, 50), .mesh = wide,
      .targets = {1.25, 1.5, 2, 2.5, 3, 3.5, 4.3}, .target_count = 7, .required_stretch = 4, .max_steps = 3000000},
     {.name = "sphere Ogden a=9", .law = law_of(PP_MATERIAL_OGDEN, 9, 50), .mesh = ogden_sphere_mesh,
-     .targets = {1.25, 1.5, 2, 2.5, 3, 3.5, 4}, .target_count = 7, .required_stretch = 4, .max_steps = 3000000,
-     .step_safety = ogden_large_strain_safety[0]},
+     .targets = {1.25, 1.5, 2, 2.5, 3, 3.5, 4}, .target_count = 7, .required_stretch = 4, .max_steps = 3000000},
     {.name = "sphere Ogden a=12", .law = law_of(PP_MATERIAL_OGDEN, 12, 50), .mesh = ogden_sphere_mesh,
-     .targets = {1.25, 1.5, 2, 2.5, 3, 3.5, 4}, .target_count = 7, .required_stretch = 4, .max_steps = 3000000,
-     .step_safety = ogden_large_strain_safety[1]},
+     .targets = {1.25, 1.5, 2, 2.5, 3, 3.5, 4}, .target_count = 7, .required_stretch = 4, .max_steps = 3000000},
   };
   check_case(&cases[_i]);
 }
