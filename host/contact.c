@@ -1,0 +1,2 @@
+/* contact (placeholder) */
+#include "contact.h"

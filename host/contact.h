@@ -1,0 +1,3 @@
+#ifndef PP_CONTACT_H
+#define PP_CONTACT_H
+#endif

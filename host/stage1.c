@@ -1,0 +1,2 @@
+/* stage1 (placeholder) */
+#include "stage1.h"

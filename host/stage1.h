@@ -1,0 +1,3 @@
+#ifndef PP_STAGE1_H
+#define PP_STAGE1_H
+#endif
