@@ -6,6 +6,7 @@
  * a problem-free load is committed. So a failed load leaves the config as it was. */
 #include "config.h"
 #include "log.h"
+#include "needle.h"
 
 #include <ctype.h>
 #include <errno.h>
@@ -63,7 +64,8 @@ static const pp_key_spec key_table[] = {
 
   {"preset", PP_KEY_CHOICE, NULL, NULL, "none", 1, 0, "none|face|forearm|back",
    "Skin preset of a body site (meshes/presets/NAME.yaml, embedded): its layer thicknesses and materials "
-   "replace the defaults; keys given in the file or by --set still win, wherever they are written."},
+   "replace the defaults; keys given in the file or by --set still win, wherever they are written. It sets "
+   "no needle.* key (needle.preset chooses the device)."},
 
   {"case.name", PP_KEY_STRING, NULL, NULL, "microneedling-demo", 1, 0, NULL,
    "Short name of the case, used in output file names and the run record (letters, digits, "
@@ -128,19 +130,58 @@ static const pp_key_spec key_table[] = {
    "raised until it is not; 0 turns it off (physical insertion speeds need the true inertia). For "
    "quasi-static bench speeds only: the added mass and the kinetic-to-stored energy ratio are reported "
    "(keep the ratio below about 5 %, PHYSICS.md section 9.4)."},
+  {"mechanics.end_time", PP_KEY_REAL, "s", "us", "100 us", 1e-9, 60, NULL,
+   "Stage 1 stops at this time after the start of the stroke even if the needle has not finished its "
+   "trajectory; until puncture is modelled (a later version), the default stops in the pre-puncture "
+   "indentation (100 us at 0.5 m/s is 50 um of travel)."},
 
+  {"needle.preset", PP_KEY_CHOICE, NULL, NULL, "none", 1, 0, "none|dermaroller|pen|polymer",
+   "Needle preset of a device (host/needle.c gives the source of each value): dermaroller (Kalluri 2011: "
+   "770 um long, 140 um base, 4 um tip), pen (a 0.25 mm cartridge needle with a half-sine stroke) or polymer "
+   "(the moulded microneedle of Olatunji 2013). Its needle.* values replace the defaults; needle keys given "
+   "in the file or by --set still win, wherever they are written."},
   {"needle.length", PP_KEY_REAL, "m", "mm", "1.0 mm", 0.1 * MM, 5 * MM, NULL,
    "Needle length from base to tip; dermaroller needles are 0.5-1.5 mm (Kalluri 2011)."},
   {"needle.tip_radius", PP_KEY_REAL, "m", "um", "4 um", 0.5 * UM, 100 * UM, NULL,
    "Radius of the rounded needle tip; 4 um for DermaRoller needles (Kalluri 2011)."},
   {"needle.base_diameter", PP_KEY_REAL, "m", "um", "140 um", 20 * UM, 1 * MM, NULL,
-   "Needle diameter at its base; 140 um for DermaRoller needles (Kalluri 2011)."},
+   "Needle diameter at its base, its widest; 140 um for DermaRoller needles (Kalluri 2011). With "
+   "needle.cone_half_angle 0 the needle is a cone from the tip to this base."},
+  {"needle.cone_half_angle", PP_KEY_REAL, "rad", "degree", "0 degree", 0, M_PI / 2, NULL,
+   "Half-angle psi of the needle's cone, more than 0 and at most 90 degrees (90: a flat end, a punch). 0 "
+   "derives it for a cone from the tip to the base, tan psi = (base_diameter/2 - tip_radius) / (length - 2 "
+   "tip_radius), about atan(base radius / length): 4.95 degrees for the DermaRoller (host/needle.h)."},
+  {"needle.shaft_diameter", PP_KEY_REAL, "m", "um", "0 um", 0, 2 * MM, NULL,
+   "Diameter of the cylindrical shaft the cone widens into; 0 means needle.base_diameter. The cone must "
+   "reach it within the needle length."},
+  {"needle.friction_coefficient", PP_KEY_REAL, "", "", "0.2", 0, 2, NULL,
+   "Coulomb friction coefficient of the skin on the needle; 0 is frictionless (the analytic checks). 0.2 "
+   "(0.1-0.5) is PHYSICS.md section 0's start point, unconfirmed, to be calibrated on the post-puncture "
+   "force slope; dry skin on steel and other smooth solids gives 0.2-0.5, typically 0.5, moist skin above 1 "
+   "(Derler & Gerhardt 2012, Tribol Lett 45:1), needles sliding in tissue 0.12-0.34 (ASME MSEC 2021, paper "
+   "V001T03A008)."},
   {"needle.insertion_depth", PP_KEY_REAL, "m", "mm", "0.5 mm", 10 * UM, 5 * MM, NULL,
-   "Depth of the needle tip below the undeformed skin surface at the end of the stroke; must be "
+   "Depth of the needle tip below the undeformed skin surface at the end of insertion; must be "
    "less than the needle length."},
+  {"needle.approach_gap", PP_KEY_REAL, "m", "um", "0 um", 0, 5 * MM, NULL,
+   "Height of the needle tip above the skin surface at the start of the stroke: it travels this far "
+   "before it touches; 0 starts with the tip on the surface."},
   {"needle.insertion_speed", PP_KEY_REAL, "m/s", "m/s", "0.5 m/s", 1e-6, 2, NULL,
-   "Tip speed during insertion; 0.5 m/s derived from a pen's stroke rate times stroke length "
-   "(PHYSICS.md section 0)."},
+   "Tip speed during insertion (the peak speed with speed_profile half_sine); 0.5 m/s derived from a "
+   "pen's stroke rate times stroke length (PHYSICS.md section 0)."},
+  {"needle.speed_profile", PP_KEY_CHOICE, NULL, NULL, "constant", 1, 0, "constant|half_sine",
+   "Speed over insertion and over withdrawal: constant, or half_sine, a pen stroke that starts and stops "
+   "at rest, v_peak sin(pi t / T) with v_peak the phase's speed and T = pi D / (2 v_peak), so that it "
+   "covers the phase's travel D (host/needle.h)."},
+  {"needle.dwell", PP_KEY_REAL, "s", "us", "0 us", 0, 0.1, NULL,
+   "Time the needle rests at full depth between insertion and withdrawal."},
+  {"needle.withdrawal_speed", PP_KEY_REAL, "m/s", "m/s", "0 m/s", 0, 2, NULL,
+   "Tip speed while the needle withdraws to its start (the peak speed with half_sine); 0 means "
+   "needle.insertion_speed."},
+  {"needle.tilt", PP_KEY_REAL, "rad", "degree", "0 degree", -M_PI / 3, M_PI / 3, NULL,
+   "Angle of the needle from the surface normal, a turn about the y axis (right-hand rule: a positive "
+   "tilt moves the tip towards -x as it goes in); its axis and its motion tilt together. Roller needles "
+   "enter obliquely (PHYSICS.md 3.1); 0 is a perpendicular stroke. The insertion depth stays vertical."},
 
   {"treatment.puncture_density", PP_KEY_REAL, "m-2", "cm-2", "250 cm-2", 1 * PER_CM2,
    2000 * PER_CM2, NULL, "Punctures per skin area in one session; 200-300 per cm2 (secondary sources)."},
@@ -259,9 +300,9 @@ static const pp_key_spec key_table[] = {
   {"output.checkpoint_interval", PP_KEY_REAL, "s", "d", "28 d", 3600, 3650 * DAY, NULL,
    "Simulated time between two stage-2 checkpoints (the last two are kept; one is also written at "
    "the end); `pinprick run --restart` continues from the newest."},
-  {"output.mechanics_times", PP_KEY_REAL_LIST, "s", "ms", "[]", 0, 60, NULL,
-   "Physical times, counted from the start of needle insertion and in increasing order, at which "
-   "the mechanics fields are written."},
+  {"output.mechanics_times", PP_KEY_REAL_LIST, "s", "us", "[25 us, 50 us, 75 us, 100 us]", 0, 60, NULL,
+   "Physical times, counted from the start of the needle's stroke and in increasing order, at which "
+   "the mechanics fields are written; none after mechanics.end_time."},
 
   {"runtime.precision", PP_KEY_CHOICE, NULL, NULL, "double", 1, 0, "double|float",
    "Floating-point type of the OpenCL kernels; float needs no fp64 device support but is less "
@@ -1281,6 +1322,10 @@ static void stage_preset(pp_units *units, const pp_config_preset *preset, pp_con
       add_problem(problems, preset->source_path, staged[i].line, staged[i].column, path,
                   "expected only physical keys (skin, needle, mesh, treatment, healing) in a preset, found %s",
                   strcmp(path, "preset") == 0 ? "a preset choosing a preset" : "another one");
+    else if (strncmp(path, "needle.", 7) == 0)
+      add_problem(problems, preset->source_path, staged[i].line, staged[i].column, path,
+                  "expected only keys of the body site (skin, mesh, treatment, healing) in a skin preset, found a "
+                  "needle key (needle.preset chooses the device)");
     /* The value remembers the preset by name; provenance_text adds its file and line. */
     free(staged[i].origin);
     staged[i].origin = strdup(preset->name);
@@ -1312,14 +1357,65 @@ static void free_values(pp_config_value *values)
   free(values);
 }
 
+/* Needle presets (needle.preset) are devices: host/needle.c's table of needle.* values, each
+ * as a case file writes it, read with the same converters. Two preset keys, two domains: a
+ * needle preset governs the needle.* keys, a skin preset every other key, so choosing one never
+ * disturbs what the other set. */
+#define NEEDLE_PRESET_KEY "needle.preset"
+#define NEEDLE_PRESET_SOURCE "host/needle.c"
+
+static int in_preset_domain(const char *preset_key, const char *path)
+{
+  int needle_key = strncmp(path, "needle.", 7) == 0;
+  if (strcmp(preset_key, NEEDLE_PRESET_KEY) == 0) return needle_key && strcmp(path, NEEDLE_PRESET_KEY) != 0;
+  return !needle_key;
+}
+
+/* A needle preset alone (KEY_COUNT values, set where the preset sets a key); provenance: the
+ * preset's name, line 0. */
+static pp_err load_needle_preset_values(pp_units *units, const pp_needle_preset *preset, pp_config_value **values)
+{
+  *values = calloc((size_t)KEY_COUNT, sizeof **values);
+  PP_CHECK(*values != NULL, PP_ERR_MEMORY, "out of memory reading needle preset %s", preset->name);
+  pp_config units_only = {KEY_COUNT, NULL, units}; /* the converters need only the units */
+  problem_list problems = {0};
+  char origin[128];
+  snprintf(origin, sizeof origin, "%s %s (%s)", NEEDLE_PRESET_KEY, preset->name, NEEDLE_PRESET_SOURCE);
+  load_context context = {&units_only, origin, PP_SOURCE_PRESET, &problems};
+  for (int v = 0; v < preset->value_count; ++v) {
+    const char *path = preset->values[v].key;
+    int index = key_index(path);
+    if (index < 0 || !in_preset_domain(NEEDLE_PRESET_KEY, path) || (*values)[index].is_set) {
+      add_problem(&problems, origin, 0, 0, path, "expected a needle.* key, each once, in a needle preset, found %s",
+                  index < 0 ? "an unknown key" : "another one");
+      continue;
+    }
+    if (convert_text(&context, &key_table[index], preset->values[v].value, path, &(*values)[index]) &&
+        !set_provenance(&(*values)[index], preset->name, PP_SOURCE_PRESET, 0, 0))
+      problems.out_of_memory = 1;
+  }
+  if (problems.count > 0 || problems.out_of_memory) {
+    free_values(*values);
+    *values = NULL;
+    RAISE_PROBLEMS(&problems);
+  }
+  free_problems(&problems);
+  return PP_OK;
+}
+
 /* The layer a preset puts under the file: its value where it sets a key, the default
  * elsewhere (so what an earlier preset set goes back to its default); "none" is the defaults
- * alone. Built completely before anything is changed, so a failure changes nothing. */
-static pp_err build_preset_layer(pp_config *config, const char *name, pp_config_value **layer)
+ * alone. preset_key is "preset" or "needle.preset". Built completely before anything is
+ * changed, so a failure changes nothing. */
+static pp_err build_preset_layer(pp_config *config, const char *preset_key, const char *name, pp_config_value **layer)
 {
-  const pp_config_preset *preset = find_preset(name);
+  const int needle = strcmp(preset_key, NEEDLE_PRESET_KEY) == 0;
+  const pp_config_preset *preset = needle ? NULL : find_preset(name);
+  const pp_needle_preset *needle_preset = needle ? pp_needle_find_preset(name) : NULL;
   if (preset) {
     PP_CALL(load_preset_values(config->units, preset, layer));
+  } else if (needle_preset) {
+    PP_CALL(load_needle_preset_values(config->units, needle_preset, layer));
   } else {
     *layer = calloc((size_t)KEY_COUNT, sizeof **layer);
     PP_CHECK(*layer != NULL, PP_ERR_MEMORY, "out of memory applying preset %s", name);
@@ -1337,14 +1433,19 @@ static pp_err build_preset_layer(pp_config *config, const char *name, pp_config_
   return PP_OK;
 }
 
-/* Puts the layer under every value that came from a default or a preset; consumes the layer.
- * A preset all of whose keys a file or --set overrides changes nothing, which is what happens
- * when `preset:` is added to a full copy of `pinprick config`: say so rather than stay silent. */
-static void commit_preset_layer(pp_config *config, pp_config_value *layer, const char *name)
+/* Puts the layer under every value of the preset key's domain that came from a default or a
+ * preset; consumes the layer. A preset all of whose keys a file or --set overrides changes
+ * nothing, which is what happens when `preset:` is added to a full copy of `pinprick config`:
+ * say so rather than stay silent. */
+static void commit_preset_layer(pp_config *config, pp_config_value *layer, const char *preset_key, const char *name)
 {
   int preset_keys = 0, overridden = 0;
   for (int i = 0; i < KEY_COUNT; ++i) {
     pp_config_value *value = &config->values[i];
+    if (!in_preset_domain(preset_key, key_table[i].path)) {
+      free_value(&layer[i]);
+      continue;
+    }
     int from_preset = layer[i].source == PP_SOURCE_PRESET;
     preset_keys += from_preset;
     if (value->source == PP_SOURCE_DEFAULT || value->source == PP_SOURCE_PRESET) {
@@ -1358,8 +1459,8 @@ static void commit_preset_layer(pp_config *config, pp_config_value *layer, const
   free(layer);
   if (preset_keys > 0 && overridden == preset_keys)
     pp_log(PP_LOG_WARN,
-           "preset '%s' changes nothing: every key it sets is also given in the config file or by --set, "
-           "and those win (delete them from the file to use the preset's values)", name);
+           "%s '%s' changes nothing: every key it sets is also given in the config file or by --set, "
+           "and those win (delete them from the file to use the preset's values)", preset_key, name);
 }
 
 static pp_err load_buffer(pp_config *config, const char *origin, const char *text, size_t length)
@@ -1423,11 +1524,14 @@ static pp_err load_buffer(pp_config *config, const char *origin, const char *tex
   }
   free_problems(&problems);
   /* A chosen preset is read before anything is changed (a failed load changes nothing). */
-  int preset_index = key_index("preset");
-  pp_config_value *layer = NULL;
-  if (staged[preset_index].is_set) {
-    pp_err err = build_preset_layer(config, staged[preset_index].text, &layer);
+  static const char *const preset_keys[2] = {"preset", NEEDLE_PRESET_KEY};
+  pp_config_value *layers[2] = {NULL, NULL};
+  for (int k = 0; k < 2; ++k) {
+    int preset_index = key_index(preset_keys[k]);
+    if (!staged[preset_index].is_set) continue;
+    pp_err err = build_preset_layer(config, preset_keys[k], staged[preset_index].text, &layers[k]);
     if (err != PP_OK) {
+      free_values(layers[0]);
       free_values(staged);
       PP_CALL(err);
     }
@@ -1439,7 +1543,9 @@ static pp_err load_buffer(pp_config *config, const char *origin, const char *tex
   }
   free(staged);
   /* After the file's values, so that the layer goes only under what the file did not give. */
-  if (layer) commit_preset_layer(config, layer, config->values[preset_index].text);
+  for (int k = 0; k < 2; ++k)
+    if (layers[k])
+      commit_preset_layer(config, layers[k], preset_keys[k], config->values[key_index(preset_keys[k])].text);
   return PP_OK;
 }
 
@@ -1642,8 +1748,8 @@ pp_err pp_config_apply_set(pp_config *config, const char *assignment)
     PP_RAISE(PP_ERR_MEMORY, "out of memory applying --set %s", path);
   }
   pp_config_value *layer = NULL;
-  if (strcmp(path, "preset") == 0) {
-    pp_err err = build_preset_layer(config, value.text, &layer);
+  if (strcmp(path, "preset") == 0 || strcmp(path, NEEDLE_PRESET_KEY) == 0) {
+    pp_err err = build_preset_layer(config, path, value.text, &layer);
     if (err != PP_OK) {
       free_value(&value);
       PP_CALL(err);
@@ -1651,7 +1757,7 @@ pp_err pp_config_apply_set(pp_config *config, const char *assignment)
   }
   free_value(&config->values[index]);
   config->values[index] = value;
-  if (layer) commit_preset_layer(config, layer, config->values[index].text);
+  if (layer) commit_preset_layer(config, layer, path, config->values[index].text);
   return PP_OK;
 }
 
@@ -1681,8 +1787,11 @@ static void provenance_text(const pp_config_value *value, char *out, size_t size
     case PP_SOURCE_SET: snprintf(out, size, "--set"); break;
     case PP_SOURCE_PRESET: {
       const pp_config_preset *preset = find_preset(value->origin);
-      snprintf(out, size, "preset %s (%s:%d)", value->origin ? value->origin : "?",
-               preset ? preset->source_path : "?", value->line);
+      if (!preset && pp_needle_find_preset(value->origin))
+        snprintf(out, size, "%s %s (%s)", NEEDLE_PRESET_KEY, value->origin, NEEDLE_PRESET_SOURCE);
+      else
+        snprintf(out, size, "preset %s (%s:%d)", value->origin ? value->origin : "?",
+                 preset ? preset->source_path : "?", value->line);
       break;
     }
     case PP_SOURCE_FILE: snprintf(out, size, "%s:%d", value->origin ? value->origin : "?", value->line); break;
@@ -1796,11 +1905,35 @@ pp_err pp_config_validate(const pp_config *config)
                (ordered_side){"the total skin thickness (sum of the five skin.*.thickness)", NULL,
                               skin_thickness, "mm", "m"}, 0);
 
-  /* A cone needs a base wider than its rounded tip. */
+  /* A cone needs a base (and a shaft) wider than its rounded tip. */
   ordered_side tip_diameter = key_side(config, "needle.tip_radius");
   tip_diameter.description = "2 x needle.tip_radius";
   tip_diameter.value *= 2;
   require_less(config, &problems, tip_diameter, key_side(config, "needle.base_diameter"), 0);
+  const double shaft_diameter = pp_config_real(config, "needle.shaft_diameter");
+  if (shaft_diameter > 0) require_less(config, &problems, tip_diameter, key_side(config, "needle.shaft_diameter"), 0);
+
+  /* The cone must widen to the shaft within the needle's length (host/needle.h): only a cone
+   * given by its angle can fall short, or a derived one asked to reach a shaft wider than the base. */
+  const double tip_radius = pp_config_real(config, "needle.tip_radius");
+  const double length = pp_config_real(config, "needle.length");
+  const double base_radius = 0.5 * pp_config_real(config, "needle.base_diameter");
+  const double given_angle = pp_config_real(config, "needle.cone_half_angle");
+  pp_needle_shape shape = {length, tip_radius, given_angle, shaft_diameter > 0 ? 0.5 * shaft_diameter : base_radius, 0};
+  if (!(given_angle > 0)) shape.cone_half_angle = pp_needle_conical_half_angle(length, tip_radius, base_radius);
+  if (2 * tip_radius < length && shape.shaft_radius > tip_radius && base_radius > tip_radius &&
+      pp_needle_cone_reach(&shape) > length * (1 + 1e-12)) {
+    char reach[64], length_text[64], angle[64], detail[1000];
+    snprintf(reach, sizeof reach, "%.6g um", pp_needle_cone_reach(&shape) * 1e6);
+    format_for_people(config->units, length, "m", "um", length_text, sizeof length_text);
+    format_for_people(config->units, shape.cone_half_angle, "rad", "degree", angle, sizeof angle);
+    snprintf(detail, sizeof detail,
+             "expected a cone that widens to the shaft within the needle length, found that a %s%s cone reaches "
+             "the shaft radius only %s from the tip, and needle.length = %s (widen needle.cone_half_angle, narrow "
+             "needle.shaft_diameter or lengthen the needle)",
+             angle, given_angle > 0 ? "" : " (derived from needle.base_diameter)", reach, length_text);
+    problem_at_key(config, &problems, given_angle > 0 ? "needle.cone_half_angle" : "needle.shaft_diameter", detail);
+  }
 
   /* Healing must go on after the last session starts, and write at least one output. */
   long sessions = pp_config_integer(config, "treatment.sessions");
@@ -1828,13 +1961,19 @@ pp_err pp_config_validate(const pp_config *config)
   for (int i = 1; i < times->list_length; ++i) {
     if (times->list[i] > times->list[i - 1]) continue;
     char detail[300], earlier[64], later[64];
-    format_for_people(config->units, times->list[i - 1], "s", "ms", earlier, sizeof earlier);
-    format_for_people(config->units, times->list[i], "s", "ms", later, sizeof later);
+    format_for_people(config->units, times->list[i - 1], "s", "us", earlier, sizeof earlier);
+    format_for_people(config->units, times->list[i], "s", "us", later, sizeof later);
     snprintf(detail, sizeof detail, "expected strictly increasing times, found item %d (%s) after item %d (%s)",
              i + 1, later, i, earlier);
     problem_at_key(config, &problems, "output.mechanics_times", detail);
     break;
   }
+  /* ... and none after stage 1 stops. */
+  if (times->list_length > 0)
+    require_less(config, &problems,
+                 (ordered_side){"the last of output.mechanics_times", "output.mechanics_times",
+                                times->list[times->list_length - 1], "us", "s"},
+                 key_side(config, "mechanics.end_time"), 1);
 
   if (problems.count > 0 || problems.out_of_memory) RAISE_PROBLEMS(&problems);
   free_problems(&problems);
@@ -2062,11 +2201,24 @@ static void explain_key(pp_units *units, const pp_key_spec *spec, pp_config_valu
     snprintf(label, sizeof label, "preset %s:", preset_table[p].name);
     fprintf(out, "  %-16s %s (%s:%d)\n", label, value->text, preset_table[p].source_path, value->line);
   }
+  /* Each needle preset's value, as written in host/needle.c. */
+  int needle_preset_count = 0;
+  const pp_needle_preset *needle_presets = pp_needle_presets(&needle_preset_count);
+  for (int p = 0; p < needle_preset_count; ++p)
+    for (int v = 0; v < needle_presets[p].value_count; ++v) {
+      if (strcmp(needle_presets[p].values[v].key, spec->path) != 0) continue;
+      char label[64];
+      snprintf(label, sizeof label, "%s %s:", NEEDLE_PRESET_KEY, needle_presets[p].name);
+      fprintf(out, "  %-26s %s (%s)\n", label, needle_presets[p].values[v].value, NEEDLE_PRESET_SOURCE);
+    }
   if (strcmp(spec->path, "preset") == 0) {
     fprintf(out, "  sources: ");
     for (int p = 0; p < PRESET_COUNT; ++p) fprintf(out, "%s%s", p ? ", " : "", preset_table[p].source_path);
     fprintf(out, " (embedded; 'pinprick explain skin' shows their values)\n");
   }
+  if (strcmp(spec->path, NEEDLE_PRESET_KEY) == 0)
+    fprintf(out, "  sources: %s, with the source of each value ('pinprick explain needle' shows them)\n",
+            NEEDLE_PRESET_SOURCE);
   if (has_range(spec) && (spec->type == PP_KEY_REAL || spec->type == PP_KEY_REAL_LIST ||
                           spec->type == PP_KEY_INTEGER)) {
     char range[160];
@@ -2206,6 +2358,42 @@ void pp_config_write_reference(FILE *out)
   } else {
     pp_error_clear();
   }
+
+  /* The needle presets' values, as written in host/needle.c. */
+  int needle_preset_count = 0;
+  const pp_needle_preset *needle_presets = pp_needle_presets(&needle_preset_count);
+  fputs("\nValues the needle presets set (`" NEEDLE_PRESET_KEY ": NAME`; `" NEEDLE_PRESET_SOURCE
+        "` gives each value's source); every other key keeps its default:\n\n| key |", out);
+  for (int p = 0; p < needle_preset_count; ++p) fprintf(out, " %s |", needle_presets[p].name);
+  fputs("\n|---|", out);
+  for (int p = 0; p < needle_preset_count; ++p) fputs("---|", out);
+  fputc('\n', out);
+  for (int i = 0; i < KEY_COUNT; ++i) {
+    const char *cells[16] = {NULL};
+    int any = 0;
+    for (int p = 0; p < needle_preset_count && p < 16; ++p)
+      for (int v = 0; v < needle_presets[p].value_count; ++v)
+        if (strcmp(needle_presets[p].values[v].key, key_table[i].path) == 0) {
+          cells[p] = needle_presets[p].values[v].value;
+          any = 1;
+        }
+    if (!any) continue;
+    fputs("| `", out);
+    write_cell(out, key_table[i].path);
+    fputs("` |", out);
+    for (int p = 0; p < needle_preset_count && p < 16; ++p) {
+      fputs(" ", out);
+      if (cells[p]) {
+        fputc('`', out);
+        write_cell(out, cells[p]);
+        fputc('`', out);
+      } else {
+        fputs("(default)", out);
+      }
+      fputs(" |", out);
+    }
+    fputc('\n', out);
+  }
   pp_units_close(units);
 }
 
@@ -2232,7 +2420,8 @@ void pp_config_physics_hash(const pp_config *config, char hash_text[17])
   unsigned long long hash = 14695981039346656037ULL;
   for (int k = 0; k < KEY_COUNT; ++k) {
     const pp_key_spec *key = &key_table[k];
-    if (!is_physics_key(key->path)) continue;
+    /* needle.preset is a name; the values it sets are hashed (as the skin preset's are). */
+    if (!is_physics_key(key->path) || strcmp(key->path, NEEDLE_PRESET_KEY) == 0) continue;
     const pp_config_value *value = &config->values[k];
     hash_bytes(&hash, key->path, strlen(key->path) + 1);
     switch (key->type) {

@@ -1,2 +1,217 @@
-/* contact (placeholder) */
+/* contact: see contact.h. */
 #include "contact.h"
+
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "kernel_sources.h"
+#include "runtime.h"
+
+enum { LOCAL_SIZE = 64, TERMS = 8, MOTION = 4, RATES = 3, PAD = 16 };
+
+struct pp_contact {
+  pp_clrt *clrt;
+  pp_reduce *reduce;
+  MPI_Comm comm;
+  size_t owned, stride; /* stride: one needle's block of terms (owned padded to PAD nodes) x TERMS */
+  int needles;
+  cl_kernel kernel;
+  cl_mem reference, stiffness, params, motion, force, terms, rates, penetration, ones;
+  cl_mem *needle_terms; /* [needles]: sub-buffers of terms, one needle's block each */
+  double penalty_energy, friction_dissipated, needle_work;
+};
+
+static pp_err buffer(pp_contact *c, size_t bytes, const char *what, cl_mem *out)
+{
+  PP_CALL(pp_clrt_buffer(c->clrt, CL_MEM_READ_WRITE, bytes ? bytes : 1, what, out));
+  return PP_OK;
+}
+
+/* kernels/needle_shape.cl in front of kernels/contact.cl, so both use the same geometry. */
+static pp_err build(pp_contact *c)
+{
+  const pp_kernel_source *shape = pp_kernel_source_find("needle_shape"), *source = pp_kernel_source_find("contact");
+  PP_CHECK(shape && source, PP_ERR_ARGUMENT, "contact: no embedded OpenCL source 'needle_shape' or 'contact'");
+  const size_t length = shape->length + 1 + source->length;
+  char *text = malloc(length + 1), file[256];
+  PP_CHECK(text, PP_ERR_MEMORY, "out of memory for the contact kernel source");
+  memcpy(text, shape->text, shape->length);
+  text[shape->length] = '\n';
+  memcpy(text + shape->length + 1, source->text, source->length + 1);
+  snprintf(file, sizeof file, "%s (behind %s)", source->file, shape->file);
+  pp_kernel_source combined = {source->name, file, text, length};
+  cl_program program = NULL;
+  pp_err err = pp_clrt_build_text(c->clrt, &combined, NULL, &program);
+  free(text);
+  PP_CALL(err);
+  cl_int status = CL_SUCCESS;
+  c->kernel = clCreateKernel(program, "needle_contact", &status);
+  PP_CL(status, "creating kernel 'needle_contact'");
+  return PP_OK;
+}
+
+static pp_err set_up(pp_contact *c, const pp_mesh *mesh)
+{
+  const size_t rs = (size_t)pp_clrt_real_size(c->clrt), N = c->owned, K = (size_t)c->needles;
+  c->stride = (N + PAD - 1) / PAD * PAD * TERMS;
+  PP_CALL(build(c));
+  PP_CALL(buffer(c, N * 3 * rs, "contact reference coordinates", &c->reference));
+  PP_CALL(buffer(c, N * rs, "contact stiffness", &c->stiffness));
+  PP_CALL(buffer(c, K * PP_CONTACT_SHAPE_PARAMS * rs, "needle shapes", &c->params));
+  PP_CALL(buffer(c, K * MOTION * rs, "needle motion", &c->motion));
+  PP_CALL(buffer(c, N * 3 * rs, "contact forces", &c->force));
+  PP_CALL(buffer(c, K * c->stride * rs, "contact terms per needle", &c->terms));
+  PP_CALL(buffer(c, N * RATES * rs, "contact energy terms", &c->rates));
+  PP_CALL(buffer(c, N * rs, "contact penetration", &c->penetration));
+  PP_CALL(buffer(c, N * TERMS * rs, "contact ones", &c->ones));
+  c->needle_terms = calloc(K + 1, sizeof *c->needle_terms);
+  PP_CHECK(c->needle_terms, PP_ERR_MEMORY, "out of memory for the needle term views");
+  /* one sub-buffer per needle: its block starts at a multiple of PAD * TERMS REALs, 1 KiB in
+     double, at least any device's base-address alignment (OpenCL requires <= 1024 bits here) */
+  for (size_t i = 0; i < K; ++i) {
+    cl_buffer_region region = {i * c->stride * rs, N > 0 ? N * TERMS * rs : rs};
+    cl_int status = CL_SUCCESS;
+    c->needle_terms[i] = clCreateSubBuffer(c->terms, CL_MEM_READ_WRITE, CL_BUFFER_CREATE_TYPE_REGION, &region, &status);
+    PP_CL(status, "creating a needle's view of the contact terms");
+  }
+  double *host = malloc((N * TERMS + K * (PP_CONTACT_SHAPE_PARAMS + MOTION) + 1) * sizeof *host);
+  PP_CHECK(host, PP_ERR_MEMORY, "out of memory setting up contact");
+  pp_err err = pp_clrt_write_reals(c->clrt, c->reference, mesh->node_coords, N * 3, "contact reference coordinates");
+  for (size_t i = 0; i < N * TERMS; ++i) host[i] = 1;
+  if (err == PP_OK) err = pp_clrt_write_reals(c->clrt, c->ones, host, N * TERMS, "contact ones");
+  memset(host, 0, (N * 3 + 1) * sizeof *host);
+  if (err == PP_OK) err = pp_clrt_write_reals(c->clrt, c->force, host, N * 3, "contact forces");
+  if (err == PP_OK) err = pp_clrt_write_reals(c->clrt, c->stiffness, host, N, "contact stiffness");
+  /* until set_needles: needles far away (a tip radius of 0 at infinity would be NaN: a huge
+     distance instead) */
+  for (size_t i = 0; i < K * PP_CONTACT_SHAPE_PARAMS; ++i) host[i] = 0;
+  for (size_t i = 0; i < K; ++i) {
+    double *p = host + i * PP_CONTACT_SHAPE_PARAMS;
+    p[2] = 1e3; /* tip 1 km above the skin */
+    p[5] = 1;
+    p[7] = 1;
+    p[9] = 1e-6;
+    p[10] = 1e-3;
+  }
+  if (err == PP_OK) err = pp_clrt_write_reals(c->clrt, c->params, host, K * PP_CONTACT_SHAPE_PARAMS, "needle shapes");
+  memset(host, 0, (K * MOTION + 1) * sizeof *host);
+  if (err == PP_OK) err = pp_clrt_write_reals(c->clrt, c->motion, host, K * MOTION, "needle motion");
+  free(host);
+  return err;
+}
+
+pp_err pp_contact_create(pp_contact **contact, const pp_mesh *mesh, pp_clrt *clrt, pp_reduce *reduce, MPI_Comm comm,
+                         int needle_count)
+{
+  *contact = NULL;
+  PP_CHECK(needle_count >= 1, PP_ERR_ARGUMENT, "contact: %d needles (at least 1)", needle_count);
+  pp_contact *c = calloc(1, sizeof *c);
+  PP_CHECK(c, PP_ERR_MEMORY, "out of memory creating the contact state");
+  c->clrt = clrt;
+  c->reduce = reduce;
+  c->comm = comm;
+  c->owned = (size_t)mesh->owned_node_count;
+  c->needles = needle_count;
+  pp_err err = pp_comm_agree(comm, set_up(c, mesh), "contact set-up");
+  if (err != PP_OK) {
+    pp_contact_destroy(c);
+    return err;
+  }
+  *contact = c;
+  return PP_OK;
+}
+
+void pp_contact_destroy(pp_contact *c)
+{
+  if (!c) return;
+  if (c->needle_terms)
+    for (int i = 0; i < c->needles; ++i)
+      if (c->needle_terms[i]) clReleaseMemObject(c->needle_terms[i]);
+  free(c->needle_terms);
+  cl_mem buffers[] = {c->reference, c->stiffness, c->params,      c->motion, c->force,
+                      c->terms,     c->rates,     c->penetration, c->ones};
+  for (size_t i = 0; i < sizeof buffers / sizeof *buffers; ++i)
+    if (buffers[i]) clReleaseMemObject(buffers[i]);
+  if (c->kernel) clReleaseKernel(c->kernel);
+  free(c);
+}
+
+int pp_contact_needle_count(const pp_contact *c) { return c->needles; }
+cl_mem pp_contact_force_buffer(const pp_contact *c) { return c->force; }
+
+pp_err pp_contact_set_stiffness(pp_contact *c, const double *stiffness)
+{
+  return pp_comm_agree(c->comm, pp_clrt_write_reals(c->clrt, c->stiffness, stiffness, c->owned, "contact stiffness"),
+                       "contact stiffness");
+}
+
+pp_err pp_contact_set_needles(pp_contact *c, const double *params, const double *velocity, const double *friction)
+{
+  const size_t K = (size_t)c->needles;
+  double motion[64 * MOTION], *host = K <= 64 ? motion : malloc(K * MOTION * sizeof *host);
+  pp_err err = host ? PP_OK : pp_error_raise(PP_ERR_MEMORY, __FILE__, __LINE__, __func__, "out of memory");
+  for (size_t i = 0; host && i < K; ++i) {
+    for (int d = 0; d < 3; ++d) host[i * MOTION + d] = velocity[i * 3 + d];
+    host[i * MOTION + 3] = friction[i];
+  }
+  if (err == PP_OK)
+    err = pp_clrt_write_reals(c->clrt, c->params, params, K * PP_CONTACT_SHAPE_PARAMS, "needle shapes");
+  if (err == PP_OK) err = pp_clrt_write_reals(c->clrt, c->motion, host, K * MOTION, "needle motion");
+  if (host != motion) free(host);
+  return pp_comm_agree(c->comm, err, "moving the needles");
+}
+
+pp_err pp_contact_evaluate(pp_contact *c, cl_mem displacement, cl_mem velocity, cl_mem mass, double dt)
+{
+  const cl_ulong owned = c->owned, stride = c->stride;
+  const cl_int needles = c->needles;
+  const cl_mem first[7] = {c->params, c->motion, c->reference, displacement, velocity, mass, c->stiffness};
+  pp_err err = PP_OK;
+  cl_int status = clSetKernelArg(c->kernel, 0, sizeof owned, &owned);
+  if (status == CL_SUCCESS) status = clSetKernelArg(c->kernel, 1, sizeof needles, &needles);
+  for (int i = 0; status == CL_SUCCESS && i < 7; ++i)
+    status = clSetKernelArg(c->kernel, (cl_uint)(3 + i), sizeof(cl_mem), &first[i]);
+  if (status == CL_SUCCESS) status = clSetKernelArg(c->kernel, 10, sizeof(cl_mem), &c->force);
+  if (status == CL_SUCCESS) status = clSetKernelArg(c->kernel, 11, sizeof(cl_mem), &c->terms);
+  if (status == CL_SUCCESS) status = clSetKernelArg(c->kernel, 12, sizeof stride, &stride);
+  if (status == CL_SUCCESS) status = clSetKernelArg(c->kernel, 13, sizeof(cl_mem), &c->rates);
+  if (status == CL_SUCCESS) status = clSetKernelArg(c->kernel, 14, sizeof(cl_mem), &c->penetration);
+  if (status != CL_SUCCESS)
+    err = pp_error_raise(PP_ERR_OPENCL, __FILE__, __LINE__, __func__, "setting the needle_contact arguments: %s (%d)",
+                         pp_cl_error_name(status), (int)status);
+  if (err == PP_OK) err = pp_clrt_set_real_arg(c->clrt, c->kernel, 2, dt, "needle_contact dt");
+  if (err == PP_OK) err = pp_clrt_launch(c->clrt, c->kernel, "contact needle_contact", c->owned, LOCAL_SIZE);
+  PP_CALL(pp_comm_agree(c->comm, err, "needle contact"));
+  double sums[RATES];
+  PP_CALL(pp_reduce_dots(c->reduce, c->rates, c->ones, c->owned, RATES, sums));
+  c->penalty_energy = sums[0];
+  c->friction_dissipated += sums[1] * dt;
+  c->needle_work += sums[2] * dt;
+  return PP_OK;
+}
+
+pp_err pp_contact_needle(pp_contact *c, int needle, pp_contact_needle_totals *t)
+{
+  PP_CHECK(needle >= 0 && needle < c->needles, PP_ERR_ARGUMENT, "contact: needle %d of %d", needle, c->needles);
+  double sums[TERMS];
+  PP_CALL(pp_reduce_dots(c->reduce, c->needle_terms[needle], c->ones, c->owned, TERMS, sums));
+  memset(t, 0, sizeof *t);
+  t->normal_force = sums[0];
+  t->friction_force = sums[1];
+  t->axial_force = sums[0] + sums[1];
+  for (int d = 0; d < 3; ++d) t->force[d] = sums[2 + d];
+  t->contact_nodes = (long long)sums[5];
+  t->mean_penetration = sums[5] > 0 ? sums[6] / sums[5] : 0;
+  t->penalty_energy = sums[7];
+  return PP_OK;
+}
+
+pp_err pp_contact_energy_terms(pp_contact *c, pp_contact_energy *e)
+{
+  e->penalty_energy = c->penalty_energy;
+  e->friction_dissipated = c->friction_dissipated;
+  e->needle_work = c->needle_work;
+  PP_CALL(pp_reduce_max(c->reduce, c->penetration, c->owned, &e->max_penetration));
+  return PP_OK;
+}

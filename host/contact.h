@@ -1,3 +1,73 @@
+/* contact: rigid needles against the skin's owned nodes on the device (kernels/contact.cl, behind
+ * kernels/needle_shape.cl): penalty normal force, Coulomb friction with the one-step stick limit,
+ * the per-needle force totals (normal and friction parts of the axial force), and the contact
+ * terms of the energy balance. Owns the needles' state on the device, the penalty stiffness of
+ * every node and the accumulated friction dissipation and needle work. The mechanics module calls
+ * pp_contact_evaluate inside every force evaluation (pp_mechanics_set_contact) and adds the
+ * forces to the external ones; the caller moves the needles (pp_contact_set_needles) before each
+ * step to where they are at the step's end.
+ *
+ * Determinism: a node adds its needles in ascending order; every total is an exact global sum
+ * (host/reduce), so all results are the same bits on any number of ranks.
+ *
+ * All functions taking the contact are COLLECTIVE over its communicator. */
 #ifndef PP_CONTACT_H
 #define PP_CONTACT_H
+
+#include <mpi.h>
+
+#include "clrt.h"
+#include "error.h"
+#include "mesh.h"
+#include "reduce.h"
+
+enum { PP_CONTACT_SHAPE_PARAMS = 11 }; /* kernels/needle_shape.cl's NEEDLE_SHAPE_PARAMS */
+
+typedef struct pp_contact pp_contact;
+
+/* One needle's share at the current state: the force the skin exerts ON the needle. */
+typedef struct {
+  double axial_force;    /* N, along the needle's axis from tip to base (resisting insertion: > 0) */
+  double normal_force;   /* N, the axial force's part from the normal (penalty) forces */
+  double friction_force; /* N, its part from friction (normal + friction = axial) */
+  double force[3];       /* N, the whole force vector */
+  long long contact_nodes;
+  double mean_penetration; /* m, over the nodes in contact (0 without contact) */
+  double penalty_energy;   /* J, k g^2 / 2 summed over its nodes */
+} pp_contact_needle_totals;
+
+/* All needles together. */
+typedef struct {
+  double penalty_energy;      /* J, at the current state */
+  double friction_dissipated; /* J, accumulated: sum over evaluations of f_t . v_slip dt (>= 0) */
+  double needle_work;         /* J, accumulated work the needles did on the skin: f . v_needle dt */
+  double max_penetration;     /* m, deepest node inside any needle now */
+} pp_contact_energy;
+
+/* needle_count rigid needles for the mesh's owned nodes; no needle touches anything until
+ * pp_contact_set_needles. */
+pp_err pp_contact_create(pp_contact **contact, const pp_mesh *mesh, pp_clrt *clrt, pp_reduce *reduce,
+                         MPI_Comm comm, int needle_count);
+void pp_contact_destroy(pp_contact *contact);
+int pp_contact_needle_count(const pp_contact *contact);
+
+/* Penalty stiffness per owned node (N/m) [owned]. host/mechanics sets it from the lumped masses:
+ * k_n = factor m_n (2 / dt_stable)^2 (pp_mechanics_set_contact says why). */
+pp_err pp_contact_set_stiffness(pp_contact *contact, const double *stiffness);
+
+/* Where the needles are for the next force evaluation: params [count * PP_CONTACT_SHAPE_PARAMS]
+ * (needle_shape.cl's layout), rigid velocities [count * 3] (m/s), friction coefficients [count]. */
+pp_err pp_contact_set_needles(pp_contact *contact, const double *params, const double *velocity,
+                              const double *friction);
+
+/* The contact forces of the owned nodes at displacement u (nodal, [owned * 3] or more), velocity v
+ * (the friction's slip velocity), lumped masses and the step dt (the stick limit; the energy
+ * terms accumulate over dt) into pp_contact_force_buffer. */
+pp_err pp_contact_evaluate(pp_contact *contact, cl_mem displacement, cl_mem velocity, cl_mem mass, double dt);
+cl_mem pp_contact_force_buffer(const pp_contact *contact);
+
+/* The last evaluation's totals of one needle, and the energy terms. */
+pp_err pp_contact_needle(pp_contact *contact, int needle, pp_contact_needle_totals *totals);
+pp_err pp_contact_energy_terms(pp_contact *contact, pp_contact_energy *energy);
+
 #endif

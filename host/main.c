@@ -20,6 +20,7 @@
 #include "run_record.h"
 #include "runtime.h"
 #include "selftest.h"
+#include "stage1.h"
 #include "version.h"
 
 enum { MAX_SETS = 256, EXIT_BAD_INPUT = 2, EXIT_FAILURE_OTHER = 1 };
@@ -394,6 +395,19 @@ static pp_err run_case(run_state *state, const cli_options *options, int embedde
   PP_CALL(closed);
   pp_log(PP_LOG_INFO, "mesh written: %s/mesh.xdmf (open it in ParaView)", options->output_dir);
 
+  /* Stage 1: the needle stroke on the skin block (pre-puncture until puncture is modelled). */
+  pp_stage1_summary stage1;
+  PP_CALL(pp_runtime_agree(runtime, pp_runtime_fault_point(runtime, "stage1"), "stage 1 set-up"));
+  PP_CALL(pp_stage1_run(&state->config, runtime, state->clrt, &state->mesh, state->halo, options->output_dir, &stage1));
+  char stage1_json[2048], stage1_note[512];
+  pp_stage1_summary_json(&stage1, stage1_json, sizeof stage1_json);
+  snprintf(stage1_note, sizeof stage1_note,
+           "%d needle(s) pressed %.4g um into the skin (explicit TLED, penalty contact with friction): %lld steps to "
+           "%.4g us, peak force %.4g mN, worst energy closure %.1e of the work; puncture and the channel: not "
+           "implemented yet (stage 2 takes the needle's volume at full insertion); series %s/mechanics.xdmf",
+           stage1.needles, stage1.final_tip_depth * 1e6, stage1.steps, stage1.end_time * 1e6, stage1.peak_force * 1e3,
+           stage1.worst_closure, options->output_dir);
+
   /* Stage 2: growth factors released by each session's channels, diffusing and decaying. */
   pp_healing_summary healing;
   PP_CALL(pp_runtime_agree(runtime, pp_runtime_fault_point(runtime, "healing"), "stage 2 set-up"));
@@ -412,9 +426,7 @@ static pp_err run_case(run_state *state, const cli_options *options, int embedde
     {"device self-test", PP_STAGE_COMPLETED, "triad on every rank's device, checked exactly, summed over ranks", NULL},
     {"layered mesh", PP_STAGE_COMPLETED, "five-layer skin block generated in parallel, with ghosts and halo plan",
      NULL},
-    {"needle mechanics (stage 1)", PP_STAGE_NOT_IMPLEMENTED,
-     "TLED needle insertion, contact and puncture: not implemented yet; stage 2 takes the channel as the "
-     "needle's volume at full insertion", NULL},
+    {"needle mechanics (stage 1)", PP_STAGE_COMPLETED, stage1_note, stage1_json},
     {"growth factors (stage 2)", PP_STAGE_COMPLETED, healing_note, healing_json},
     {"fibroblasts and collagen (stage 2)", PP_STAGE_NOT_IMPLEMENTED,
      "cell migration, proliferation and collagen I/III: not implemented yet", NULL},

@@ -1,6 +1,7 @@
 /* mechanics: explicit TLED dynamics on the device (see mechanics.h). */
 #include "mechanics.h"
 
+#include "contact.h"
 #include "element.h"
 #include "runtime.h"
 
@@ -39,6 +40,9 @@ struct pp_mechanics {
   size_t face_count;       /* local pressure faces */
   cl_mem face_reference, face_nodes, face_force, face_offsets, face_entries, constant_force;
   cl_kernel pressure_kernel, gather_external;
+  pp_contact *contact;     /* needles (pp_mechanics_set_contact); NULL: none */
+  cl_kernel add_contact;
+  double contact_dt;       /* the step that the contact forces being evaluated end */
   cl_mem element_values;   /* [owned elements * 13], on first output */
   cl_kernel output_kernel;
   /* checkpoint: arrays in output order, scalars */
@@ -337,7 +341,8 @@ static pp_err build_device(pp_mechanics *m)
       (err = pp_clrt_kernel_with_options(m->clrt, "mechanics", m->build_options, "pressure_faces",
                                          &m->pressure_kernel)) ||
       (err = pp_clrt_kernel_with_options(m->clrt, "mechanics", m->build_options, "gather_external",
-                                         &m->gather_external)))
+                                         &m->gather_external)) ||
+      (err = pp_clrt_kernel_with_options(m->clrt, "mechanics", m->build_options, "add_contact", &m->add_contact)))
     goto done;
   /* fixed arguments */
   {
@@ -393,6 +398,25 @@ static pp_err launch_pressure(pp_mechanics *m)
   return PP_OK;
 }
 
+/* external = (constant + pressure forces, or the constant ones without pressure faces) + contact */
+static pp_err launch_contact(pp_mechanics *m)
+{
+  PP_CALL(pp_contact_evaluate(m->contact, m->displacement, m->velocity, m->mass_buffer, m->contact_dt));
+  const cl_ulong owned = m->owned;
+  const cl_mem args[3] = {m->face_count ? m->external_force : m->constant_force, pp_contact_force_buffer(m->contact),
+                          m->external_force};
+  pp_err local = PP_OK;
+  cl_int status = clSetKernelArg(m->add_contact, 0, sizeof owned, &owned);
+  for (int i = 0; status == CL_SUCCESS && i < 3; ++i)
+    status = clSetKernelArg(m->add_contact, (cl_uint)(1 + i), sizeof(cl_mem), &args[i]);
+  if (status != CL_SUCCESS)
+    local = pp_error_raise(PP_ERR_OPENCL, __FILE__, __LINE__, __func__, "setting the add_contact arguments: %s (%d)",
+                           pp_cl_error_name(status), (int)status);
+  if (local == PP_OK) local = pp_clrt_launch(m->clrt, m->add_contact, "mechanics add_contact", m->owned * 3, LOCAL_SIZE);
+  PP_CALL(pp_comm_agree(m->comm, local, "mechanics contact forces"));
+  return PP_OK;
+}
+
 static pp_err evaluate(pp_mechanics *m)
 {
   const size_t items = (m->elements + (size_t)m->width - 1) / (size_t)m->width;
@@ -400,6 +424,7 @@ static pp_err evaluate(pp_mechanics *m)
   if (local == PP_OK) local = pp_clrt_launch(m->clrt, m->gather, "mechanics gather", m->owned, LOCAL_SIZE);
   if (local == PP_OK) local = launch_pressure(m);
   PP_CALL(pp_comm_agree(m->comm, local, "mechanics forces"));
+  if (m->contact) PP_CALL(launch_contact(m));
   PP_CALL(pp_reduce_sum_strided(m->reduce, m->energy, 0, 1, m->owned_elements, &m->stored));
   PP_CALL(pp_reduce_min(m->reduce, m->element_step, m->owned_elements, &m->stable));
   return PP_OK;
@@ -491,6 +516,26 @@ pp_err pp_mechanics_set_constraints(pp_mechanics *m, const unsigned char *kind, 
 }
 
 void pp_mechanics_set_load_factor(pp_mechanics *m, double factor) { m->load_factor = factor; }
+
+pp_err pp_mechanics_set_contact(pp_mechanics *m, pp_contact *contact, double penalty_factor)
+{
+  PP_CHECK(penalty_factor > 0 && penalty_factor <= 0.2, PP_ERR_ARGUMENT,
+           "contact penalty factor %g: expected 0 < factor <= 0.2", penalty_factor);
+  m->contact = contact;
+  if (!contact) return pp_comm_agree(m->comm, PP_OK, "mechanics contact");
+  double *stiffness = malloc((m->owned + 1) * sizeof *stiffness);
+  pp_err err = stiffness ? PP_OK : pp_error_raise(PP_ERR_MEMORY, __FILE__, __LINE__, __func__, "out of memory");
+  const double omega = 2 / m->stable;
+  for (size_t n = 0; stiffness && n < m->owned; ++n) stiffness[n] = penalty_factor * m->mass[n] * omega * omega;
+  err = pp_comm_agree(m->comm, err, "contact stiffness");
+  if (err == PP_OK) err = pp_contact_set_stiffness(contact, stiffness);
+  free(stiffness);
+  PP_CALL(err);
+  /* the current state's forces with the needles where they are now */
+  m->contact_dt = pp_mechanics_automatic_step(m);
+  PP_CALL(evaluate(m));
+  return PP_OK;
+}
 
 pp_err pp_mechanics_set_external_force(pp_mechanics *m, const double *force)
 {
@@ -715,6 +760,7 @@ pp_err pp_mechanics_step(pp_mechanics *m, double dt, pp_mechanics_step_info *inf
   }
   const double balance_time = m->time;
   PP_CALL(exchange_displacement(m));
+  m->contact_dt = dt;
   PP_CALL(evaluate(m));
   m->time += dt;
   m->step += 1;

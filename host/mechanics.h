@@ -121,6 +121,17 @@ pp_err pp_mechanics_set_constraints(pp_mechanics *mechanics, const unsigned char
 void pp_mechanics_set_load_factor(pp_mechanics *mechanics, double factor);
 /* Constant external nodal forces (N) on the owned nodes [owned * 3]. */
 pp_err pp_mechanics_set_external_force(pp_mechanics *mechanics, const double *force);
+/* Rigid needles (host/contact) acting on the owned nodes from the next force evaluation on (this
+ * call re-evaluates the current state with them; NULL removes them). The contact's penalty
+ * stiffness is set per node to k_n = penalty_factor m_n (2 / dt_stable)^2, dt_stable the current
+ * exact stable step: a node pressed only by the needle would oscillate at sqrt(penalty_factor)
+ * times the mesh's highest frequency, so the explicit step stays stable as long as
+ * step_safety^2 (1 + penalty_factor) <= 1 (0.9: factor <= 0.23; allowed up to 0.2). A node then
+ * sinks into a needle by f / k_n, of order (f / (kappa h)) / (12 factor): reported as
+ * penetration. The contact's forces enter the external forces, so their work on the skin is in the
+ * energy balance's external work. */
+struct pp_contact;
+pp_err pp_mechanics_set_contact(pp_mechanics *mechanics, struct pp_contact *contact, double penalty_factor);
 /* Follower pressure on element faces. element_face_mask [element_count]: one byte per LOCAL
  * element (owned and ghost: a ghost's face may load an owned node), bit f set loads face f:
  *   0 the deeper face (corners 0-3), 1 the upper (4-7), 2 y- (0,1,5,4), 3 x+ (1,2,6,5),

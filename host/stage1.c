@@ -1,2 +1,299 @@
-/* stage1 (placeholder) */
+/* stage1: see stage1.h. */
 #include "stage1.h"
+
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <mpi.h>
+
+#include "contact.h"
+#include "io.h"
+#include "log.h"
+#include "mechanics.h"
+#include "needle.h"
+#include "reduce.h"
+#include "run_record.h"
+
+/* Penalty factor of the needle contact (pp_mechanics_set_contact: stable for step_safety <= 0.9). */
+static const double penalty_factor = 0.1;
+enum { SAMPLES = 500 };
+
+typedef struct {
+  double time, depth, axial, normal, friction, nodes, penetration;
+} force_row;
+
+typedef struct {
+  long long step;
+  double time, dt, kinetic, stored, work, dissipated, closure, ratio, penalty, friction, needle_work, penetration;
+} energy_row;
+
+typedef struct {
+  int needles;
+  size_t count, capacity;
+  force_row *forces; /* [capacity * needles], sample-major */
+  energy_row *energy;
+} logbook;
+
+static pp_err log_grow(logbook *log)
+{
+  if (log->count < log->capacity) return PP_OK;
+  const size_t capacity = log->capacity ? 2 * log->capacity : SAMPLES + 8;
+  force_row *forces = realloc(log->forces, capacity * (size_t)log->needles * sizeof *forces);
+  PP_CHECK(forces, PP_ERR_MEMORY, "out of memory for the stage-1 force log");
+  log->forces = forces;
+  energy_row *energy = realloc(log->energy, capacity * sizeof *energy);
+  PP_CHECK(energy, PP_ERR_MEMORY, "out of memory for the stage-1 energy log");
+  log->energy = energy;
+  log->capacity = capacity;
+  return PP_OK;
+}
+
+typedef struct {
+  const logbook *log;
+  int needle;
+} csv_context;
+
+static pp_err write_needle_csv(FILE *out, const void *context)
+{
+  const csv_context *c = context;
+  fputs("time_s,tip_depth_m,axial_force_N,normal_force_N,friction_force_N,contact_nodes,mean_penetration_m\n", out);
+  for (size_t i = 0; i < c->log->count; ++i) {
+    const force_row *r = &c->log->forces[i * (size_t)c->log->needles + (size_t)c->needle];
+    fprintf(out, "%.17g,%.17g,%.17g,%.17g,%.17g,%.0f,%.9g\n", r->time, r->depth, r->axial, r->normal, r->friction,
+            r->nodes, r->penetration);
+  }
+  return ferror(out) ? pp_error_raise(PP_ERR_IO, __FILE__, __LINE__, __func__, "write error") : PP_OK;
+}
+
+static pp_err write_energy_csv(FILE *out, const void *context)
+{
+  const logbook *log = context;
+  fputs("step,time_s,dt_s,kinetic_J,stored_J,external_work_J,damping_dissipated_J,closure_J,kinetic_to_stored,"
+        "penalty_energy_J,friction_dissipated_J,needle_work_J,max_penetration_m\n",
+        out);
+  for (size_t i = 0; i < log->count; ++i) {
+    const energy_row *r = &log->energy[i];
+    fprintf(out, "%lld,%.17g,%.9g,%.17g,%.17g,%.17g,%.17g,%.9g,%.6g,%.17g,%.17g,%.17g,%.9g\n", r->step, r->time, r->dt,
+            r->kinetic, r->stored, r->work, r->dissipated, r->closure, r->ratio, r->penalty, r->friction,
+            r->needle_work, r->penetration);
+  }
+  return ferror(out) ? pp_error_raise(PP_ERR_IO, __FILE__, __LINE__, __func__, "write error") : PP_OK;
+}
+
+/* Rank 0 writes the CSV files (each atomically); every rank learns the result. */
+static pp_err save_logs(const pp_runtime *runtime, const char *dir, const logbook *log)
+{
+  pp_err local = PP_OK;
+  if (runtime->rank == 0) {
+    char path[4096];
+    for (int k = 0; k < log->needles && local == PP_OK; ++k) {
+      snprintf(path, sizeof path, "%s/needle_%d.csv", dir, k);
+      const csv_context context = {log, k};
+      local = pp_write_file_atomic(path, write_needle_csv, &context);
+    }
+    snprintf(path, sizeof path, "%s/mechanics_energy.csv", dir);
+    if (local == PP_OK) local = pp_write_file_atomic(path, write_energy_csv, log);
+  }
+  PP_CALL(pp_runtime_agree(runtime, local, "writing the stage-1 CSV files"));
+  return PP_OK;
+}
+
+typedef struct {
+  pp_runtime *runtime;
+  const pp_mesh *mesh;
+  pp_reduce *reduce;
+  pp_mechanics *mechanics;
+  pp_contact *contact;
+  pp_needle *needles;
+  int needle_count;
+  double *params, *velocity, *friction; /* per needle, for pp_contact_set_needles */
+  pp_io_series *series;
+  logbook log;
+  pp_stage1_summary *summary;
+  double largest_work;
+} stage;
+
+/* Every needle where it is at time t. */
+static pp_err place_needles(stage *st, double t)
+{
+  for (int k = 0; k < st->needle_count; ++k) {
+    pp_needle_params(&st->needles[k], t, st->params + (size_t)k * PP_NEEDLE_SHAPE_PARAMS, st->velocity + 3 * k);
+    st->friction[k] = st->needles[k].shape.friction_coefficient;
+  }
+  PP_CALL(pp_contact_set_needles(st->contact, st->params, st->velocity, st->friction));
+  return PP_OK;
+}
+
+/* One row of the logs at the current state (info: the last step's). */
+static pp_err sample(stage *st, const pp_mechanics_step_info *info)
+{
+  PP_CALL(log_grow(&st->log));
+  const double t = info->time;
+  pp_contact_energy energy;
+  PP_CALL(pp_contact_energy_terms(st->contact, &energy));
+  for (int k = 0; k < st->needle_count; ++k) {
+    pp_contact_needle_totals totals;
+    PP_CALL(pp_contact_needle(st->contact, k, &totals));
+    force_row *r = &st->log.forces[st->log.count * (size_t)st->needle_count + (size_t)k];
+    r->time = t;
+    r->depth = pp_needle_tip_depth(&st->needles[k].trajectory, t);
+    r->axial = totals.axial_force;
+    r->normal = totals.normal_force;
+    r->friction = totals.friction_force;
+    r->nodes = (double)totals.contact_nodes;
+    r->penetration = totals.mean_penetration;
+    st->summary->peak_force = fmax(st->summary->peak_force, totals.axial_force);
+  }
+  energy_row *e = &st->log.energy[st->log.count];
+  *e = (energy_row){info->step,         t,           info->dt, info->kinetic, info->stored, info->external_work,
+                    info->dissipated,   info->closure, info->kinetic_ratio, energy.penalty_energy,
+                    energy.friction_dissipated, energy.needle_work, energy.max_penetration};
+  st->log.count += 1;
+  st->largest_work = fmax(st->largest_work, fabs(info->external_work));
+  if (st->largest_work > 0)
+    st->summary->worst_closure = fmax(st->summary->worst_closure, fabs(info->closure) / st->largest_work);
+  st->summary->max_penetration = fmax(st->summary->max_penetration, energy.max_penetration);
+  st->summary->friction_dissipated = energy.friction_dissipated;
+  st->summary->needle_work = energy.needle_work;
+  return PP_OK;
+}
+
+static pp_err write_output(stage *st, const pp_mechanics_step_info *info)
+{
+  PP_CALL(pp_io_step_begin(st->series, info->time));
+  PP_CALL(pp_mechanics_write_step(st->mechanics, st->series));
+  PP_CALL(pp_io_step_end(st->series));
+  st->summary->outputs += 1;
+  const force_row *r = &st->log.forces[(st->log.count - 1) * (size_t)st->needle_count];
+  pp_log(PP_LOG_INFO,
+         "stage 1: t = %.4g us, needle 0 tip %.4g um deep, axial force %.4g mN; step %lld (dt %.3g ns); energy "
+         "closure %.2e of the work done (%.4g nJ), kinetic/stored %.3g, deepest penetration %.3g um",
+         info->time * 1e6, r->depth * 1e6, r->axial * 1e3, info->step, info->dt * 1e9,
+         st->largest_work > 0 ? fabs(info->closure) / st->largest_work : 0.0, info->external_work * 1e9,
+         info->kinetic_ratio, st->log.energy[st->log.count - 1].penetration * 1e6);
+  return PP_OK;
+}
+
+static pp_err run_steps(stage *st, const double *times, int time_count, double end_time)
+{
+  const double sample_interval = end_time / SAMPLES;
+  double next_sample = sample_interval, t = 0;
+  int next_output = 0;
+  while (next_output < time_count && times[next_output] <= 0) ++next_output;
+  pp_mechanics_step_info info = {0};
+  const double start = MPI_Wtime();
+  while (t < end_time) {
+    const double target = next_output < time_count ? fmin(times[next_output], end_time) : end_time;
+    double dt = pp_mechanics_automatic_step(st->mechanics);
+    /* land exactly on the next output or the end; avoid a sliver step just before it */
+    if (t + dt >= target || t + 1.5 * dt > target) dt = t + dt >= target ? target - t : (target - t) / 2;
+    const double t_next = t + dt >= target ? target : t + dt;
+    PP_CALL(place_needles(st, t_next));
+    PP_CALL(pp_mechanics_step(st->mechanics, t_next - t, &info));
+    t = t_next;
+    info.time = t; /* the exact landing time, not t + dt rounded */
+    st->summary->steps += 1;
+    st->summary->smallest_step = st->summary->steps == 1 ? info.dt : fmin(st->summary->smallest_step, info.dt);
+    st->summary->largest_step = fmax(st->summary->largest_step, info.dt);
+    const int at_output = t >= target;
+    if (t >= next_sample || at_output) {
+      PP_CALL(sample(st, &info));
+      while (next_sample <= t) next_sample += sample_interval;
+    }
+    if (at_output) {
+      PP_CALL(write_output(st, &info));
+      if (next_output < time_count && times[next_output] <= t) ++next_output;
+    }
+  }
+  st->summary->wall_seconds = MPI_Wtime() - start;
+  st->summary->end_time = t;
+  st->summary->work = info.external_work;
+  st->summary->final_kinetic_ratio = info.kinetic_ratio;
+  st->summary->final_tip_depth = pp_needle_tip_depth(&st->needles[0].trajectory, t);
+  if (st->summary->wall_seconds > 0)
+    st->summary->element_steps_per_second =
+      (double)st->mesh->global_element_count * (double)st->summary->steps / st->summary->wall_seconds;
+  return PP_OK;
+}
+
+static pp_err set_up(stage *st, const pp_config *config, pp_clrt *clrt, pp_halo *halo, pp_mesh *mesh,
+                     const char *output_dir)
+{
+  PP_CALL(pp_needles_from_config(config, &st->needles, &st->needle_count));
+  st->log.needles = st->needle_count;
+  st->summary->needles = st->needle_count;
+  const size_t K = (size_t)st->needle_count;
+  st->params = calloc(K * PP_NEEDLE_SHAPE_PARAMS, sizeof *st->params);
+  st->velocity = calloc(K * 3, sizeof *st->velocity);
+  st->friction = calloc(K, sizeof *st->friction);
+  PP_CHECK(st->params && st->velocity && st->friction, PP_ERR_MEMORY, "out of memory for the needles");
+  pp_mechanics_options options;
+  PP_CALL(pp_mechanics_options_from_config(config, &options));
+  PP_CALL(pp_reduce_create(&st->reduce, clrt, st->runtime->comm));
+  PP_CALL(pp_mechanics_create(&st->mechanics, mesh, clrt, halo, st->reduce, st->runtime->comm, &options));
+  st->summary->added_mass = pp_mechanics_added_mass(st->mechanics);
+  PP_CALL(pp_contact_create(&st->contact, mesh, clrt, st->reduce, st->runtime->comm, st->needle_count));
+  PP_CALL(place_needles(st, 0));
+  PP_CALL(pp_mechanics_set_contact(st->mechanics, st->contact, penalty_factor));
+  pp_io_mesh view;
+  PP_CALL(pp_mesh_io_view(mesh, &view));
+  PP_CALL(pp_io_series_open(&st->series, st->runtime, output_dir, "mechanics", "s", &view));
+  return PP_OK;
+}
+
+pp_err pp_stage1_run(const pp_config *config, pp_runtime *runtime, pp_clrt *clrt, pp_mesh *mesh, pp_halo *halo,
+                     const char *output_dir, pp_stage1_summary *summary)
+{
+  memset(summary, 0, sizeof *summary);
+  stage st = {.runtime = runtime, .mesh = mesh, .summary = summary};
+  pp_err err = set_up(&st, config, clrt, halo, mesh, output_dir);
+  err = pp_runtime_agree(runtime, err, "stage 1 set-up");
+  if (err == PP_OK) {
+    double end_time = pp_config_real(config, "mechanics.end_time"), trajectory_end = 0;
+    for (int k = 0; k < st.needle_count; ++k)
+      trajectory_end = fmax(trajectory_end, pp_needle_end_time(&st.needles[k].trajectory));
+    end_time = fmin(end_time, trajectory_end);
+    int time_count = 0;
+    const double *times = pp_config_real_list(config, "output.mechanics_times", &time_count);
+    pp_log(PP_LOG_INFO, "stage 1: %d needle(s), %lld elements, until t = %.4g us (%s); stable step %.3g ns", st.needle_count,
+           mesh->global_element_count, end_time * 1e6,
+           end_time < trajectory_end ? "mechanics.end_time" : "the end of the needle stroke",
+           pp_mechanics_stable_step(st.mechanics) * 1e9);
+    err = run_steps(&st, times, time_count, end_time);
+  }
+  if (err == PP_OK) err = save_logs(runtime, output_dir, &st.log);
+  pp_err closed = pp_io_series_close(&st.series);
+  if (err == PP_OK) err = closed;
+  pp_mechanics_destroy(st.mechanics);
+  pp_contact_destroy(st.contact);
+  pp_reduce_destroy(st.reduce);
+  free(st.needles);
+  free(st.params);
+  free(st.velocity);
+  free(st.friction);
+  free(st.log.forces);
+  free(st.log.energy);
+  PP_CALL(err);
+  pp_log(PP_LOG_INFO,
+         "stage 1 done: %lld steps to t = %.4g us in %.3g s (%.3g M element-steps/s); worst energy closure %.2e of the "
+         "work; peak needle force %.4g mN; deepest penetration %.3g um; series %s/mechanics.xdmf, forces in "
+         "needle_*.csv, energies in mechanics_energy.csv",
+         summary->steps, summary->end_time * 1e6, summary->wall_seconds, summary->element_steps_per_second * 1e-6,
+         summary->worst_closure, summary->peak_force * 1e3, summary->max_penetration * 1e6, output_dir);
+  return PP_OK;
+}
+
+void pp_stage1_summary_json(const pp_stage1_summary *s, char *text, size_t size)
+{
+  snprintf(text, size,
+           "{\"needles\": %d, \"steps\": %lld, \"end_time_s\": %.9g, \"smallest_step_s\": %.6g, \"largest_step_s\": %.6g, "
+           "\"external_work_J\": %.9g, \"worst_energy_closure\": %.3e, \"final_kinetic_to_stored\": %.4g, "
+           "\"peak_needle_force_N\": %.9g, \"final_tip_depth_m\": %.9g, \"max_penetration_m\": %.6g, "
+           "\"friction_dissipated_J\": %.9g, \"needle_work_J\": %.9g, \"added_mass_kg\": %.6g, \"outputs\": %lld, "
+           "\"wall_seconds\": %.4g, \"element_steps_per_second\": %.4g}",
+           s->needles, s->steps, s->end_time, s->smallest_step, s->largest_step, s->work, s->worst_closure,
+           s->final_kinetic_ratio, s->peak_force, s->final_tip_depth, s->max_penetration, s->friction_dissipated,
+           s->needle_work, s->added_mass, s->outputs, s->wall_seconds, s->element_steps_per_second);
+}

@@ -1,3 +1,64 @@
+/* stage1: the needle stroke of a run — the explicit TLED mechanics of the skin block (host/mechanics)
+ * with the config's needles pressing on it (host/needle, host/contact), from t = 0 to
+ * mechanics.end_time or the end of the needles' trajectory, whichever comes first. Puncture and
+ * the channel a needle leaves come with a later version: until then the stage covers the
+ * pre-puncture indentation, and stage 2 takes the needle's volume as its channel.
+ *
+ * Steps at the automatic (exact stable) step, cut to land on every output time. The needles are
+ * moved to where they are at the end of each step before it is taken.
+ *
+ * Output (folder DIR):
+ *   DIR/mechanics.xdmf, DIR/mechanics/   series at output.mechanics_times (s) and at the end:
+ *                                        displacement, velocity, Cauchy stress, von Mises,
+ *                                        principal stretches, dilatation
+ *   DIR/needle_<k>.csv                   per needle k (0-based, the order of pp_needles_from_config),
+ *                                        about 500 samples: time_s, tip_depth_m, axial_force_N,
+ *                                        normal_force_N, friction_force_N, contact_nodes,
+ *                                        mean_penetration_m (the force the skin exerts on the needle
+ *                                        along its axis, > 0 resisting insertion, and its normal and
+ *                                        friction parts); scripts/plot-needle-forces draws them
+ *   DIR/mechanics_energy.csv             at the same samples: the energy balance (kinetic, stored,
+ *                                        external work, damping, closure, kinetic/stored) and the
+ *                                        contact terms (penalty energy, friction dissipated, the
+ *                                        needles' work, deepest penetration)
+ * and a summary for the run record and the log. The closure is logged at every output time.
+ *
+ * COLLECTIVE over the runtime's communicator. */
 #ifndef PP_STAGE1_H
 #define PP_STAGE1_H
+
+#include <stddef.h>
+
+#include "clrt.h"
+#include "config.h"
+#include "error.h"
+#include "halo.h"
+#include "mesh.h"
+#include "runtime.h"
+
+typedef struct {
+  int needles;
+  long long steps;
+  double end_time;             /* s, simulated */
+  double smallest_step, largest_step; /* s */
+  double work;                 /* J, external work done on the skin at the end */
+  double worst_closure;        /* largest |closure| over the samples / the largest |work| of the run */
+  double final_kinetic_ratio;  /* kinetic / stored at the end */
+  double peak_force;           /* N, largest axial force on any needle */
+  double final_tip_depth;      /* m, of needle 0 at the end */
+  double max_penetration;      /* m, deepest node inside a needle at any sample */
+  double friction_dissipated;  /* J */
+  double needle_work;          /* J, the needles' work on the skin */
+  double added_mass;           /* kg, mass scaling (0: none) */
+  long long outputs;           /* series steps written */
+  double wall_seconds;
+  double element_steps_per_second; /* owned elements x steps / wall time, all ranks */
+} pp_stage1_summary;
+
+pp_err pp_stage1_run(const pp_config *config, pp_runtime *runtime, pp_clrt *clrt, pp_mesh *mesh, pp_halo *halo,
+                     const char *output_dir, pp_stage1_summary *summary);
+
+/* The summary as one JSON object (for run.json). */
+void pp_stage1_summary_json(const pp_stage1_summary *summary, char *text, size_t size);
+
 #endif

@@ -689,6 +689,17 @@ __kernel void gather_external(const ulong owned, __global const int *restrict of
   external_force[n * 3 + 2] = f2;
 }
 
+/* The needles' contact forces on top of the other external forces: external = base + contact
+ * (base is the external forces themselves when pressure faces rebuilt them this evaluation, the
+ * constant forces otherwise; so no restrict here). */
+__kernel void add_contact(const ulong owned, __global const REAL *base, __global const REAL *contact,
+                          __global REAL *external_force)
+{
+  const size_t i = get_global_id(0);
+  if (i >= owned * 3) return;
+  external_force[i] = base[i] + contact[i];
+}
+
 /* Output per element (13 REALs at [e*13]): the volume-averaged Cauchy stress (9, row-major)
  * sigma_bar = (1/v) sum_q w_q det F_q sigma_q with sigma_q = F_q S_dev F_q^T / det F_q + p I
  * (p = kappa (J_bar - 1), the element's one pressure), its von Mises stress sqrt(3/2 s:s), and

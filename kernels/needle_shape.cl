@@ -91,11 +91,24 @@ static REAL needle_signed_distance(const REAL *p, const REAL *x, REAL *n)
     }
     best = -best;
   }
-  /* back to 3-D: e_rho the unit radial direction (any, on the axis itself: n_rho is then 0 for a
-     point below the apex, and the choice does not matter otherwise) */
+  /* back to 3-D: e_rho the unit radial direction. On the axis itself any direction normal to it
+     will do (n_rho is 0 there for a point below the apex or above the top, but not for one inside
+     the cone, whose nearest surface is a whole circle): the one from the basis vector least
+     aligned with the axis, so that n stays a unit vector. */
   REAL e_rho[3] = {0, 0, 0};
-  if (rho > 0)
+  if (rho > 0) {
     for (int i = 0; i < 3; ++i) e_rho[i] = radial[i] / rho;
+  } else {
+    int least = 0;
+    for (int i = 1; i < 3; ++i)
+      if (fabs(p[3 + i]) < fabs(p[3 + least])) least = i;
+    REAL norm2 = 0;
+    for (int i = 0; i < 3; ++i) {
+      e_rho[i] = (i == least ? 1 : 0) - p[3 + least] * p[3 + i];
+      norm2 += e_rho[i] * e_rho[i];
+    }
+    for (int i = 0; i < 3; ++i) e_rho[i] /= sqrt(norm2);
+  }
   for (int i = 0; i < 3; ++i) n[i] = n_rho * e_rho[i] + n_s * p[3 + i];
   return best - R;
 }

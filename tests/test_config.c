@@ -11,6 +11,7 @@
 
 #include "config.h"
 #include "log.h"
+#include "needle.h"
 
 static void assert_contains(const char *haystack, const char *needle)
 {
@@ -104,7 +105,7 @@ static const bad_input bad_inputs[] = {
   {"duplicate.yaml", V1 "needle:\n  length: 1 mm\n  length: 2 mm\n", 4, "needle.length", "first given at line 3"},
   {"duplicate_dotted.yaml", V1 "needle:\n  length: 1 mm\nneedle.length: 2 mm\n", 4, "needle.length",
    "first given at line 3"},
-  {"section_scalar.yaml", V1 "needle: 5\n", 2, "needle", "expected a section with the keys length, tip_radius"},
+  {"section_scalar.yaml", V1 "needle: 5\n", 2, "needle", "expected a section with the keys preset, length, tip_radius"},
   /* types */
   {"mapping_for_scalar.yaml", V1 "needle:\n  length:\n    value: 1 mm\n", 4, "needle.length", "found a mapping"},
   {"list_for_scalar.yaml", V1 "skin:\n  density: [1000, 1100]\n", 3, "skin.density", "found a list"},
@@ -147,6 +148,33 @@ static const bad_input bad_inputs[] = {
   {"times_order.yaml", V1 "output:\n  mechanics_times: [1 ms, 0.5 ms]\n", 3, "output.mechanics_times",
    "strictly increasing"},
   {"case_name.yaml", V1 "case:\n  name: runs/a\n", 3, "case.name", "letters, digits"},
+  /* the needle (host/needle.h) */
+  {"cone_too_wide.yaml", V1 "needle:\n  cone_half_angle: 95 degree\n", 3, "needle.cone_half_angle",
+   "expected an angle (rad) between 0 degree and 90 degree, found '95 degree' (out of range)"},
+  {"cone_negative.yaml", V1 "needle:\n  cone_half_angle: -5 degree\n", 3, "needle.cone_half_angle",
+   "between 0 degree and 90 degree, found '-5 degree' (out of range)"},
+  {"cone_as_length.yaml", V1 "needle:\n  cone_half_angle: 5 um\n", 3, "needle.cone_half_angle", "(a length)"},
+  /* tan 2 degrees = 0.034921: from a 4 um tip to a 70 um shaft takes 2 x 4 um + 66 um / 0.034921 = 1897.99 um */
+  {"cone_too_narrow.yaml", V1 "needle:\n  cone_half_angle: 2 degree\n", 3, "needle.cone_half_angle",
+   "found that a 2 degree cone reaches the shaft radius only 1897.99 um from the tip, and needle.length = 1000 um"},
+  {"shaft_wider_than_base.yaml", V1 "needle:\n  shaft_diameter: 200 um\n", 3, "needle.shaft_diameter",
+   "(derived from needle.base_diameter) cone reaches the shaft radius"},
+  {"shaft_below_tip.yaml", V1 "needle:\n  shaft_diameter: 6 um\n", 3, "needle.shaft_diameter",
+   "expected 2 x needle.tip_radius < needle.shaft_diameter, found 2 x needle.tip_radius = 8 um"},
+  {"friction_negative.yaml", V1 "needle:\n  friction_coefficient: -0.1\n", 3, "needle.friction_coefficient",
+   "between 0 and 2"},
+  {"tilt_too_far.yaml", V1 "needle:\n  tilt: 70 degree\n", 3, "needle.tilt", "between -60 degree and 60 degree"},
+  {"bad_profile.yaml", V1 "needle:\n  speed_profile: sine\n", 3, "needle.speed_profile",
+   "expected one of: constant, half_sine, found 'sine'"},
+  {"bad_needle_preset.yaml", V1 "needle:\n  preset: roller\n", 3, "needle.preset",
+   "expected one of: none, dermaroller, pen, polymer, found 'roller'"},
+  {"preset_too_deep.yaml", V1 "needle:\n  preset: polymer\n  insertion_depth: 0.7 mm\n", 4, "needle.insertion_depth",
+   "needle.length = 0.6 mm (needle.preset polymer (host/needle.c))"},
+  {"times_after_end.yaml", V1 "output:\n  mechanics_times: [50 us, 0.2 ms]\n", 3, "output.mechanics_times",
+   "expected the last of output.mechanics_times <= mechanics.end_time, found the last of output.mechanics_times = "
+   "200 us and mechanics.end_time = 100 us (default)"},
+  {"end_before_times.yaml", V1 "mechanics:\n  end_time: 60 us\n", 3, "mechanics.end_time",
+   "found the last of output.mechanics_times = 100 us and mechanics.end_time = 60 us"},
   /* presets and material keys */
   {"bad_preset.yaml", V1 "needle:\n  length: 1 mm\npreset: arm\n", 4, "preset",
    "expected one of: none, face, forearm, back, found 'arm'"},
@@ -294,8 +322,15 @@ START_TEST(default_values)
   ck_assert_str_eq(pp_config_text(&config, "case.name"), "microneedling-demo");
   ck_assert_str_eq(pp_config_text(&config, "case.description"), "");
   int times = -1;
-  pp_config_real_list(&config, "output.mechanics_times", &times);
-  ck_assert_int_eq(times, 0);
+  const double *time_list = pp_config_real_list(&config, "output.mechanics_times", &times);
+  ck_assert_int_eq(times, 4);
+  for (int i = 0; i < 4; ++i) ck_assert_double_eq_tol(time_list[i], 25e-6 * (i + 1), 1e-18);
+  ck_assert_double_eq_tol(pp_config_real(&config, "mechanics.end_time"), 100e-6, 1e-18);
+  ck_assert_str_eq(pp_config_text(&config, "needle.preset"), "none");
+  ck_assert_str_eq(pp_config_text(&config, "needle.speed_profile"), "constant");
+  ck_assert(pp_config_real(&config, "needle.cone_half_angle") == 0);  /* derived */
+  ck_assert(pp_config_real(&config, "needle.shaft_diameter") == 0);   /* = base_diameter */
+  ck_assert_double_eq_tol(pp_config_real(&config, "needle.friction_coefficient"), 0.2, 1e-16);
   const pp_config_value *value = pp_config_value_of(&config, "needle.length");
   ck_assert_int_eq(value->source, PP_SOURCE_DEFAULT);
   ck_assert_int_eq(pp_config_value_of(&config, "schema_version")->is_set, 0);
@@ -358,7 +393,11 @@ START_TEST(units_in_a_file)
     "  kernel_profiling: true\n"
     "case:\n"
     "  name: forearm_test\n"
-    "  description: 'Needle test: 0.8 mm'\n";
+    "  description: 'Needle test: 0.8 mm'\n"
+    "mechanics:\n"
+    "  end_time: 1 ms\n" /* the last output time is 1 ms */
+    "needle.tilt: 10 degree\n"
+    "needle.cone_half_angle: 0.25 rad\n";
   pp_config config;
   init_config(&config);
   pp_err err = pp_config_load_text(&config, "units.yaml", text);
@@ -381,6 +420,8 @@ START_TEST(units_in_a_file)
   ck_assert_str_eq(pp_config_text(&config, "runtime.precision"), "float"); /* the table's spelling */
   ck_assert_int_eq(pp_config_boolean(&config, "runtime.kernel_profiling"), 1);
   ck_assert_str_eq(pp_config_text(&config, "case.description"), "Needle test: 0.8 mm");
+  ck_assert_double_eq_tol(pp_config_real(&config, "needle.tilt"), 10 * M_PI / 180, 1e-15);
+  ck_assert_double_eq_tol(pp_config_real(&config, "needle.cone_half_angle"), 0.25, 1e-15);
 
   /* Provenance: file, line and column of the value. */
   const pp_config_value *value = pp_config_value_of(&config, "skin.density");
@@ -579,7 +620,10 @@ START_TEST(write_yaml_uses_display_units)
   assert_contains(yaml, "  papillary_dermis:\n    thickness: 300 um\n");
   assert_contains(yaml, "  puncture_density: 250 cm-2\n");
   assert_contains(yaml, "  session_interval: 28 d\n");
-  assert_contains(yaml, "  mechanics_times: []\n");
+  assert_contains(yaml, "  mechanics_times: [25 us, 50 us, 75 us, 100 us]\n");
+  assert_contains(yaml, "  end_time: 100 us\n");
+  assert_contains(yaml, "  cone_half_angle: 0 degree\n");
+  assert_contains(yaml, "  tilt: 0 degree\n");
   assert_contains(yaml, "  allow_shared_device: false\n");
   free(yaml);
   pp_config_free(&config);
@@ -652,7 +696,16 @@ START_TEST(reference_table)
   assert_contains(presets, "| key | face | forearm | back |\n|---|---|---|---|\n");
   assert_contains(presets, "| `skin.reticular_dermis.thickness` | `800 um` | `1200 um` | `2.5 mm` |");
   assert_contains(presets, "| `skin.stratum_corneum.thickness` | `15 um` | `18 um` | `11 um` |");
-  ck_assert_ptr_null(strstr(presets, "`needle.")); /* presets set skin keys only */
+  /* Skin presets set no needle key; the needle presets have their own table after them. */
+  const char *needle_presets = strstr(presets, "\nValues the needle presets set");
+  ck_assert_ptr_nonnull(needle_presets);
+  char *skin_part = strndup(presets, (size_t)(needle_presets - presets));
+  ck_assert_ptr_null(strstr(skin_part, "`needle."));
+  free(skin_part);
+  assert_contains(needle_presets, "| key | dermaroller | pen | polymer |\n|---|---|---|---|\n");
+  assert_contains(needle_presets, "| `needle.length` | `770 um` | `2.5 mm` | `600 um` |");
+  assert_contains(needle_presets, "| `needle.insertion_speed` | (default) | `0.5 m/s` | (default) |");
+  ck_assert_ptr_null(strstr(needle_presets, "`skin."));
   free(text);
 }
 END_TEST
@@ -925,9 +978,26 @@ START_TEST(explain_shows_each_presets_value)
 
   /* Keys no preset sets show none. */
   out = open_memstream(&text, &size);
-  ck_assert_int_eq(pp_config_explain("needle.length", out), PP_OK);
+  ck_assert_int_eq(pp_config_explain("needle.insertion_depth", out), PP_OK);
   fclose(out);
   ck_assert_ptr_null(strstr(text, "preset "));
+  free(text);
+
+  /* Needle keys show each needle preset's value, as written in host/needle.c. */
+  out = open_memstream(&text, &size);
+  ck_assert_int_eq(pp_config_explain("needle.length", out), PP_OK);
+  fclose(out);
+  assert_contains(text, "needle.preset dermaroller: 770 um (host/needle.c)\n");
+  assert_contains(text, "needle.preset pen:         2.5 mm (host/needle.c)\n");
+  assert_contains(text, "needle.preset polymer:     600 um (host/needle.c)\n");
+  ck_assert_ptr_null(strstr(text, "  preset "));
+  free(text);
+
+  out = open_memstream(&text, &size);
+  ck_assert_int_eq(pp_config_explain("needle.preset", out), PP_OK);
+  fclose(out);
+  assert_contains(text, "choices: none, dermaroller, pen, polymer");
+  assert_contains(text, "sources: host/needle.c");
   free(text);
 
   out = open_memstream(&text, &size);
@@ -936,6 +1006,113 @@ START_TEST(explain_shows_each_presets_value)
   assert_contains(text, "choices: none, face, forearm, back");
   assert_contains(text, "meshes/presets/forearm.yaml");
   free(text);
+}
+END_TEST
+
+/* Every needle preset reads (a wrong unit or range in host/needle.c fails here), validates, sets
+ * only needle.* keys, with its provenance, and is a choice of needle.preset. */
+START_TEST(each_needle_preset_loads_and_validates)
+{
+  int preset_count = 0;
+  const pp_needle_preset *presets = pp_needle_presets(&preset_count);
+  ck_assert_int_eq(preset_count, 3);
+  const pp_key_spec *spec = pp_config_find_key("needle.preset");
+  ck_assert_ptr_nonnull(spec);
+  char choices[128] = "none";
+  int skin_count = 0;
+  const pp_config_preset *skin = pp_config_presets(&skin_count);
+  for (int p = 0; p < preset_count; ++p) {
+    strcat(choices, "|");
+    strcat(choices, presets[p].name);
+    /* A preset value's origin is its preset's name: the names must tell skin and needle apart. */
+    for (int q = 0; q < skin_count; ++q) ck_assert_str_ne(skin[q].name, presets[p].name);
+  }
+  ck_assert_str_eq(spec->choices, choices);
+  ck_assert_ptr_null(pp_needle_find_preset("none"));
+
+  int key_count = 0;
+  const pp_key_spec *keys = pp_config_keys(&key_count);
+  for (int p = 0; p < preset_count; ++p) {
+    pp_config config;
+    init_config(&config);
+    char set[64];
+    snprintf(set, sizeof set, "needle.preset=%s", presets[p].name);
+    pp_err err = pp_config_apply_set(&config, set);
+    ck_assert_msg(err == PP_OK, "needle preset %s: %s", presets[p].name, pp_error_message());
+    ck_assert_int_eq(pp_config_load_text(&config, "case.yaml", V1), PP_OK);
+    err = pp_config_validate(&config);
+    ck_assert_msg(err == PP_OK, "needle preset %s does not validate: %s", presets[p].name, pp_error_message());
+    int preset_keys = 0;
+    for (int i = 0; i < key_count; ++i) {
+      const pp_config_value *value = &config.values[i];
+      if (value->source != PP_SOURCE_PRESET) continue;
+      ++preset_keys;
+      ck_assert_msg(strncmp(keys[i].path, "needle.", 7) == 0, "needle preset %s sets %s", presets[p].name,
+                    keys[i].path);
+      ck_assert_str_eq(value->origin, presets[p].name);
+    }
+    ck_assert_int_eq(preset_keys, presets[p].value_count);
+    char *yaml = effective_yaml(&config);
+    char provenance[128];
+    snprintf(provenance, sizeof provenance, "# needle.preset %s (host/needle.c)", presets[p].name);
+    assert_contains(yaml, provenance);
+    free(yaml);
+    pp_config_free(&config);
+  }
+}
+END_TEST
+
+/* The two preset keys govern disjoint keys: choosing, switching or clearing one never touches
+ * what the other set, in a file in either order or by --set; the file's needle keys win. */
+START_TEST(needle_and_skin_presets_are_independent)
+{
+  static const char *const texts[] = {
+    V1 "preset: back\nneedle:\n  preset: pen\n  length: 2 mm\n",
+    V1 "needle:\n  length: 2 mm\n  preset: pen\npreset: back\n",
+  };
+  for (int t = 0; t < 2; ++t) {
+    pp_config config;
+    init_config(&config);
+    pp_err err = pp_config_load_text(&config, "both.yaml", texts[t]);
+    ck_assert_msg(err == PP_OK, "%s", pp_error_message());
+    ck_assert_int_eq(pp_config_validate(&config), PP_OK);
+    ck_assert_double_eq_tol(pp_config_real(&config, "needle.length"), 2e-3, 1e-15); /* the file wins */
+    ck_assert_int_eq(pp_config_value_of(&config, "needle.length")->source, PP_SOURCE_FILE);
+    ck_assert_double_eq_tol(pp_config_real(&config, "needle.base_diameter"), 250e-6, 1e-18);
+    ck_assert_str_eq(pp_config_value_of(&config, "needle.base_diameter")->origin, "pen");
+    ck_assert_str_eq(pp_config_text(&config, "needle.speed_profile"), "half_sine");
+    ck_assert_double_eq_tol(pp_config_real(&config, "needle.cone_half_angle"), 10 * M_PI / 180, 1e-15);
+    ck_assert_double_eq_tol(pp_config_real(&config, "skin.stratum_corneum.thickness"), 11e-6, 1e-18);
+    ck_assert_str_eq(pp_config_value_of(&config, "skin.stratum_corneum.thickness")->origin, "back");
+
+    /* Switching the skin preset keeps the needle preset's values, and the other way round. */
+    ck_assert_int_eq(pp_config_apply_set(&config, "preset=face"), PP_OK);
+    ck_assert_str_eq(pp_config_value_of(&config, "needle.base_diameter")->origin, "pen");
+    ck_assert_int_eq(pp_config_apply_set(&config, "needle.preset=dermaroller"), PP_OK);
+    ck_assert_str_eq(pp_config_value_of(&config, "skin.reticular_dermis.thickness")->origin, "face");
+    ck_assert_double_eq_tol(pp_config_real(&config, "needle.base_diameter"), 140e-6, 1e-18);
+    ck_assert_str_eq(pp_config_text(&config, "needle.speed_profile"), "constant");
+    /* The pen's speed goes back to its default, which dermaroller does not set. */
+    ck_assert_int_eq(pp_config_value_of(&config, "needle.insertion_speed")->source, PP_SOURCE_DEFAULT);
+    ck_assert_double_eq_tol(pp_config_real(&config, "needle.length"), 2e-3, 1e-15);
+    ck_assert_int_eq(pp_config_apply_set(&config, "needle.preset=none"), PP_OK);
+    ck_assert_int_eq(pp_config_value_of(&config, "needle.base_diameter")->source, PP_SOURCE_DEFAULT);
+    ck_assert_str_eq(pp_config_value_of(&config, "skin.reticular_dermis.thickness")->origin, "face");
+    pp_config_free(&config);
+  }
+  /* An unknown needle preset by --set names the choices and changes nothing. */
+  pp_config config;
+  init_config(&config);
+  ck_assert_int_eq(pp_config_apply_set(&config, "needle.preset=stamp"), PP_ERR_CONFIG);
+  assert_contains(pp_error_message(), "--set: needle.preset: expected one of: none, dermaroller, pen, polymer");
+  ck_assert_str_eq(pp_config_text(&config, "needle.preset"), "none");
+  /* The hash follows the preset's values, not its name. */
+  char hash_none[17], hash_pen[17];
+  pp_config_physics_hash(&config, hash_none);
+  ck_assert_int_eq(pp_config_apply_set(&config, "needle.preset=pen"), PP_OK);
+  pp_config_physics_hash(&config, hash_pen);
+  ck_assert_str_ne(hash_none, hash_pen);
+  pp_config_free(&config);
 }
 END_TEST
 
@@ -973,6 +1150,8 @@ static Suite *config_suite(void)
   tcase_add_test(presets, validation_names_the_preset);
   tcase_add_test(presets, physics_hash_follows_the_preset);
   tcase_add_test(presets, explain_shows_each_presets_value);
+  tcase_add_test(presets, each_needle_preset_loads_and_validates);
+  tcase_add_test(presets, needle_and_skin_presets_are_independent);
   suite_add_tcase(suite, presets);
   return suite;
 }

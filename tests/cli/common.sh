@@ -28,9 +28,10 @@ finish() {
   echo "all checks passed"
 }
 
-# A short stage 2 for tests that run whole cases: one day of healing in a few long steps (the
-# default demo's 180 days take minutes); QUICK also coarsens the block. Physics checks live in the
-# Check suites.
-QUICK_HEALING=(--set healing.duration=1d --set treatment.sessions=1 --set healing.first_step=2h
+# Short stages for tests that run whole cases: 2 us of needle stroke (the default 100 us take
+# minutes) and one day of healing in a few long steps (the default 180 days take minutes); QUICK
+# also coarsens the block. Physics checks live in the Check suites.
+QUICK_HEALING=(--set mechanics.end_time=2us --set "output.mechanics_times=[1 us, 2 us]"
+               --set healing.duration=1d --set treatment.sessions=1 --set healing.first_step=2h
                --set healing.max_step=12h --set output.healing_interval=12h --set output.checkpoint_interval=12h)
 QUICK=("${QUICK_HEALING[@]}" --set mesh.lateral_fine_size=16um --set mesh.surface_size=10um)
