@@ -3,6 +3,7 @@
 
 #include "contact.h"
 #include "element.h"
+#include "face_set.h"
 #include "runtime.h"
 
 #include <math.h>
@@ -549,89 +550,29 @@ pp_err pp_mechanics_set_external_force(pp_mechanics *m, const double *force)
 
 void pp_mechanics_set_pressure(pp_mechanics *m, double pressure) { m->pressure = pressure; }
 
-/* Hex face f's corners, counter-clockwise seen from outside (mechanics.h). */
-static const int face_corners[6][4] = {{0, 3, 2, 1}, {4, 5, 6, 7}, {0, 1, 5, 4}, {1, 2, 6, 5}, {2, 3, 7, 6}, {3, 0, 4, 7}};
-
-typedef struct {
-  long long element_id;
-  int face, element;
-} face_key;
-
-static int compare_faces(const void *pa, const void *pb)
-{
-  const face_key *a = pa, *b = pb;
-  if (a->element_id != b->element_id) return a->element_id < b->element_id ? -1 : 1;
-  return (a->face > b->face) - (a->face < b->face);
-}
-
-/* The face list in ascending (global element id, face), its reference corners and local nodes,
- * and each owned node's entries in that order. */
-static pp_err build_faces(pp_mechanics *m, const unsigned char *mask, face_key **keys_out, double **reference_out,
-                          int **nodes_out, int **offset_out, int **entry_out)
-{
-  const pp_mesh *mesh = m->mesh;
-  size_t count = 0;
-  for (size_t e = 0; e < m->elements; ++e)
-    for (int f = 0; f < 6; ++f) count += (mask[e] >> f) & 1;
-  face_key *keys;
-  double *reference;
-  int *nodes, *offset, *entry;
-  PP_MALLOC(keys, count + 1, "pressure face list");
-  *keys_out = keys;
-  PP_MALLOC(reference, count * 12 + 1, "pressure face corners");
-  *reference_out = reference;
-  PP_MALLOC(nodes, count * 4 + 1, "pressure face nodes");
-  *nodes_out = nodes;
-  PP_MALLOC(offset, m->owned + 2, "pressure face offsets");
-  *offset_out = offset;
-  PP_MALLOC(entry, count * 4 + 1, "pressure face entries");
-  *entry_out = entry;
-  size_t k = 0;
-  for (size_t e = 0; e < m->elements; ++e)
-    for (int f = 0; f < 6; ++f)
-      if ((mask[e] >> f) & 1) keys[k++] = (face_key){mesh->element_global_id[e], f, (int)e};
-  qsort(keys, count, sizeof *keys, compare_faces);
-  memset(offset, 0, (m->owned + 2) * sizeof *offset);
-  for (size_t i = 0; i < count; ++i)
-    for (int a = 0; a < 4; ++a) {
-      const int corner = face_corners[keys[i].face][a];
-      const size_t e = (size_t)keys[i].element;
-      nodes[4 * i + a] = mesh->element_nodes[8 * e + (size_t)corner];
-      for (int d = 0; d < 3; ++d) reference[12 * i + 3 * (size_t)a + (size_t)d] = mesh->element_corner_coords[24 * e + 3 * (size_t)corner + (size_t)d];
-      if ((size_t)nodes[4 * i + a] < m->owned) offset[nodes[4 * i + a] + 2] += 1;
-    }
-  for (size_t n = 0; n < m->owned; ++n) offset[n + 2] += offset[n + 1];
-  for (size_t i = 0; i < count; ++i)
-    for (int a = 0; a < 4; ++a)
-      if ((size_t)nodes[4 * i + a] < m->owned) entry[offset[nodes[4 * i + a] + 1]++] = (int)(4 * i + (size_t)a);
-  m->face_count = count;
-  return PP_OK;
-}
-
 pp_err pp_mechanics_set_pressure_faces(pp_mechanics *m, const unsigned char *mask)
 {
-  face_key *keys = NULL;
-  double *reference = NULL;
-  int *nodes = NULL, *offset = NULL, *entry = NULL;
   cl_mem old[5] = {m->face_reference, m->face_nodes, m->face_force, m->face_offsets, m->face_entries};
   for (int i = 0; i < 5; ++i)
     if (old[i]) clReleaseMemObject(old[i]);
   m->face_reference = m->face_nodes = m->face_force = m->face_offsets = m->face_entries = NULL;
   m->face_count = 0;
-  pp_err err = build_faces(m, mask, &keys, &reference, &nodes, &offset, &entry);
+  pp_face_set faces;
+  pp_err err = pp_face_set_build(m->mesh, mask, &faces);
+  if (err == PP_OK) m->face_count = faces.count;
   const size_t rs = (size_t)pp_clrt_real_size(m->clrt), F = m->face_count;
   if (err == PP_OK) err = device_buffer(m, F * 12 * rs, "pressure face corners", &m->face_reference);
   if (err == PP_OK) err = device_buffer(m, F * 4 * sizeof(int), "pressure face nodes", &m->face_nodes);
   if (err == PP_OK) err = device_buffer(m, F * 12 * rs, "pressure face forces", &m->face_force);
   if (err == PP_OK) err = device_buffer(m, (m->owned + 1) * sizeof(int), "pressure face offsets", &m->face_offsets);
   if (err == PP_OK) err = device_buffer(m, F * 4 * sizeof(int), "pressure face entries", &m->face_entries);
-  if (err == PP_OK) err = pp_clrt_write_reals(m->clrt, m->face_reference, reference, F * 12, "pressure face corners");
+  if (err == PP_OK) err = pp_clrt_write_reals(m->clrt, m->face_reference, faces.reference, F * 12, "pressure face corners");
   if (err == PP_OK && F)
-    err = pp_clrt_write(m->clrt, m->face_nodes, 0, F * 4 * sizeof(int), nodes, "pressure face nodes");
+    err = pp_clrt_write(m->clrt, m->face_nodes, 0, F * 4 * sizeof(int), faces.nodes, "pressure face nodes");
   if (err == PP_OK)
-    err = pp_clrt_write(m->clrt, m->face_offsets, 0, (m->owned + 1) * sizeof(int), offset, "pressure face offsets");
+    err = pp_clrt_write(m->clrt, m->face_offsets, 0, (m->owned + 1) * sizeof(int), faces.offset, "pressure face offsets");
   if (err == PP_OK && F)
-    err = pp_clrt_write(m->clrt, m->face_entries, 0, F * 4 * sizeof(int), entry, "pressure face entries");
+    err = pp_clrt_write(m->clrt, m->face_entries, 0, F * 4 * sizeof(int), faces.entry, "pressure face entries");
   if (err == PP_OK && F == 0 && m->owned > 0) {
     /* no pressure: the external force is the constant one again */
     cl_int status = clEnqueueCopyBuffer(pp_clrt_queue(m->clrt), m->constant_force, m->external_force, 0, 0,
@@ -640,11 +581,7 @@ pp_err pp_mechanics_set_pressure_faces(pp_mechanics *m, const unsigned char *mas
       err = pp_error_raise(PP_ERR_OPENCL, __FILE__, __LINE__, __func__, "copying the constant forces: %s (%d)",
                            pp_cl_error_name(status), (int)status);
   }
-  free(keys);
-  free(reference);
-  free(nodes);
-  free(offset);
-  free(entry);
+  if (faces.key) pp_face_set_free(&faces);
   PP_CALL(pp_comm_agree(m->comm, err, "mechanics pressure faces"));
   PP_CALL(evaluate(m));
   return PP_OK;
