@@ -162,21 +162,22 @@ pp_err pp_contact_set_needles(pp_contact *c, const double *params, const double 
   return pp_comm_agree(c->comm, err, "moving the needles");
 }
 
-pp_err pp_contact_evaluate(pp_contact *c, cl_mem displacement, cl_mem velocity, cl_mem mass, double dt)
+pp_err pp_contact_evaluate(pp_contact *c, const pp_contact_state *state, double dt, int accumulate)
 {
   const cl_ulong owned = c->owned, stride = c->stride;
   const cl_int needles = c->needles;
-  const cl_mem first[7] = {c->params, c->motion, c->reference, displacement, velocity, mass, c->stiffness};
+  const cl_mem first[9] = {c->params,   c->motion, c->reference, state->displacement, state->velocity, state->mass,
+                           state->internal_force, state->other_force, c->stiffness};
   pp_err err = PP_OK;
   cl_int status = clSetKernelArg(c->kernel, 0, sizeof owned, &owned);
   if (status == CL_SUCCESS) status = clSetKernelArg(c->kernel, 1, sizeof needles, &needles);
-  for (int i = 0; status == CL_SUCCESS && i < 7; ++i)
+  for (int i = 0; status == CL_SUCCESS && i < 9; ++i)
     status = clSetKernelArg(c->kernel, (cl_uint)(3 + i), sizeof(cl_mem), &first[i]);
-  if (status == CL_SUCCESS) status = clSetKernelArg(c->kernel, 10, sizeof(cl_mem), &c->force);
-  if (status == CL_SUCCESS) status = clSetKernelArg(c->kernel, 11, sizeof(cl_mem), &c->terms);
-  if (status == CL_SUCCESS) status = clSetKernelArg(c->kernel, 12, sizeof stride, &stride);
-  if (status == CL_SUCCESS) status = clSetKernelArg(c->kernel, 13, sizeof(cl_mem), &c->rates);
-  if (status == CL_SUCCESS) status = clSetKernelArg(c->kernel, 14, sizeof(cl_mem), &c->penetration);
+  if (status == CL_SUCCESS) status = clSetKernelArg(c->kernel, 12, sizeof(cl_mem), &c->force);
+  if (status == CL_SUCCESS) status = clSetKernelArg(c->kernel, 13, sizeof(cl_mem), &c->terms);
+  if (status == CL_SUCCESS) status = clSetKernelArg(c->kernel, 14, sizeof stride, &stride);
+  if (status == CL_SUCCESS) status = clSetKernelArg(c->kernel, 15, sizeof(cl_mem), &c->rates);
+  if (status == CL_SUCCESS) status = clSetKernelArg(c->kernel, 16, sizeof(cl_mem), &c->penetration);
   if (status != CL_SUCCESS)
     err = pp_error_raise(PP_ERR_OPENCL, __FILE__, __LINE__, __func__, "setting the needle_contact arguments: %s (%d)",
                          pp_cl_error_name(status), (int)status);
@@ -186,8 +187,10 @@ pp_err pp_contact_evaluate(pp_contact *c, cl_mem displacement, cl_mem velocity, 
   double sums[RATES];
   PP_CALL(pp_reduce_dots(c->reduce, c->rates, c->ones, c->owned, RATES, sums));
   c->penalty_energy = sums[0];
-  c->friction_dissipated += sums[1] * dt;
-  c->needle_work += sums[2] * dt;
+  if (accumulate) {
+    c->friction_dissipated += sums[1] * dt;
+    c->needle_work += sums[2] * dt;
+  }
   return PP_OK;
 }
 

@@ -39,8 +39,8 @@ typedef struct {
 /* All needles together. */
 typedef struct {
   double penalty_energy;      /* J, at the current state */
-  double friction_dissipated; /* J, accumulated: sum over evaluations of f_t . v_slip dt (>= 0) */
-  double needle_work;         /* J, accumulated work the needles did on the skin: f . v_needle dt */
+  double friction_dissipated; /* J, accumulated over steps: |f_t| |v_slip| dt (>= 0) */
+  double needle_work;         /* J, accumulated over steps: the needles' work on the skin, f . v_needle dt */
   double max_penetration;     /* m, deepest node inside any needle now */
 } pp_contact_energy;
 
@@ -60,10 +60,18 @@ pp_err pp_contact_set_stiffness(pp_contact *contact, const double *stiffness);
 pp_err pp_contact_set_needles(pp_contact *contact, const double *params, const double *velocity,
                               const double *friction);
 
-/* The contact forces of the owned nodes at displacement u (nodal, [owned * 3] or more), velocity v
- * (the friction's slip velocity), lumped masses and the step dt (the stick limit; the energy
- * terms accumulate over dt) into pp_contact_force_buffer. */
-pp_err pp_contact_evaluate(pp_contact *contact, cl_mem displacement, cl_mem velocity, cl_mem mass, double dt);
+/* The mechanics state a contact evaluation reads, all device buffers over the owned nodes: the
+ * displacement u and velocity v ([owned * 3] or more), lumped masses [owned], the gathered internal
+ * forces and the other external forces [owned * 3] (the friction's stick test needs every force on
+ * the node). */
+typedef struct {
+  cl_mem displacement, velocity, mass, internal_force, other_force;
+} pp_contact_state;
+
+/* The contact forces of the owned nodes at that state into pp_contact_force_buffer, for a step of
+ * dt (the stick test); accumulate: add this evaluation's friction heat and needle work times dt
+ * to the totals (a step's evaluation; not one that only refreshes the forces of a state). */
+pp_err pp_contact_evaluate(pp_contact *contact, const pp_contact_state *state, double dt, int accumulate);
 cl_mem pp_contact_force_buffer(const pp_contact *contact);
 
 /* The last evaluation's totals of one needle, and the energy terms. */

@@ -44,6 +44,7 @@ struct pp_mechanics {
   pp_contact *contact;     /* needles (pp_mechanics_set_contact); NULL: none */
   cl_kernel add_contact;
   double contact_dt;       /* the step that the contact forces being evaluated end */
+  int contact_accumulate;  /* set while step() evaluates: contact energy terms accumulate */
   cl_mem element_values;   /* [owned elements * 13], on first output */
   cl_kernel output_kernel;
   /* checkpoint: arrays in output order, scalars */
@@ -402,7 +403,9 @@ static pp_err launch_pressure(pp_mechanics *m)
 /* external = (constant + pressure forces, or the constant ones without pressure faces) + contact */
 static pp_err launch_contact(pp_mechanics *m)
 {
-  PP_CALL(pp_contact_evaluate(m->contact, m->displacement, m->velocity, m->mass_buffer, m->contact_dt));
+  const pp_contact_state state = {m->displacement, m->velocity, m->mass_buffer, m->node_force,
+                                   m->face_count ? m->external_force : m->constant_force};
+  PP_CALL(pp_contact_evaluate(m->contact, &state, m->contact_dt, m->contact_accumulate));
   const cl_ulong owned = m->owned;
   const cl_mem args[3] = {m->face_count ? m->external_force : m->constant_force, pp_contact_force_buffer(m->contact),
                           m->external_force};
@@ -698,7 +701,10 @@ pp_err pp_mechanics_step(pp_mechanics *m, double dt, pp_mechanics_step_info *inf
   const double balance_time = m->time;
   PP_CALL(exchange_displacement(m));
   m->contact_dt = dt;
-  PP_CALL(evaluate(m));
+  m->contact_accumulate = 1;
+  const pp_err evaluated = evaluate(m);
+  m->contact_accumulate = 0;
+  PP_CALL(evaluated);
   m->time += dt;
   m->step += 1;
   m->dt_previous = dt;

@@ -11,10 +11,13 @@
  * Per owned node n and each needle in ascending order (so the same bits on any partition):
  *   g = signed distance of x = X + u from the needle (negative inside), n its outward normal;
  *   normal force f_n = k_n (-g) n when g < 0;
- *   friction, Coulomb with the stick limit of one explicit step: the tangential relative velocity
- *   v_t of the node against the needle, f_t = -min(mu |f_n|, m |v_t| / dt) v_t / |v_t| (the cap is
- *   the force that stops the relative sliding within the step: above it friction would reverse
- *   the motion, which Coulomb friction never does).
+ *   friction, Coulomb by the stick/slip test of the explicit step (Karnopp's idea): with every
+ *   other force on the node (internal, external, the normal contact force), the node's tangential
+ *   velocity relative to the needle after the step would be v_t* = tangential part of
+ *   v + dt (f_other + f_n) / m - V_needle; the force that makes it zero, -m v_t* / dt, is applied
+ *   when it is at most mu |f_n| (the node sticks to the needle), else f_t = -mu |f_n| v_t* / |v_t*|
+ *   (it slides). A cap on the current slip velocity alone would let a node that should stick creep,
+ *   and would make the friction of a slow needle viscous.
  * Writes the node's total contact force, its terms per needle (CONTACT_TERMS, below; needle i's
  * block starts at i * needle_stride, node-major inside), three energy terms for the balance and
  * its deepest penetration. */
@@ -33,16 +36,18 @@ __kernel void needle_contact(const ulong owned, const int needle_count, const RE
                              __global const REAL *restrict needles, __global const REAL *restrict motion,
                              __global const REAL *restrict reference, __global const REAL *restrict displacement,
                              __global const REAL *restrict velocity, __global const REAL *restrict mass,
+                             __global const REAL *restrict internal_force, __global const REAL *restrict other_force,
                              __global const REAL *restrict stiffness, __global REAL *restrict contact_force,
                              __global REAL *restrict needle_terms, const ulong needle_stride,
                              __global REAL *restrict rate_terms, __global REAL *restrict penetration)
 {
   const size_t node = get_global_id(0);
   if (node >= owned) return;
-  REAL x[3], v[3], total[3] = {0, 0, 0};
+  REAL x[3], v[3], total[3] = {0, 0, 0}, f_other[3];
   for (int d = 0; d < 3; ++d) {
     x[d] = reference[node * 3 + d] + displacement[node * 3 + d];
     v[d] = velocity[node * 3 + d];
+    f_other[d] = other_force[node * 3 + d] - internal_force[node * 3 + d];
   }
   const REAL m = mass[node], k = stiffness[node];
   REAL penalty_energy = 0, friction_power = 0, needle_power = 0, deepest = 0;
@@ -52,23 +57,29 @@ __kernel void needle_contact(const ulong owned, const int needle_count, const RE
     for (int j = 0; j < CONTACT_TERMS; ++j) terms[j] = 0;
     const REAL g = needle_signed_distance(p, x, n);
     if (g < 0) {
-      REAL fn[3], ft[3] = {0, 0, 0}, relative[3], normal_speed = 0;
+      REAL fn[3], ft[3] = {0, 0, 0}, trial[3], normal_speed = 0, now[3], now_normal = 0;
       const REAL normal = k * -g, friction_coefficient = motion[i * CONTACT_MOTION + 3];
       for (int d = 0; d < 3; ++d) {
         fn[d] = normal * n[d];
-        relative[d] = v[d] - motion[i * CONTACT_MOTION + d];
-        normal_speed += relative[d] * n[d];
+        /* the relative velocity after the step without friction from this needle */
+        trial[d] = v[d] + dt * (f_other[d] + total[d] + fn[d]) / m - motion[i * CONTACT_MOTION + d];
+        normal_speed += trial[d] * n[d];
+        now[d] = v[d] - motion[i * CONTACT_MOTION + d];
+        now_normal += now[d] * n[d];
       }
-      REAL tangential[3], slip2 = 0;
+      REAL tangential[3], slip2 = 0, slip_now2 = 0;
       for (int d = 0; d < 3; ++d) {
-        tangential[d] = relative[d] - normal_speed * n[d];
+        tangential[d] = trial[d] - normal_speed * n[d];
         slip2 += tangential[d] * tangential[d];
+        const REAL t_now = now[d] - now_normal * n[d];
+        slip_now2 += t_now * t_now;
       }
       const REAL slip = sqrt(slip2);
       if (slip > 0 && friction_coefficient > 0) {
         const REAL magnitude = fmin(friction_coefficient * normal, m * slip / dt);
         for (int d = 0; d < 3; ++d) ft[d] = -magnitude * tangential[d] / slip;
-        friction_power += magnitude * slip; /* -f_t . v_t >= 0: what friction turns into heat */
+        /* heat: the friction force against the sliding it opposes, at the current slip speed */
+        friction_power += magnitude * sqrt(slip_now2);
       }
       REAL axial_normal = 0, axial_friction = 0;
       for (int d = 0; d < 3; ++d) {

@@ -101,16 +101,14 @@ static top_face top_face_state(const pp_mesh *mesh, pp_mechanics *mechanics, dou
  * mu p |slip velocity| per unit area.
  *
  * Force. Under a flat punch the normal is exactly z (up to cos(pi/2) = 6e-17 in the shape's
- * parameters), so once EVERY top node slips at the Coulomb force, the lateral force on the punch is
- * F_x = -mu sum_i N_i cos(theta_i), theta_i the angle of node i's slip from the -x direction: the
- * ratio -F_x / (mu F_z) lies in [1 - max_i (1 - cos theta_i), 1], the bound computed here from the
- * nodes' velocities (the state the contact evaluation saw), plus rounding (1e-13, a sum of 25 terms):
- * no modelling slack. It is asserted at every step in which every top node slips faster than its
- * one-step stick cap, m |v_t| / dt > mu N_i, in the dynamic transient after the punch starts as well
- * as in steady sliding: with k_i = 0.1 m_i (2 / dt_0)^2 (host/mechanics.h, dt_0 the stable step when
- * the contact was attached) that is |v_t| > 0.4 mu g_i dt / dt_0^2, and g_i <= the deepest
- * penetration. A node below its cap would lower the ratio by (1 - cap / (mu N_i)) times its share
- * of F_z (1/64 for a corner node, 1/16 for an interior one).
+ * parameters). The contact's stick/slip test (kernels/contact.cl) gives each top node either the
+ * force that keeps it on the punch (below mu N_i: it sticks) or mu N_i against its slip. So:
+ *   stick: while the punch has moved less than half the sliding onset (below), -F_x < mu F_z;
+ *   slide: once every node slides steadily, -F_x / (mu F_z) = 1 up to the slip directions, which in
+ *          steady sliding are x to rounding: asserted to 1e-6 over the whole measured window.
+ * The punch moves slowly: a quarter of the speed below which the first version of the contact
+ * (a stick cap on the current slip velocity alone) gave viscous, not Coulomb, friction (measured
+ * then: 0.25 mu F_z in steady sliding at this speed).
  *
  * Dissipation. The code accumulates E = sum_n sum_i mu N_i^{n+1} |v_t,i^{n+1/2}| dt_n (the rectangle
  * rule, the power sampled at each step's end), and u^{n+1} - u^n = dt v^{n+1/2}, so over a window of
@@ -126,13 +124,8 @@ static top_face top_face_state(const pp_mesh *mesh, pp_mechanics *mechanics, dou
  * Onset of sliding: the face sticks until its shear traction reaches mu sigma, at a lateral
  * displacement of about mu sigma L / G (simple shear of the cube; bending of the free-sided cube adds
  * to it); the punch travels 10 times that, and the last 30 % of the travel is the measured window.
- * V: the cap condition above means the punch must move ~0.1 of the penetration g per step (mu = 0.3,
- * safety 0.9); it moves 4 times that (V from the deepest penetration after pressing; the shear tilts
- * the face and deepens its leading edge, so the margin falls to ~2). Slower punches slide at less
- * than Coulomb's force: the cap ignores the node's other forces, so a node held at rest by the block
- * under a needle sliding at V gets at most m V / dt (measured: at a quarter of this V the steady
- * sliding force is 0.25 mu F_z). The block is damped (mass-proportional, critical for its lowest
- * shear mode), which does not enter the friction: in steady sliding the block is at rest;
+ * The block is damped (mass-proportional, critical for its lowest shear mode), which does not
+ * enter the friction: in steady sliding the block is at rest;
  * kinetic/stored is asserted small (quasi-static). */
 START_TEST(test_coulomb_sliding)
 {
@@ -169,7 +162,7 @@ START_TEST(test_coulomb_sliding)
                 pressed.contact_nodes, top_nodes);
   const double sigma = pressed.force[2] / (L * L), onset = mu * sigma * L / law.shear_modulus;
   const double dt = pp_mechanics_automatic_step(md.mechanics);
-  const double cap_speed = 0.4 * mu * energy.max_penetration * dt / (dt_0 * dt_0), speed = 4 * cap_speed;
+  const double cap_speed = 0.4 * mu * energy.max_penetration * dt / (dt_0 * dt_0), speed = cap_speed / 4;
   const double travel = 10 * onset, window_start = 0.7 * travel;
   if (runtime.rank == 0)
     printf("Coulomb sliding (%d ranks): pressed %g um: F_z = %.6e N (sigma = %.4g Pa), deepest penetration %.3g um, "
@@ -181,8 +174,7 @@ START_TEST(test_coulomb_sliding)
   const size_t owned3 = (size_t)mesh.owned_node_count * 3;
   double *u = pp_test_owned_array(&mesh, 3), *v = pp_test_owned_array(&mesh, 3);
   double *u_before = pp_test_owned_array(&mesh, 3);
-  double moved = 0, sliding_from = -1, worst_ratio_error = 0, worst_allowed = 0, largest_kinetic_ratio = 0;
-  double min_cap_margin = INFINITY, worst_direction = 0;
+  double moved = 0, sliding_from = -1, worst_ratio_error = 0, largest_kinetic_ratio = 0, worst_direction = 0;
   /* window sums: time, travel, trapezoid integral of N, rectangle-rule and face-motion bounds */
   double window_time = 0, window_moved = 0, force_integral = 0, rectangle_bound = 0, face_path = 0, force_max = 0;
   double dissipated_start = 0, mean_start = 0, force_previous = 0, face_at_sliding = 0;
@@ -208,17 +200,12 @@ START_TEST(test_coulomb_sliding)
       sliding_from = moved;
       face_at_sliding = face.mean_x;
     }
-    /* every node above its stick cap: the force ratio is Coulomb's up to the slip directions, in the
-       dynamic transients too */
-    const double cap_speed_now = 0.4 * mu * energy.max_penetration * step / (dt_0 * dt_0);
-    const double allowed = face.cosine_defect + 1e-13;
-    if (face.min_slip > cap_speed_now) {
+    /* sticking: the face follows the punch, held by friction below mu N */
+    if (moved > 0.2 * onset && moved < 0.5 * onset) {
       all_slipping_steps += 1;
-      worst_allowed = fmax(worst_allowed, allowed);
-      worst_ratio_error = fmax(worst_ratio_error, ratio_error);
-      ck_assert_msg(ratio_error <= allowed,
-                    "step %lld, punch moved %.4g um, every node slipping: -F_x / (mu F_z) = %.15f, off by %.3e > %.3e "
-                    "allowed by the slip directions", steps, moved / um, ratio, ratio_error, allowed);
+      worst_ratio_error = fmax(worst_ratio_error, ratio);
+      ck_assert_msg(ratio < 1 - 1e-3, "step %lld, punch moved %.4g um (sliding onset ~%.4g um): -F_x / (mu F_z) = "
+                    "%.6f: sliding already", steps, moved / um, onset / um, ratio);
     }
     if (moved < window_start) continue;
     double face_step = 0; /* the face's largest x motion in this step */
@@ -241,9 +228,7 @@ START_TEST(test_coulomb_sliding)
     worst_direction = fmax(worst_direction, face.cosine_defect);
     window_ratio_error = fmax(window_ratio_error, ratio_error);
     ck_assert_msg(t.contact_nodes == top_nodes, "step %lld: %lld contact nodes", steps, t.contact_nodes);
-    min_cap_margin = fmin(min_cap_margin, face.min_slip / cap_speed_now);
-    ck_assert_msg(face.min_slip > cap_speed_now, "step %lld: a top node slips at %.3g m/s, below the stick cap's %.3g "
-                  "m/s", steps, face.min_slip, cap_speed_now);
+    ck_assert_msg(ratio_error <= 1e-6, "step %lld in the window: -F_x / (mu F_z) = %.12f", steps, ratio);
     largest_kinetic_ratio = fmax(largest_kinetic_ratio, info.kinetic_ratio);
   }
   if (runtime.rank == 0)
@@ -257,13 +242,12 @@ START_TEST(test_coulomb_sliding)
   const double motion_bound = 2 * mu * force_max * face_path;
   const double tolerance = rectangle_bound + motion_bound + direction_bound + 1e-12 * dissipated;
   if (runtime.rank == 0)
-    printf("Coulomb sliding: %lld steps, %lld of them with every node above its stick cap: there worst |-F_x/(mu F_z) "
-           "- 1| = %.3e (allowed %.3e by the slip directions); window %lld steps (%.4g um of travel, the face's mean "
-           "moved %.3g um): worst |-F_x/(mu F_z) - 1| = %.3e; kinetic/stored <= %.3e; slowest slip %.3g x the stick "
-           "cap's speed; friction dissipated %.9e J vs mu N S = %.9e J: relative %.3e, tolerance %.3e (rectangle "
-           "rule %.1e, face motion %.1e, direction %.1e)\n",
-           steps, all_slipping_steps, worst_ratio_error, worst_allowed, window_steps, window_moved / um,
-           face_moved / um, window_ratio_error, largest_kinetic_ratio, min_cap_margin, dissipated, expected,
+    printf("Coulomb sliding: %lld steps, %lld of them sticking (punch at 0.2-0.5 of the onset): there -F_x/(mu F_z) "
+           "<= %.4f; window %lld steps (%.4g um of travel, the face's mean moved %.3g um): worst |-F_x/(mu F_z) - 1| "
+           "= %.3e; kinetic/stored <= %.3e; friction dissipated %.9e J vs mu N S = %.9e J: relative %.3e, "
+           "tolerance %.3e (rectangle rule %.1e, face motion %.1e, direction %.1e)\n",
+           steps, all_slipping_steps, worst_ratio_error, window_steps, window_moved / um,
+           face_moved / um, window_ratio_error, largest_kinetic_ratio, dissipated, expected,
            dissipated / expected - 1, tolerance / expected, rectangle_bound / expected, motion_bound / expected,
            direction_bound / expected);
   ck_assert_msg(sliding_from > 0 && sliding_from < window_start, "not sliding before the window (from %.4g um)",
