@@ -1,9 +1,13 @@
 /* contact: see contact.h. */
 #include "contact.h"
 
+#include <limits.h>
+#include <math.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
+
+#include "face_set.h"
 
 #include "kernel_sources.h"
 #include "runtime.h"
@@ -20,6 +24,15 @@ struct pp_contact {
   cl_mem reference, stiffness, params, motion, force, terms, rates, penetration, ones;
   cl_mem *needle_terms; /* [needles]: sub-buffers of terms, one needle's block each */
   double penalty_energy, friction_dissipated, needle_work;
+  /* the tips against the surface faces (kernels/contact.cl) */
+  pp_face_set faces;
+  cl_kernel candidates_kernel, tip_kernel, gather_kernel;
+  cl_mem face_reference, face_nodes, face_offsets, face_entries, face_candidates, face_force, face_owned, chosen,
+    face_stiffness, tip_force;
+  double *candidates; /* host [faces * needles] */
+  int *chosen_host;   /* [needles] */
+  double *tip;        /* [needles * 5]: force on the needle (3), penetration, penalty energy (global) */
+  double *params_host, *velocity_host; /* the needles as last set */
 };
 
 static pp_err buffer(pp_contact *c, size_t bytes, const char *what, cl_mem *out)
@@ -48,7 +61,59 @@ static pp_err build(pp_contact *c)
   cl_int status = CL_SUCCESS;
   c->kernel = clCreateKernel(program, "needle_contact", &status);
   PP_CL(status, "creating kernel 'needle_contact'");
+  c->candidates_kernel = clCreateKernel(program, "face_candidates", &status);
+  PP_CL(status, "creating kernel 'face_candidates'");
+  c->tip_kernel = clCreateKernel(program, "face_tip_forces", &status);
+  PP_CL(status, "creating kernel 'face_tip_forces'");
+  c->gather_kernel = clCreateKernel(program, "gather_face_forces", &status);
+  PP_CL(status, "creating kernel 'gather_face_forces'");
   return PP_OK;
+}
+
+/* The skin's outer surface: the upper face of every local element whose four upper corners are
+ * surface nodes. */
+static pp_err set_up_faces(pp_contact *c, const pp_mesh *mesh)
+{
+  const size_t E = (size_t)mesh->element_count, K = (size_t)c->needles, rs = (size_t)pp_clrt_real_size(c->clrt);
+  unsigned char *mask = calloc(E + 1, 1);
+  PP_CHECK(mask, PP_ERR_MEMORY, "out of memory for the contact faces");
+  for (size_t e = 0; e < E; ++e) {
+    int surface = 1;
+    for (int a = 0; a < 4; ++a)
+      surface &= (mesh->node_boundary[mesh->element_nodes[8 * e + (size_t)pp_hex_face_corners[1][a]]] & PP_NODE_SURFACE) != 0;
+    mask[e] = (unsigned char)(surface << 1);
+  }
+  pp_err err = pp_face_set_build(mesh, mask, &c->faces);
+  free(mask);
+  PP_CALL(err);
+  const size_t F = c->faces.count;
+  c->candidates = malloc((F * K + 1) * sizeof *c->candidates);
+  c->chosen_host = malloc((K + 1) * sizeof *c->chosen_host);
+  c->tip = calloc(K * 5 + 1, sizeof *c->tip);
+  c->params_host = calloc(K * PP_CONTACT_SHAPE_PARAMS + 1, sizeof *c->params_host);
+  c->velocity_host = calloc(K * 3 + 1, sizeof *c->velocity_host);
+  int *owned = malloc((F + 1) * sizeof *owned);
+  PP_CHECK(c->candidates && c->chosen_host && c->tip && c->params_host && c->velocity_host && owned, PP_ERR_MEMORY, "out of memory for the contact faces");
+  for (size_t f = 0; f < F; ++f) owned[f] = c->faces.element[f] < mesh->owned_element_count;
+  err = buffer(c, F * 12 * rs, "contact face corners", &c->face_reference);
+  if (err == PP_OK) err = buffer(c, F * 4 * sizeof(int), "contact face nodes", &c->face_nodes);
+  if (err == PP_OK) err = buffer(c, (c->owned + 1) * sizeof(int), "contact face offsets", &c->face_offsets);
+  if (err == PP_OK) err = buffer(c, F * 4 * sizeof(int), "contact face entries", &c->face_entries);
+  if (err == PP_OK) err = buffer(c, F * K * rs, "contact face candidates", &c->face_candidates);
+  if (err == PP_OK) err = buffer(c, F * 12 * rs, "contact face forces", &c->face_force);
+  if (err == PP_OK) err = buffer(c, F * sizeof(int), "contact face owners", &c->face_owned);
+  if (err == PP_OK) err = buffer(c, K * sizeof(int), "contact chosen faces", &c->chosen);
+  if (err == PP_OK) err = buffer(c, F * rs, "contact face stiffness", &c->face_stiffness);
+  if (err == PP_OK) err = buffer(c, K * 5 * rs, "contact tip forces", &c->tip_force);
+  if (err == PP_OK) err = pp_clrt_write_reals(c->clrt, c->face_reference, c->faces.reference, F * 12, "contact face corners");
+  if (err == PP_OK && F) err = pp_clrt_write(c->clrt, c->face_nodes, 0, F * 4 * sizeof(int), c->faces.nodes, "contact face nodes");
+  if (err == PP_OK)
+    err = pp_clrt_write(c->clrt, c->face_offsets, 0, (c->owned + 1) * sizeof(int), c->faces.offset, "contact face offsets");
+  if (err == PP_OK && F)
+    err = pp_clrt_write(c->clrt, c->face_entries, 0, F * 4 * sizeof(int), c->faces.entry, "contact face entries");
+  if (err == PP_OK && F) err = pp_clrt_write(c->clrt, c->face_owned, 0, F * sizeof(int), owned, "contact face owners");
+  free(owned);
+  return err;
 }
 
 static pp_err set_up(pp_contact *c, const pp_mesh *mesh)
@@ -98,6 +163,7 @@ static pp_err set_up(pp_contact *c, const pp_mesh *mesh)
   memset(host, 0, (K * MOTION + 1) * sizeof *host);
   if (err == PP_OK) err = pp_clrt_write_reals(c->clrt, c->motion, host, K * MOTION, "needle motion");
   free(host);
+  if (err == PP_OK) err = set_up_faces(c, mesh);
   return err;
 }
 
@@ -133,17 +199,123 @@ void pp_contact_destroy(pp_contact *c)
                       c->terms,     c->rates,     c->penetration, c->ones};
   for (size_t i = 0; i < sizeof buffers / sizeof *buffers; ++i)
     if (buffers[i]) clReleaseMemObject(buffers[i]);
-  if (c->kernel) clReleaseKernel(c->kernel);
+  cl_mem face_buffers[] = {c->face_reference, c->face_nodes, c->face_offsets, c->face_entries, c->face_candidates,
+                           c->face_force,     c->face_owned, c->chosen,       c->face_stiffness, c->tip_force};
+  for (size_t i = 0; i < sizeof face_buffers / sizeof *face_buffers; ++i)
+    if (face_buffers[i]) clReleaseMemObject(face_buffers[i]);
+  cl_kernel kernels[] = {c->kernel, c->candidates_kernel, c->tip_kernel, c->gather_kernel};
+  for (size_t i = 0; i < sizeof kernels / sizeof *kernels; ++i)
+    if (kernels[i]) clReleaseKernel(kernels[i]);
+  pp_face_set_free(&c->faces);
+  free(c->candidates);
+  free(c->chosen_host);
+  free(c->tip);
+  free(c->params_host);
+  free(c->velocity_host);
   free(c);
 }
 
 int pp_contact_needle_count(const pp_contact *c) { return c->needles; }
 cl_mem pp_contact_force_buffer(const pp_contact *c) { return c->force; }
 
-pp_err pp_contact_set_stiffness(pp_contact *c, const double *stiffness)
+pp_err pp_contact_set_stiffness(pp_contact *c, const double *stiffness, const double *face_stiffness)
 {
-  return pp_comm_agree(c->comm, pp_clrt_write_reals(c->clrt, c->stiffness, stiffness, c->owned, "contact stiffness"),
-                       "contact stiffness");
+  pp_err err = pp_clrt_write_reals(c->clrt, c->stiffness, stiffness, c->owned, "contact stiffness");
+  if (err == PP_OK)
+    err = pp_clrt_write_reals(c->clrt, c->face_stiffness, face_stiffness, c->faces.count, "contact face stiffness");
+  return pp_comm_agree(c->comm, err, "contact stiffness");
+}
+
+size_t pp_contact_face_count(const pp_contact *c) { return c->faces.count; }
+const int *pp_contact_face_elements(const pp_contact *c) { return c->faces.element; }
+
+static pp_err set_args(cl_kernel kernel, const char *name, int count, const size_t *sizes, const void **values)
+{
+  for (int i = 0; i < count; ++i) {
+    cl_int status = clSetKernelArg(kernel, (cl_uint)i, sizes[i], values[i]);
+    if (status != CL_SUCCESS)
+      return pp_error_raise(PP_ERR_OPENCL, __FILE__, __LINE__, __func__, "setting argument %d of %s: %s (%d)", i, name,
+                            pp_cl_error_name(status), (int)status);
+  }
+  return PP_OK;
+}
+
+/* Which face each needle's tip presses: the deepest penetration over all ranks' faces, ties to the
+ * smallest (global element, face) key, so every rank makes the same choice. */
+static pp_err choose_faces(pp_contact *c)
+{
+  const size_t F = c->faces.count, K = (size_t)c->needles;
+  pp_err local = F ? pp_clrt_read_reals(c->clrt, c->face_candidates, c->candidates, F * K, "contact face candidates")
+                   : PP_OK;
+  PP_CALL(pp_comm_agree(c->comm, local, "reading the contact face candidates"));
+  double depth[64], *best = K <= 64 ? depth : malloc(K * sizeof *best);
+  long long keys[64], *key = K <= 64 ? keys : malloc(K * sizeof *key);
+  local = best && key ? PP_OK : pp_error_raise(PP_ERR_MEMORY, __FILE__, __LINE__, __func__, "out of memory");
+  PP_CALL(pp_comm_agree(c->comm, local, "contact face choice"));
+  for (size_t i = 0; i < K; ++i) {
+    best[i] = -1;
+    for (size_t f = 0; f < F; ++f) best[i] = fmax(best[i], c->candidates[f * K + i]);
+  }
+  MPI_Allreduce(MPI_IN_PLACE, best, (int)K, MPI_DOUBLE, MPI_MAX, c->comm);
+  for (size_t i = 0; i < K; ++i) {
+    key[i] = LLONG_MAX;
+    if (best[i] > 0)
+      for (size_t f = 0; f < F; ++f)
+        if (c->candidates[f * K + i] == best[i] && c->faces.key[f] < key[i]) key[i] = c->faces.key[f];
+  }
+  MPI_Allreduce(MPI_IN_PLACE, key, (int)K, MPI_LONG_LONG, MPI_MIN, c->comm);
+  for (size_t i = 0; i < K; ++i) {
+    c->chosen_host[i] = -1;
+    for (size_t f = 0; f < F && key[i] != LLONG_MAX; ++f)
+      if (c->faces.key[f] == key[i]) c->chosen_host[i] = (int)f;
+  }
+  if (best != depth) free(best);
+  if (key != keys) free(key);
+  return PP_OK;
+}
+
+/* The tips against the faces: candidates, the global choice, the forces, their gather. */
+static pp_err tip_forces(pp_contact *c, cl_mem displacement, double dt, int accumulate)
+{
+  const size_t F = c->faces.count, K = (size_t)c->needles;
+  const cl_ulong faces = F, owned = c->owned;
+  const cl_int needles = c->needles;
+  pp_err local = PP_OK;
+  if (F) {
+    const size_t sizes[8] = {sizeof faces, sizeof needles, sizeof(cl_mem), sizeof(cl_mem),
+                             sizeof(cl_mem), sizeof(cl_mem), sizeof(cl_mem), sizeof(cl_mem)};
+    const void *values[8] = {&faces, &needles, &c->params, &c->face_reference, &c->face_nodes, &displacement,
+                             &c->face_candidates, &c->face_force};
+    local = set_args(c->candidates_kernel, "face_candidates", 8, sizes, values);
+    if (local == PP_OK) local = pp_clrt_launch(c->clrt, c->candidates_kernel, "contact face_candidates", F, LOCAL_SIZE);
+  }
+  PP_CALL(pp_comm_agree(c->comm, local, "contact face candidates"));
+  PP_CALL(choose_faces(c));
+  local = pp_clrt_write(c->clrt, c->chosen, 0, K * sizeof(int), c->chosen_host, "contact chosen faces");
+  if (local == PP_OK && F) {
+    const size_t sizes[10] = {sizeof needles, sizeof(cl_mem), sizeof(cl_mem), sizeof(cl_mem), sizeof(cl_mem),
+                              sizeof(cl_mem),  sizeof(cl_mem), sizeof(cl_mem), sizeof(cl_mem), sizeof(cl_mem)};
+    const void *values[10] = {&needles,        &c->chosen,     &c->face_owned, &c->params,     &c->face_reference,
+                              &c->face_nodes,  &displacement,  &c->face_stiffness, &c->face_force, &c->tip_force};
+    local = set_args(c->tip_kernel, "face_tip_forces", 10, sizes, values);
+    if (local == PP_OK) local = pp_clrt_launch(c->clrt, c->tip_kernel, "contact face_tip_forces", 1, 1);
+    const size_t gather_sizes[5] = {sizeof owned, sizeof(cl_mem), sizeof(cl_mem), sizeof(cl_mem), sizeof(cl_mem)};
+    const void *gather_values[5] = {&owned, &c->face_offsets, &c->face_entries, &c->face_force, &c->force};
+    if (local == PP_OK) local = set_args(c->gather_kernel, "gather_face_forces", 5, gather_sizes, gather_values);
+    if (local == PP_OK)
+      local = pp_clrt_launch(c->clrt, c->gather_kernel, "contact gather_face_forces", c->owned, LOCAL_SIZE);
+    if (local == PP_OK) local = pp_clrt_read_reals(c->clrt, c->tip_force, c->tip, K * 5, "contact tip forces");
+  }
+  if (!F) memset(c->tip, 0, K * 5 * sizeof *c->tip);
+  PP_CALL(pp_comm_agree(c->comm, local, "contact tip forces"));
+  /* one rank (the chosen face element's owner) holds each needle's values: the sum is exact */
+  MPI_Allreduce(MPI_IN_PLACE, c->tip, (int)(K * 5), MPI_DOUBLE, MPI_SUM, c->comm);
+  for (size_t i = 0; i < K; ++i) {
+    c->penalty_energy += c->tip[i * 5 + 4];
+    if (accumulate) /* the needle pushes the face with -F: its power -F . V */
+      for (int d = 0; d < 3; ++d) c->needle_work -= c->tip[i * 5 + d] * c->velocity_host[i * 3 + d] * dt;
+  }
+  return PP_OK;
 }
 
 pp_err pp_contact_set_needles(pp_contact *c, const double *params, const double *velocity, const double *friction)
@@ -155,8 +327,11 @@ pp_err pp_contact_set_needles(pp_contact *c, const double *params, const double 
     for (int d = 0; d < 3; ++d) host[i * MOTION + d] = velocity[i * 3 + d];
     host[i * MOTION + 3] = friction[i];
   }
-  if (err == PP_OK)
+  if (err == PP_OK) {
+    memcpy(c->params_host, params, K * PP_CONTACT_SHAPE_PARAMS * sizeof *params);
+    memcpy(c->velocity_host, velocity, K * 3 * sizeof *velocity);
     err = pp_clrt_write_reals(c->clrt, c->params, params, K * PP_CONTACT_SHAPE_PARAMS, "needle shapes");
+  }
   if (err == PP_OK) err = pp_clrt_write_reals(c->clrt, c->motion, host, K * MOTION, "needle motion");
   if (host != motion) free(host);
   return pp_comm_agree(c->comm, err, "moving the needles");
@@ -191,6 +366,7 @@ pp_err pp_contact_evaluate(pp_contact *c, const pp_contact_state *state, double 
     c->friction_dissipated += sums[1] * dt;
     c->needle_work += sums[2] * dt;
   }
+  PP_CALL(tip_forces(c, state->displacement, dt, accumulate));
   return PP_OK;
 }
 
@@ -207,6 +383,16 @@ pp_err pp_contact_needle(pp_contact *c, int needle, pp_contact_needle_totals *t)
   t->contact_nodes = (long long)sums[5];
   t->mean_penetration = sums[5] > 0 ? sums[6] / sums[5] : 0;
   t->penalty_energy = sums[7];
+  /* the tip against its face: normal force only */
+  const double *tip = c->tip + 5 * needle, *axis = c->params_host + (size_t)needle * PP_CONTACT_SHAPE_PARAMS + 3;
+  for (int d = 0; d < 3; ++d) {
+    t->force[d] += tip[d];
+    t->tip_force += tip[d] * axis[d];
+  }
+  t->normal_force += t->tip_force;
+  t->axial_force += t->tip_force;
+  t->tip_penetration = tip[3];
+  t->penalty_energy += tip[4];
   return PP_OK;
 }
 

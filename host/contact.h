@@ -7,7 +7,15 @@
  * forces to the external ones; the caller moves the needles (pp_contact_set_needles) before each
  * step to where they are at the step's end.
  *
- * Determinism: a node adds its needles in ascending order; every total is an exact global sum
+ * Two passes. Nodes: every owned node inside a needle is pushed out (and takes friction). Tips: a
+ * sharp tip between nodes touches no node, so each needle's tip is also pressed against the one
+ * surface face it penetrates deepest (chosen over all ranks: the deepest, ties to the smallest
+ * global (element, face) key), a penalty on the tip sphere's centre against the face's plane,
+ * spread to its corners by the projection's barycentric weights (normal force only), unless a
+ * corner of that face is inside the needle (the node pass holds it). A tip that has gone deeper
+ * than a face's size below it is released: the face no longer holds it.
+ *
+ * Determinism: a node adds its needles in ascending order, then its faces in the face list's; every total is an exact global sum
  * (host/reduce), so all results are the same bits on any number of ranks.
  *
  * All functions taking the contact are COLLECTIVE over its communicator. */
@@ -28,7 +36,9 @@ typedef struct pp_contact pp_contact;
 /* One needle's share at the current state: the force the skin exerts ON the needle. */
 typedef struct {
   double axial_force;    /* N, along the needle's axis from tip to base (resisting insertion: > 0) */
-  double normal_force;   /* N, the axial force's part from the normal (penalty) forces */
+  double normal_force;   /* N, the axial force's part from the normal (penalty) forces, the tip's included */
+  double tip_force;      /* N, the part of normal_force from the tip pressing a surface face */
+  double tip_penetration; /* m, of the tip into that face (0: the tip presses no face) */
   double friction_force; /* N, its part from friction (normal + friction = axial) */
   double force[3];       /* N, the whole force vector */
   long long contact_nodes;
@@ -51,9 +61,15 @@ pp_err pp_contact_create(pp_contact **contact, const pp_mesh *mesh, pp_clrt *clr
 void pp_contact_destroy(pp_contact *contact);
 int pp_contact_needle_count(const pp_contact *contact);
 
-/* Penalty stiffness per owned node (N/m) [owned]. host/mechanics sets it from the lumped masses:
- * k_n = factor m_n (2 / dt_stable)^2 (pp_mechanics_set_contact says why). */
-pp_err pp_contact_set_stiffness(pp_contact *contact, const double *stiffness);
+/* Penalty stiffness per owned node (N/m) [owned] and per surface face [pp_contact_face_count].
+ * host/mechanics sets them from the lumped masses, k = factor m (2 / dt_stable)^2 with m a node's
+ * mass, or half a face's element's mass (a surface node's share of its elements, about)
+ * (pp_mechanics_set_contact says why). */
+pp_err pp_contact_set_stiffness(pp_contact *contact, const double *stiffness, const double *face_stiffness);
+/* The surface faces the tips are checked against (the upper faces of the local elements whose
+ * four upper corners are surface nodes, face_set order) and each one's local element. */
+size_t pp_contact_face_count(const pp_contact *contact);
+const int *pp_contact_face_elements(const pp_contact *contact);
 
 /* Where the needles are for the next force evaluation: params [count * PP_CONTACT_SHAPE_PARAMS]
  * (needle_shape.cl's layout), rigid velocities [count * 3] (m/s), friction coefficients [count]. */

@@ -527,13 +527,23 @@ pp_err pp_mechanics_set_contact(pp_mechanics *m, pp_contact *contact, double pen
            "contact penalty factor %g: expected 0 < factor <= 0.2", penalty_factor);
   m->contact = contact;
   if (!contact) return pp_comm_agree(m->comm, PP_OK, "mechanics contact");
-  double *stiffness = malloc((m->owned + 1) * sizeof *stiffness);
-  pp_err err = stiffness ? PP_OK : pp_error_raise(PP_ERR_MEMORY, __FILE__, __LINE__, __func__, "out of memory");
+  const size_t faces = pp_contact_face_count(contact);
+  const int *face_element = pp_contact_face_elements(contact);
+  double *stiffness = malloc((m->owned + 1) * sizeof *stiffness), *face_stiffness = malloc((faces + 1) * sizeof *face_stiffness);
+  pp_err err = stiffness && face_stiffness ? PP_OK
+                                           : pp_error_raise(PP_ERR_MEMORY, __FILE__, __LINE__, __func__, "out of memory");
   const double omega = 2 / m->stable;
   for (size_t n = 0; stiffness && n < m->owned; ++n) stiffness[n] = penalty_factor * m->mass[n] * omega * omega;
+  for (size_t f = 0; face_stiffness && f < faces; ++f) {
+    const size_t e = (size_t)face_element[f];
+    const double mass = m->options.layer[m->mesh->element_layer[e]].density * m->density_scale[e] *
+                        pp_hex8_volume(m->mesh->element_corner_coords + 24 * e);
+    face_stiffness[f] = penalty_factor * mass / 2 * omega * omega;
+  }
   err = pp_comm_agree(m->comm, err, "contact stiffness");
-  if (err == PP_OK) err = pp_contact_set_stiffness(contact, stiffness);
+  if (err == PP_OK) err = pp_contact_set_stiffness(contact, stiffness, face_stiffness);
   free(stiffness);
+  free(face_stiffness);
   PP_CALL(err);
   /* the current state's forces with the needles where they are now */
   m->contact_dt = pp_mechanics_automatic_step(m);
