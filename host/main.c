@@ -3,6 +3,7 @@
  * Exit status: 0 success; 2 bad input (command line, config, units); 1 any other failure
  * (device, OpenCL, MPI, HDF5, I/O, another rank failed). */
 #include <errno.h>
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -17,6 +18,7 @@
 #include "mechanics.h"
 #include "mesh.h"
 #include "mesh_import.h"
+#include "needle.h"
 #include "run_record.h"
 #include "runtime.h"
 #include "selftest.h"
@@ -228,9 +230,13 @@ static pp_err describe_mesh(const pp_config *config)
   pp_mechanics_options mechanics;
   pp_err err = pp_mechanics_options_from_config(config, &mechanics);
   if (err == PP_OK) {
-    /* a stroke: to the insertion depth and back at the insertion speed */
-    const double stroke = 2 * pp_config_real(config, "needle.insertion_depth") / pp_config_real(config, "needle.insertion_speed");
-    pp_mechanics_print_plan(&plan, &mechanics, stroke, "#   ", stdout);
+    /* stage 1's simulated time: the needle stroke, or mechanics.end_time if that comes first */
+    pp_needle_trajectory stroke;
+    err = pp_needle_trajectory_from_config(config, 0, 0, &stroke);
+    if (err == PP_OK)
+      pp_mechanics_print_plan(&plan, &mechanics,
+                              fmin(pp_needle_end_time(&stroke), pp_config_real(config, "mechanics.end_time")), "#   ",
+                              stdout);
   }
   pp_mesh_free(&plan);
   PP_CALL(err);

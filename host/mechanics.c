@@ -112,9 +112,9 @@ void pp_mechanics_print_plan(const pp_mesh *plan, const pp_mechanics_options *op
     }
   }
   const double taken = options->step_safety * smallest;
-  fprintf(out, "%sstage 1: step %.3g ns (%.2f x the %s's, undeformed; recomputed every step), %.3g steps for a "
-          "%.3g ms needle stroke\n", prefix, taken * 1e9, options->step_safety, pp_mesh_layer_name(limiting),
-          stroke_time / taken, stroke_time * 1e3);
+  fprintf(out, "%sstage 1: step %.3g ns (%.2f x the %s's, undeformed; recomputed every step), %.3g steps for "
+          "%.4g us of stage 1 (undeformed; large strains shorten the step)\n", prefix, taken * 1e9, options->step_safety,
+          pp_mesh_layer_name(limiting), stroke_time / taken, stroke_time * 1e6);
 }
 
 /* ---- set-up ------------------------------------------------------------------------------------ */

@@ -112,7 +112,7 @@ typedef struct {
   pp_io_series *series;
   logbook log;
   pp_stage1_summary *summary;
-  double largest_work;
+  double largest_work, largest_closure;
 } stage;
 
 /* Every needle where it is at time t. */
@@ -152,8 +152,7 @@ static pp_err sample(stage *st, const pp_mechanics_step_info *info)
                     energy.friction_dissipated, energy.needle_work, energy.max_penetration};
   st->log.count += 1;
   st->largest_work = fmax(st->largest_work, fabs(info->external_work));
-  if (st->largest_work > 0)
-    st->summary->worst_closure = fmax(st->summary->worst_closure, fabs(info->closure) / st->largest_work);
+  st->largest_closure = fmax(st->largest_closure, fabs(info->closure));
   st->summary->max_penetration = fmax(st->summary->max_penetration, energy.max_penetration);
   st->summary->friction_dissipated = energy.friction_dissipated;
   st->summary->needle_work = energy.needle_work;
@@ -208,6 +207,7 @@ static pp_err run_steps(stage *st, const double *times, int time_count, double e
     }
   }
   st->summary->wall_seconds = MPI_Wtime() - start;
+  st->summary->worst_closure = st->largest_work > 0 ? st->largest_closure / st->largest_work : 0;
   st->summary->end_time = t;
   st->summary->work = info.external_work;
   st->summary->final_kinetic_ratio = info.kinetic_ratio;

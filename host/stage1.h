@@ -42,7 +42,7 @@ typedef struct {
   double end_time;             /* s, simulated */
   double smallest_step, largest_step; /* s */
   double work;                 /* J, external work done on the skin at the end */
-  double worst_closure;        /* largest |closure| over the samples / the largest |work| of the run */
+  double worst_closure;        /* largest |closure| at any sample / the largest |work| of the run */
   double final_kinetic_ratio;  /* kinetic / stored at the end */
   double peak_force;           /* N, largest axial force on any needle */
   double final_tip_depth;      /* m, of needle 0 at the end */

@@ -14,6 +14,11 @@
  *    a/10 elements), 0.941 with 50 a and a/5. Relaxation with mass scaling to a 1 us step (the
  *    masses of a static solve are free to choose: the graded mesh's small elements then stop
  *    limiting the step, 3.6x fewer steps, the same answer to 1e-8).
+ *  - V4 blunt cone: a rigid sharp cone of half-angle psi = 70 degrees (its face 20 degrees from the
+ *    surface; Sneddon's small-slope theory needs psi >= 70, PHYSICS.md V4) pressed d = 50 um, 5
+ *    element sizes: P = (2/pi) E* tan(psi) d^2 (Sneddon 1965; Johnson 1985 section 5.2), contact
+ *    radius a = (2/pi) d tan(psi) = 87 um; within 10 % (V4). The same quarter block, 25 a, elements
+ *    of d/5 under the contact.
  * One test per rank count: the forces are exact global sums, the same bits on 1, 2 and 4 ranks
  * (checked against the one-rank value printed with %a by the same test). */
 #include <check.h>
@@ -138,6 +143,28 @@ START_TEST(test_v4_flat_punch)
 }
 END_TEST
 
+START_TEST(test_v4_cone)
+{
+  const double psi = 70 * M_PI / 180, d = 50 * um, a = 2 / M_PI * d * tan(psi), size = 25 * a;
+  contact_model md;
+  quarter_block(&md, size, d / 5, 1.2 * a, size / 10, 1e-6);
+  const pp_material law = block_law();
+  const double E = pp_material_young(&law), nu = pp_material_poisson(&law), E_star = E / (1 - nu * nu);
+  double p[PP_CONTACT_SHAPE_PARAMS];
+  vertical_needle(d, 0, psi, 2 * a, size, p);
+  long long steps = 0;
+  const pp_contact_needle_totals t = press(&md, p, &steps);
+  const double force = 4 * t.axial_force, sneddon = 2 / M_PI * E_star * tan(psi) * d * d;
+  if (runtime.rank == 0)
+    printf("V4 cone psi = 70 deg, %lld elements (%d ranks), d = %g um (contact radius %.3g um): P = %.6e N, Sneddon "
+           "%.6e N, ratio %.4f; tip part %.3e N; %lld contact nodes (quarter), %lld relaxation steps\n",
+           md.mesh.global_element_count, runtime.size, d / um, a / um, force, sneddon, force / sneddon,
+           4 * t.tip_force, t.contact_nodes, steps);
+  ck_assert_msg(fabs(force / sneddon - 1) < 0.10, "cone: P/Sneddon = %.4f", force / sneddon);
+  model_free(&md);
+}
+END_TEST
+
 int main(int argc, char **argv)
 {
   if (pp_test_start_device(&argc, &argv, &runtime, &clrt)) return EXIT_FAILURE;
@@ -145,6 +172,7 @@ int main(int argc, char **argv)
   TCase *tc = tcase_create("V4");
   tcase_set_timeout(tc, 600);
   tcase_add_test(tc, test_v4_flat_punch);
+  tcase_add_test(tc, test_v4_cone);
   suite_add_tcase(suite, tc);
   return pp_test_finish_device(suite, &runtime, clrt);
 }
