@@ -9,12 +9,12 @@ RANKS=${1:?ranks}
 LAST=$((RANKS - 1))
 LIMIT=60
 
-for phase in startup config device mesh output healing; do
+for phase in startup config device mesh output stage1 healing; do
   rm -f "$WORK"/status.*
   start=$(date +%s)
   PINPRICK_FAULT="$LAST:$phase" timeout $LIMIT "$MPIEXEC" -n "$RANKS" bash -c \
-    '"$PINPRICK" demo --output "$0/out-$1"; echo $? > "$0/status.${OMPI_COMM_WORLD_RANK:-${PMI_RANK:-0}}"' \
-    "$WORK" "$phase" >"$WORK/out" 2>"$WORK/err"
+    '"$PINPRICK" demo --output "$0/out-$1" "${@:2}"; echo $? > "$0/status.${OMPI_COMM_WORLD_RANK:-${PMI_RANK:-0}}"' \
+    "$WORK" "$phase" "${QUICK[@]}" >"$WORK/out" 2>"$WORK/err"
   rc=$?
   elapsed=$(( $(date +%s) - start ))
   [ $rc -ne 124 ] && pass "$phase: job ended in ${elapsed}s" || fail "$phase: job hung (killed after ${LIMIT}s)"

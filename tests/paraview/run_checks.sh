@@ -39,11 +39,16 @@ if [ -n "${PINPRICK:-}" ]; then
   # One day of stage 2, outputs every 12 h (times in days in the healing series).
   if "${MPIEXEC:-mpiexec}" -n 2 "$PINPRICK" demo --output "$build/paraview_demo" -q --set healing.duration=1d \
       --set treatment.sessions=1 --set healing.first_step=2h --set healing.max_step=12h \
-      --set output.healing_interval=12h; then
+      --set output.healing_interval=12h --set mechanics.end_time=2us --set "output.mechanics_times=[1 us, 2 us]"; then
     xvfb-run -a pvpython "$here/check_series.py" "$build/paraview_demo/mesh.xdmf" \
       --points 18125 --cells 16128 --times 0 --cell-arrays layer:1,rank:1 \
       --value "cell:layer:0:0:0" --value "cell:layer:16127:0:4" \
       --png "$build/paraview_demo_mesh.png" --colour-by layer || status=1
+    # Stage 1: the needle stroke's fields at 1 and 2 us (time in s).
+    xvfb-run -a pvpython "$here/check_series.py" "$build/paraview_demo/mechanics.xdmf" \
+      --points 18125 --cells 16128 --times 1e-6,2e-6 --point-arrays displacement:3,velocity:3 \
+      --cell-arrays layer:1,rank:1,cauchy_stress:9,von_mises:1,principal_stretch:3,dilatation:1 \
+      --value "cell:layer:16127:0:4" --png "$build/paraview_demo_mechanics.png" --colour-by von_mises || status=1
     # The growth factors: no channel reaches the base element, so its injured fraction is 0.
     xvfb-run -a pvpython "$here/check_series.py" "$build/paraview_demo/healing.xdmf" \
       --points 18125 --cells 16128 --times 0,0.5,1 --point-arrays pdgf:1,tgf_beta:1 \
