@@ -21,7 +21,7 @@ static const double penalty_factor = 0.1;
 enum { SAMPLES = 500 };
 
 typedef struct {
-  double time, depth, axial, normal, friction, nodes, penetration;
+  double time, depth, axial, normal, friction, tip, nodes, penetration;
 } force_row;
 
 typedef struct {
@@ -58,11 +58,13 @@ typedef struct {
 static pp_err write_needle_csv(FILE *out, const void *context)
 {
   const csv_context *c = context;
-  fputs("time_s,tip_depth_m,axial_force_N,normal_force_N,friction_force_N,contact_nodes,mean_penetration_m\n", out);
+  fputs("time_s,tip_depth_m,axial_force_N,normal_force_N,friction_force_N,tip_force_N,contact_nodes,"
+        "mean_penetration_m\n",
+        out);
   for (size_t i = 0; i < c->log->count; ++i) {
     const force_row *r = &c->log->forces[i * (size_t)c->log->needles + (size_t)c->needle];
-    fprintf(out, "%.17g,%.17g,%.17g,%.17g,%.17g,%.0f,%.9g\n", r->time, r->depth, r->axial, r->normal, r->friction,
-            r->nodes, r->penetration);
+    fprintf(out, "%.17g,%.17g,%.17g,%.17g,%.17g,%.17g,%.0f,%.9g\n", r->time, r->depth, r->axial, r->normal,
+            r->friction, r->tip, r->nodes, r->penetration);
   }
   return ferror(out) ? pp_error_raise(PP_ERR_IO, __FILE__, __LINE__, __func__, "write error") : PP_OK;
 }
@@ -142,6 +144,7 @@ static pp_err sample(stage *st, const pp_mechanics_step_info *info)
     r->axial = totals.axial_force;
     r->normal = totals.normal_force;
     r->friction = totals.friction_force;
+    r->tip = totals.tip_force;
     r->nodes = (double)totals.contact_nodes;
     r->penetration = totals.mean_penetration;
     st->summary->peak_force = fmax(st->summary->peak_force, totals.axial_force);

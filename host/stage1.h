@@ -13,10 +13,11 @@
  *                                        principal stretches, dilatation
  *   DIR/needle_<k>.csv                   per needle k (0-based, the order of pp_needles_from_config),
  *                                        about 500 samples: time_s, tip_depth_m, axial_force_N,
- *                                        normal_force_N, friction_force_N, contact_nodes,
+ *                                        normal_force_N, friction_force_N, tip_force_N, contact_nodes,
  *                                        mean_penetration_m (the force the skin exerts on the needle
- *                                        along its axis, > 0 resisting insertion, and its normal and
- *                                        friction parts); scripts/plot-needle-forces draws them
+ *                                        along its axis, > 0 resisting insertion, its normal and
+ *                                        friction parts, and the part of the normal one from the tip
+ *                                        pressing a surface face); scripts/plot-needle-forces draws them
  *   DIR/mechanics_energy.csv             at the same samples: the energy balance (kinetic, stored,
  *                                        external work, damping, closure, kinetic/stored) and the
  *                                        contact terms (penalty energy, friction dissipated, the
