@@ -93,7 +93,10 @@ static pp_err set_up_faces(pp_contact *c, const pp_mesh *mesh)
   c->params_host = calloc(K * PP_CONTACT_SHAPE_PARAMS + 1, sizeof *c->params_host);
   c->velocity_host = calloc(K * 3 + 1, sizeof *c->velocity_host);
   int *owned = malloc((F + 1) * sizeof *owned);
-  PP_CHECK(c->candidates && c->chosen_host && c->tip && c->params_host && c->velocity_host && owned, PP_ERR_MEMORY, "out of memory for the contact faces");
+  if (!(c->candidates && c->chosen_host && c->tip && c->params_host && c->velocity_host && owned)) {
+    free(owned);
+    PP_RAISE(PP_ERR_MEMORY, "out of memory for the contact faces");
+  }
   for (size_t f = 0; f < F; ++f) owned[f] = c->faces.element[f] < mesh->owned_element_count;
   err = buffer(c, F * 12 * rs, "contact face corners", &c->face_reference);
   if (err == PP_OK) err = buffer(c, F * 4 * sizeof(int), "contact face nodes", &c->face_nodes);
@@ -119,7 +122,7 @@ static pp_err set_up_faces(pp_contact *c, const pp_mesh *mesh)
 static pp_err set_up(pp_contact *c, const pp_mesh *mesh)
 {
   const size_t rs = (size_t)pp_clrt_real_size(c->clrt), N = c->owned, K = (size_t)c->needles;
-  c->stride = (N + PAD - 1) / PAD * PAD * TERMS;
+  c->stride = ((N ? N : 1) + PAD - 1) / PAD * PAD * TERMS; /* a rank without nodes still gets views */
   PP_CALL(build(c));
   PP_CALL(buffer(c, N * 3 * rs, "contact reference coordinates", &c->reference));
   PP_CALL(buffer(c, N * rs, "contact stiffness", &c->stiffness));
@@ -251,7 +254,12 @@ static pp_err choose_faces(pp_contact *c)
   double depth[64], *best = K <= 64 ? depth : malloc(K * sizeof *best);
   long long keys[64], *key = K <= 64 ? keys : malloc(K * sizeof *key);
   local = best && key ? PP_OK : pp_error_raise(PP_ERR_MEMORY, __FILE__, __LINE__, __func__, "out of memory");
-  PP_CALL(pp_comm_agree(c->comm, local, "contact face choice"));
+  local = pp_comm_agree(c->comm, local, "contact face choice");
+  if (local != PP_OK) {
+    if (best && best != depth) free(best);
+    if (key && key != keys) free(key);
+    return local;
+  }
   for (size_t i = 0; i < K; ++i) {
     best[i] = -1;
     for (size_t f = 0; f < F; ++f) best[i] = fmax(best[i], c->candidates[f * K + i]);

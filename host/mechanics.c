@@ -523,10 +523,25 @@ void pp_mechanics_set_load_factor(pp_mechanics *m, double factor) { m->load_fact
 
 pp_err pp_mechanics_set_contact(pp_mechanics *m, pp_contact *contact, double penalty_factor)
 {
-  PP_CHECK(penalty_factor > 0 && penalty_factor <= 0.2, PP_ERR_ARGUMENT,
-           "contact penalty factor %g: expected 0 < factor <= 0.2", penalty_factor);
   m->contact = contact;
-  if (!contact) return pp_comm_agree(m->comm, PP_OK, "mechanics contact");
+  if (!contact) {
+    /* the contact forces leave the external forces: the constant ones again (pressure: evaluate) */
+    pp_err local = PP_OK;
+    if (m->face_count == 0 && m->owned > 0) {
+      cl_int status = clEnqueueCopyBuffer(pp_clrt_queue(m->clrt), m->constant_force, m->external_force, 0, 0,
+                                          m->owned * 3 * (size_t)pp_clrt_real_size(m->clrt), 0, NULL, NULL);
+      if (status != CL_SUCCESS)
+        local = pp_error_raise(PP_ERR_OPENCL, __FILE__, __LINE__, __func__, "copying the constant forces: %s (%d)",
+                               pp_cl_error_name(status), (int)status);
+    }
+    PP_CALL(pp_comm_agree(m->comm, local, "mechanics contact removed"));
+    PP_CALL(evaluate(m));
+    return PP_OK;
+  }
+  const double safety = m->options.step_safety;
+  PP_CHECK(penalty_factor > 0 && penalty_factor <= 0.2 && safety * safety * (1 + penalty_factor) <= 1, PP_ERR_ARGUMENT,
+           "contact penalty factor %g with step safety %g: expected 0 < factor <= 0.2 and safety^2 (1 + factor) <= 1 "
+           "(else the penalty makes the explicit step unstable)", penalty_factor, safety);
   const size_t faces = pp_contact_face_count(contact);
   const int *face_element = pp_contact_face_elements(contact);
   double *stiffness = malloc((m->owned + 1) * sizeof *stiffness), *face_stiffness = malloc((faces + 1) * sizeof *face_stiffness);
@@ -558,7 +573,10 @@ pp_err pp_mechanics_set_external_force(pp_mechanics *m, const double *force)
   if (err == PP_OK && m->face_count == 0)
     err = pp_clrt_write_reals(m->clrt, m->external_force, force, m->owned * 3, "mechanics external forces");
   if (err == PP_OK) err = launch_pressure(m);
-  return pp_comm_agree(m->comm, err, "mechanics external forces");
+  PP_CALL(pp_comm_agree(m->comm, err, "mechanics external forces"));
+  /* the needles' forces on top again (they are part of the external forces) */
+  if (m->contact) PP_CALL(launch_contact(m));
+  return PP_OK;
 }
 
 void pp_mechanics_set_pressure(pp_mechanics *m, double pressure) { m->pressure = pressure; }

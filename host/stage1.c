@@ -16,8 +16,9 @@
 #include "reduce.h"
 #include "run_record.h"
 
-/* Penalty factor of the needle contact (pp_mechanics_set_contact: stable for step_safety <= 0.9). */
-static const double penalty_factor = 0.1;
+/* Penalty factor of the needle contact: 0.1, less where mechanics.step_safety leaves less room
+ * (pp_mechanics_set_contact: stable while safety^2 (1 + factor) <= 1). */
+static double penalty_factor(double safety) { return fmin(0.1, 0.5 * (1 / (safety * safety) - 1)); }
 enum { SAMPLES = 500 };
 
 typedef struct {
@@ -131,7 +132,7 @@ static pp_err place_needles(stage *st, double t)
 /* One row of the logs at the current state (info: the last step's). */
 static pp_err sample(stage *st, const pp_mechanics_step_info *info)
 {
-  PP_CALL(log_grow(&st->log));
+  PP_CALL(pp_runtime_agree(st->runtime, log_grow(&st->log), "stage-1 log"));
   const double t = info->time;
   pp_contact_energy energy;
   PP_CALL(pp_contact_energy_terms(st->contact, &energy));
@@ -231,7 +232,11 @@ static pp_err set_up(stage *st, const pp_config *config, pp_clrt *clrt, pp_halo 
   st->params = calloc(K * PP_NEEDLE_SHAPE_PARAMS, sizeof *st->params);
   st->velocity = calloc(K * 3, sizeof *st->velocity);
   st->friction = calloc(K, sizeof *st->friction);
-  PP_CHECK(st->params && st->velocity && st->friction, PP_ERR_MEMORY, "out of memory for the needles");
+  PP_CALL(pp_runtime_agree(st->runtime,
+                           st->params && st->velocity && st->friction
+                             ? PP_OK
+                             : pp_error_raise(PP_ERR_MEMORY, __FILE__, __LINE__, __func__, "out of memory for the needles"),
+                           "stage-1 needles"));
   pp_mechanics_options options;
   PP_CALL(pp_mechanics_options_from_config(config, &options));
   PP_CALL(pp_reduce_create(&st->reduce, clrt, st->runtime->comm));
@@ -239,7 +244,11 @@ static pp_err set_up(stage *st, const pp_config *config, pp_clrt *clrt, pp_halo 
   st->summary->added_mass = pp_mechanics_added_mass(st->mechanics);
   PP_CALL(pp_contact_create(&st->contact, mesh, clrt, st->reduce, st->runtime->comm, st->needle_count));
   PP_CALL(place_needles(st, 0));
-  PP_CALL(pp_mechanics_set_contact(st->mechanics, st->contact, penalty_factor));
+  const double factor = penalty_factor(options.step_safety);
+  PP_CHECK(factor >= 0.01, PP_ERR_CONFIG,
+           "mechanics.step_safety %g leaves no room for the needle contact's penalty stiffness (it needs "
+           "step_safety^2 (1 + 0.02) <= 1): use 0.99 or less", options.step_safety);
+  PP_CALL(pp_mechanics_set_contact(st->mechanics, st->contact, factor));
   pp_io_mesh view;
   PP_CALL(pp_mesh_io_view(mesh, &view));
   PP_CALL(pp_io_series_open(&st->series, st->runtime, output_dir, "mechanics", "s", &view));

@@ -20,6 +20,15 @@
 #ifndef NEEDLE_SHAPE_CL
 #define NEEDLE_SHAPE_CL
 
+#ifdef __OPENCL_VERSION__
+/* first in the contact program's text: no contraction into FMAs (the host's double arithmetic,
+ * the same bits on every device), and doubles enabled before they are used */
+#pragma OPENCL FP_CONTRACT OFF
+#if REAL_IS_DOUBLE
+#pragma OPENCL EXTENSION cl_khr_fp64 : enable
+#endif
+#endif
+
 #define NEEDLE_SHAPE_PARAMS 11
 
 /* Signed distance in the section plane from (rho, s) to the segment (a_rho, a_s)-(b_rho, b_s):
