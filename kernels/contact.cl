@@ -110,7 +110,9 @@ __kernel void needle_contact(const ulong owned, const int needle_count, const RE
 /* ---- the needle tips against the skin's surface faces -------------------------------------------
  * A sharp tip between nodes touches no node: the faces catch it. Each surface face (corners
  * counter-clockwise seen from outside, so (x1 - x0) x (x2 - x0) points out of the skin) is split
- * into the triangles (0, 1, 2) and (0, 2, 3). For needle i, C is the centre of its tip sphere
+ * both ways, into the triangles (0, 1, 2), (0, 2, 3) and (1, 2, 3), (1, 3, 0): a tip near a
+ * diagonal of a face bent into a tent falls outside both triangles of one split, not of both (with
+ * one split a tip on a face's centre lost its face and sank through). For needle i, C is the centre of its tip sphere
  * (the tip point plus R along the axis; the tip point itself for a sharp tip). C penetrates a
  * triangle when its projection lies inside it (barycentric weights >= 0) and its height h above
  * the triangle's plane is below R by p = R - h > 0, but by less than the triangle's longest edge
@@ -118,8 +120,8 @@ __kernel void needle_contact(const ulong owned, const int needle_count, const RE
  * is inside the needle (then the node pass holds it already; so a blunt or flat end, which its
  * nodes carry, gets no extra point force at its centre). */
 
-#define FACE_TRIANGLES 2
-__constant int face_triangle[FACE_TRIANGLES][3] = {{0, 1, 2}, {0, 2, 3}};
+#define FACE_TRIANGLES 4
+__constant int face_triangle[FACE_TRIANGLES][3] = {{0, 1, 2}, {0, 2, 3}, {1, 2, 3}, {1, 3, 0}};
 
 /* Penetration p (< 0: none) of C into triangle t of the face with current corners x[12]; its unit
  * outward normal n and the barycentric weights w of the projection. */

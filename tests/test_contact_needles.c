@@ -271,7 +271,7 @@ END_TEST
 
 /* ---- four needles ------------------------------------------------------------------------------ */
 
-enum { FOUR = 4, NEEDLE_VALUES = 7, ENERGY_VALUES = 4, BALANCE_VALUES = 4 };
+enum { FOUR = 4, NEEDLE_VALUES = 8, ENERGY_VALUES = 4, BALANCE_VALUES = 4 };
 static const double four_centre = 200e-6, four_offset = 80e-6; /* x0 = y0, s */
 static const double four_tip_radius = 20e-6, four_half_angle = 15 * M_PI / 180, four_shaft = 40e-6;
 
@@ -445,8 +445,10 @@ typedef struct {
 } needles_run;
 
 /* The four-needle block, also refined along its centre lines, from rest, damped (2e4 1/s, so the
- * damping term of the balance is compared too): needle 0 on the centre axis (x0, y0), where the 2-
- * and 4-rank partitions cut the block, the others at three of the four (x0 +- s, y0 +- s); each
+ * damping term of the balance is compared too): needle 0 sharp (tip radius 0.5 um) with its axis
+ * in the middle of the face at the centre (x0 + h/2, y0 + h/2, h = 16 um), where the 2- and 4-rank
+ * partitions cut the block, so that only the tip-against-face pass holds it (the face chosen over
+ * all ranks), the others at three of the four (x0 +- s, y0 +- s); each
  * descends at its own speed with its own sideways drift and friction coefficient (no symmetry left),
  * tip starting 1 um above the surface; SAME_BITS_STEPS automatic explicit steps, the needles at
  * their end-of-step position before each. */
@@ -455,7 +457,7 @@ static needles_run run_moving_needles(int rank, int size, MPI_Comm comm)
   needle_model md;
   four_needle_block(&md, rank, size, comm, 2e4, 1);
   /* needle 0 on the block's centre line, which the 2- and 4-rank partitions cut through */
-  const double axis[FOUR][2] = {{four_centre, four_centre},
+  const double axis[FOUR][2] = {{four_centre + 8 * um, four_centre + 8 * um},
                                 {four_centre + four_offset, four_centre - four_offset},
                                 {four_centre - four_offset, four_centre + four_offset},
                                 {four_centre + four_offset, four_centre + four_offset}};
@@ -473,8 +475,8 @@ static needles_run run_moving_needles(int rank, int size, MPI_Comm comm)
       velocity[3 * k + 1] = drift[k][1];
       velocity[3 * k + 2] = -descent[k];
       vertical_needle(axis[k][0] + drift[k][0] * t_next, axis[k][1] + drift[k][1] * t_next,
-                      1 * um - descent[k] * t_next, four_tip_radius, four_half_angle, four_shaft, 1e-3,
-                      params + k * PP_CONTACT_SHAPE_PARAMS);
+                      1 * um - descent[k] * t_next, k == 0 ? 0.5 * um : four_tip_radius, four_half_angle, four_shaft,
+                      1e-3, params + k * PP_CONTACT_SHAPE_PARAMS);
     }
     OK(pp_contact_set_needles(md.contact, params, velocity, mu));
     pp_mechanics_step_info info;
@@ -487,7 +489,7 @@ static needles_run run_moving_needles(int rank, int size, MPI_Comm comm)
       OK(pp_contact_needle(md.contact, k, &totals));
       const double needle[NEEDLE_VALUES] = {totals.axial_force, totals.normal_force, totals.friction_force,
                                             totals.force[0], totals.force[1], totals.force[2],
-                                            (double)totals.contact_nodes};
+                                            (double)totals.contact_nodes, totals.tip_force};
       memcpy(v + k * NEEDLE_VALUES, needle, sizeof needle);
     }
     pp_contact_energy energy;
@@ -543,8 +545,8 @@ START_TEST(test_moving_needles_same_bits)
            parallel.seconds, serial.seconds);
     for (int k = 0; k < FOUR; ++k) {
       const double *n = end + k * NEEDLE_VALUES;
-      printf("  needle %d: axial %a normal %a friction %a N, force (%a, %a, %a) N, %.0f contact nodes (axial %.6e N, "
-             "friction part %.3f)\n", k, n[0], n[1], n[2], n[3], n[4], n[5], n[6], n[0], n[2] / n[0]);
+      printf("  needle %d: axial %a normal %a friction %a tip %a N, force (%a, %a, %a) N, %.0f contact nodes (axial "
+             "%.6e N, friction part %.3f)\n", k, n[0], n[1], n[2], n[7], n[3], n[4], n[5], n[6], n[0], n[2] / n[0]);
     }
     const double *e = end + FOUR * NEEDLE_VALUES;
     printf("  penalty energy %a J, friction dissipated %a J (%.4e), needle work %a J (%.4e), deepest penetration %a m; "
@@ -556,8 +558,11 @@ START_TEST(test_moving_needles_same_bits)
   }
   ck_assert_msg(parallel.ranks_under_needle == runtime.size, "needle 0 is over %d of %d ranks' nodes",
                 parallel.ranks_under_needle, runtime.size);
-  /* the run did something: every needle in contact with friction working, energy dissipated */
-  for (int k = 0; k < FOUR; ++k) {
+  /* the run did something: the sharp needle 0 held by a face, the others in contact with friction
+     working, energy dissipated */
+  ck_assert_msg(end[0] > 0 && end[7] > 0 && end[7] == end[1], "needle 0: axial %.3e N, tip %.3e N, normal %.3e N", end[0],
+                end[7], end[1]);
+  for (int k = 1; k < FOUR; ++k) {
     const double *n = end + k * NEEDLE_VALUES;
     ck_assert_msg(n[0] > 0 && n[6] >= 1 && fabs(n[2]) > 0, "needle %d: axial %.3e N, %.0f nodes, friction %.3e N", k,
                   n[0], n[6], n[2]);
