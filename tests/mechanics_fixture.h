@@ -7,7 +7,9 @@
 #include <check.h>
 #include <math.h>
 #include <stdlib.h>
+#include <string.h>
 
+#include "contact.h"
 #include "distribute.h"
 #include "element.h"
 #include "halo.h"
@@ -91,6 +93,23 @@ static inline void pp_test_model_destroy(pp_test_model *md)
   pp_mechanics_destroy(md->mechanics);
   pp_reduce_destroy(md->reduce);
   pp_halo_destroy(md->halo);
+}
+
+/* Contact parameters (kernels/needle_shape.cl's layout) of a needle pointing down (axis +z from the
+ * tip towards the base), its lowest point at (x, y, z). */
+static inline void pp_test_vertical_needle(double x, double y, double z, double tip_radius, double half_angle,
+                                           double shaft_radius, double length, double *p)
+{
+  memset(p, 0, PP_CONTACT_SHAPE_PARAMS * sizeof *p);
+  p[0] = x;
+  p[1] = y;
+  p[2] = z;
+  p[5] = 1;
+  p[6] = tip_radius;
+  p[7] = sin(half_angle);
+  p[8] = cos(half_angle);
+  p[9] = shaft_radius;
+  p[10] = length;
 }
 
 /* Zeroed [owned nodes * components] doubles. */

@@ -48,19 +48,11 @@ typedef struct {
   pp_contact *contact;
 } contact_model;
 
-/* Needle parameters (kernels/needle_shape.cl's layout) for a needle on the z axis pointing down,
- * its lowest point at depth d below z = 0. */
+/* A needle on the z axis pointing down, its lowest point at depth d below z = 0. */
 static void vertical_needle(double d, double tip_radius, double half_angle, double shaft_radius, double length,
                             double p[PP_CONTACT_SHAPE_PARAMS])
 {
-  memset(p, 0, PP_CONTACT_SHAPE_PARAMS * sizeof *p);
-  p[2] = -d;
-  p[5] = 1;
-  p[6] = tip_radius;
-  p[7] = sin(half_angle);
-  p[8] = cos(half_angle);
-  p[9] = shaft_radius;
-  p[10] = length;
+  pp_test_vertical_needle(0, 0, -d, tip_radius, half_angle, shaft_radius, length, p);
 }
 
 static pp_material block_law(void)

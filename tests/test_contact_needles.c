@@ -30,23 +30,6 @@ static pp_material block_law(void)
   return law;
 }
 
-/* Parameters (kernels/needle_shape.cl's layout) of a needle pointing down (axis +z from the tip
- * towards the base), its lowest point at (x, y, z). */
-static void vertical_needle(double x, double y, double z, double tip_radius, double half_angle, double shaft_radius,
-                            double length, double *p)
-{
-  memset(p, 0, PP_CONTACT_SHAPE_PARAMS * sizeof *p);
-  p[0] = x;
-  p[1] = y;
-  p[2] = z;
-  p[5] = 1;
-  p[6] = tip_radius;
-  p[7] = sin(half_angle);
-  p[8] = cos(half_angle);
-  p[9] = shaft_radius;
-  p[10] = length;
-}
-
 static double sum_all(double value, MPI_Comm comm)
 {
   MPI_Allreduce(MPI_IN_PLACE, &value, 1, MPI_DOUBLE, MPI_SUM, comm);
@@ -148,7 +131,7 @@ START_TEST(test_coulomb_sliding)
   OK(pp_mechanics_set_contact(md.mechanics, contact, 0.1));
   double p[PP_CONTACT_SHAPE_PARAMS];
   const double x0 = L / 2, shaft = 3 * L;
-  vertical_needle(x0, L / 2, L - depth, 0, M_PI / 2, shaft, 10 * L, p);
+  pp_test_vertical_needle(x0, L / 2, L - depth, 0, M_PI / 2, shaft, 10 * L, p);
   OK(pp_contact_set_needles(contact, p, zero, &mu));
   pp_mechanics_relax_info relax;
   OK(pp_mechanics_relax(md.mechanics, 1e-7, 200000, &relax));
@@ -183,7 +166,7 @@ START_TEST(test_coulomb_sliding)
   top_face face = top_face_state(&mesh, md.mechanics, speed, u, v);
   while (moved < travel) {
     const double step = pp_mechanics_automatic_step(md.mechanics);
-    vertical_needle(x0 + moved + speed * step, L / 2, L - depth, 0, M_PI / 2, shaft, 10 * L, p);
+    pp_test_vertical_needle(x0 + moved + speed * step, L / 2, L - depth, 0, M_PI / 2, shaft, 10 * L, p);
     OK(pp_contact_set_needles(contact, p, velocity, &mu));
     pp_mechanics_step_info info;
     memcpy(u_before, u, owned3 * sizeof *u);
@@ -354,7 +337,7 @@ START_TEST(test_four_needles_symmetric)
   const double depth = 12 * um, zero[3 * FOUR] = {0}, mu[FOUR] = {0.3, 0.3, 0.3, 0.3};
   double params[FOUR * PP_CONTACT_SHAPE_PARAMS];
   for (int k = 0; k < FOUR; ++k)
-    vertical_needle(needle_axis(k, 0), needle_axis(k, 1), -depth, four_tip_radius, four_half_angle, four_shaft,
+    pp_test_vertical_needle(needle_axis(k, 0), needle_axis(k, 1), -depth, four_tip_radius, four_half_angle, four_shaft,
                     1e-3, params + k * PP_CONTACT_SHAPE_PARAMS);
   OK(pp_contact_set_needles(md.contact, params, zero, mu));
   const double start = MPI_Wtime();
@@ -474,7 +457,7 @@ static needles_run run_moving_needles(int rank, int size, MPI_Comm comm)
       velocity[3 * k] = drift[k][0];
       velocity[3 * k + 1] = drift[k][1];
       velocity[3 * k + 2] = -descent[k];
-      vertical_needle(axis[k][0] + drift[k][0] * t_next, axis[k][1] + drift[k][1] * t_next,
+      pp_test_vertical_needle(axis[k][0] + drift[k][0] * t_next, axis[k][1] + drift[k][1] * t_next,
                       1 * um - descent[k] * t_next, k == 0 ? 0.5 * um : four_tip_radius, four_half_angle, four_shaft,
                       1e-3, params + k * PP_CONTACT_SHAPE_PARAMS);
     }
