@@ -175,6 +175,11 @@ static const pp_key_spec key_table[] = {
    "covers the phase's travel D (host/needle.h)."},
   {"needle.dwell", PP_KEY_REAL, "s", "us", "0 us", 0, 0.1, NULL,
    "Time the needle rests at full depth between insertion and withdrawal."},
+  {"needle.stagger", PP_KEY_REAL, "s", "us", "0 us", 0, 0.1, NULL,
+   "Delay between the starts of successive rows of needles along y (the mesh.refine_y order): the row at "
+   "refine_y[j] starts its stroke j x stagger after the first, as a roller's turning drum brings one row "
+   "after another into the skin; 0 starts every needle at once (a pen's stamp). The run lasts until the "
+   "last needle's stroke ends (or mechanics.end_time)."},
   {"needle.withdrawal_speed", PP_KEY_REAL, "m/s", "m/s", "0 m/s", 0, 2, NULL,
    "Tip speed while the needle withdraws to its start (the peak speed with half_sine); 0 means "
    "needle.insertion_speed."},

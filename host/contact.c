@@ -13,6 +13,8 @@
 #include "runtime.h"
 
 enum { LOCAL_SIZE = 64, TERMS = 8, MOTION = 4, RATES = 3, PAD = 16 };
+/* per needle from face_tip_forces: the force on the needle (3), penetration, penalty energy */
+enum { TIP_VALUES = 5 };
 
 struct pp_contact {
   pp_clrt *clrt;
@@ -24,14 +26,19 @@ struct pp_contact {
   cl_mem reference, stiffness, params, motion, force, terms, rates, penetration, ones;
   cl_mem *needle_terms; /* [needles]: sub-buffers of terms, one needle's block each */
   double penalty_energy, friction_dissipated, needle_work;
+  double start_penalty, start_friction, start_work; /* at the last step's start */
   /* the tips against the surface faces (kernels/contact.cl) */
   pp_face_set faces;
   cl_kernel candidates_kernel, tip_kernel, gather_kernel;
   cl_mem face_reference, face_nodes, face_offsets, face_entries, face_candidates, face_force, face_owned, chosen,
     face_stiffness, tip_force;
   double *candidates; /* host [faces * needles] */
-  int *chosen_host;   /* [needles] */
-  double *tip;        /* [needles * 5]: force on the needle (3), penetration, penalty energy (global) */
+  int *chosen_host;   /* [needles]: the local face each tip presses, -1 none (or not here) */
+  long long *choice, *previous_choice; /* [needles]: 2 key + held (held: the node pass holds the face,
+                                          no tip force), LLONG_MAX for none; global */
+  double *tip;        /* [needles * TIP_VALUES], global */
+  double *tip_before; /* the previous evaluation's */
+  long long handoffs, start_handoffs; /* tip hand-offs so far, and at the last step's start */
   double *params_host, *velocity_host; /* the needles as last set */
 };
 
@@ -89,11 +96,15 @@ static pp_err set_up_faces(pp_contact *c, const pp_mesh *mesh)
   const size_t F = c->faces.count;
   c->candidates = malloc((F * K + 1) * sizeof *c->candidates);
   c->chosen_host = malloc((K + 1) * sizeof *c->chosen_host);
-  c->tip = calloc(K * 5 + 1, sizeof *c->tip);
+  c->choice = malloc((K + 1) * sizeof *c->choice);
+  c->previous_choice = malloc((K + 1) * sizeof *c->previous_choice);
+  c->tip = calloc(K * TIP_VALUES + 1, sizeof *c->tip);
+  c->tip_before = calloc(K * TIP_VALUES + 1, sizeof *c->tip_before);
   c->params_host = calloc(K * PP_CONTACT_SHAPE_PARAMS + 1, sizeof *c->params_host);
   c->velocity_host = calloc(K * 3 + 1, sizeof *c->velocity_host);
   int *owned = malloc((F + 1) * sizeof *owned);
-  if (!(c->candidates && c->chosen_host && c->tip && c->params_host && c->velocity_host && owned)) {
+  if (!(c->candidates && c->chosen_host && c->choice && c->previous_choice && c->tip &&
+        c->tip_before && c->params_host && c->velocity_host && owned)) {
     free(owned);
     PP_RAISE(PP_ERR_MEMORY, "out of memory for the contact faces");
   }
@@ -107,7 +118,11 @@ static pp_err set_up_faces(pp_contact *c, const pp_mesh *mesh)
   if (err == PP_OK) err = buffer(c, F * sizeof(int), "contact face owners", &c->face_owned);
   if (err == PP_OK) err = buffer(c, K * sizeof(int), "contact chosen faces", &c->chosen);
   if (err == PP_OK) err = buffer(c, F * rs, "contact face stiffness", &c->face_stiffness);
-  if (err == PP_OK) err = buffer(c, K * 5 * rs, "contact tip forces", &c->tip_force);
+  if (err == PP_OK) err = buffer(c, K * TIP_VALUES * rs, "contact tip forces", &c->tip_force);
+  for (size_t i = 0; i < K; ++i) {
+    c->chosen_host[i] = -1;
+    c->choice[i] = c->previous_choice[i] = LLONG_MAX;
+  }
   if (err == PP_OK) err = pp_clrt_write_reals(c->clrt, c->face_reference, c->faces.reference, F * 12, "contact face corners");
   if (err == PP_OK && F) err = pp_clrt_write(c->clrt, c->face_nodes, 0, F * 4 * sizeof(int), c->faces.nodes, "contact face nodes");
   if (err == PP_OK)
@@ -166,6 +181,11 @@ static pp_err set_up(pp_contact *c, const pp_mesh *mesh)
   memset(host, 0, (K * MOTION + 1) * sizeof *host);
   if (err == PP_OK) err = pp_clrt_write_reals(c->clrt, c->motion, host, K * MOTION, "needle motion");
   free(host);
+  /* zero terms: the first evaluation's "force before" for the needle work's trapezoidal rule */
+  double *zero = calloc(K * c->stride + 1, sizeof *zero);
+  if (err == PP_OK && !zero) err = pp_error_raise(PP_ERR_MEMORY, __FILE__, __LINE__, __func__, "out of memory");
+  if (err == PP_OK) err = pp_clrt_write_reals(c->clrt, c->terms, zero, K * c->stride, "contact terms per needle");
+  free(zero);
   if (err == PP_OK) err = set_up_faces(c, mesh);
   return err;
 }
@@ -212,7 +232,10 @@ void pp_contact_destroy(pp_contact *c)
   pp_face_set_free(&c->faces);
   free(c->candidates);
   free(c->chosen_host);
+  free(c->choice);
+  free(c->previous_choice);
   free(c->tip);
+  free(c->tip_before);
   free(c->params_host);
   free(c->velocity_host);
   free(c);
@@ -243,8 +266,20 @@ static pp_err set_args(cl_kernel kernel, const char *name, int count, const size
   return PP_OK;
 }
 
-/* Which face each needle's tip presses: the deepest penetration over all ranks' faces, ties to the
- * smallest (global element, face) key, so every rank makes the same choice. */
+static long long fmin_ll(long long a, long long b) { return a < b ? a : b; }
+
+/* A face's penetration from its candidate value (kernels/contact.cl: -1 none, -2 - p held by the
+ * node pass); INFINITY for none. */
+static double candidate_depth(double candidate)
+{
+  return candidate > 0 ? candidate : candidate <= -2 ? -2 - candidate : INFINITY;
+}
+
+/* Which face each needle's tip presses: the least penetrated over all ranks' faces (the skin's
+ * surface nearest the tip, as a closest-point projection would choose; the deepest one jumped to a
+ * steep triangle of a dented face 10 times deeper, a force spike that put 40 % more energy into the
+ * skin than the needle had done: the contact energy balance found it), ties to the smallest (global
+ * element, face) key, so every rank makes the same choice; none when the node pass holds that face. */
 static pp_err choose_faces(pp_contact *c)
 {
   const size_t F = c->faces.count, K = (size_t)c->needles;
@@ -252,33 +287,30 @@ static pp_err choose_faces(pp_contact *c)
                    : PP_OK;
   PP_CALL(pp_comm_agree(c->comm, local, "reading the contact face candidates"));
   double depth[64], *best = K <= 64 ? depth : malloc(K * sizeof *best);
-  long long keys[64], *key = K <= 64 ? keys : malloc(K * sizeof *key);
-  local = best && key ? PP_OK : pp_error_raise(PP_ERR_MEMORY, __FILE__, __LINE__, __func__, "out of memory");
-  local = pp_comm_agree(c->comm, local, "contact face choice");
-  if (local != PP_OK) {
-    if (best && best != depth) free(best);
-    if (key && key != keys) free(key);
-    return local;
-  }
+  PP_CALL(pp_comm_agree(c->comm, best ? PP_OK : pp_error_raise(PP_ERR_MEMORY, __FILE__, __LINE__, __func__, "out of memory"),
+                        "contact face choice"));
   for (size_t i = 0; i < K; ++i) {
-    best[i] = -1;
-    for (size_t f = 0; f < F; ++f) best[i] = fmax(best[i], c->candidates[f * K + i]);
+    best[i] = INFINITY;
+    for (size_t f = 0; f < F; ++f) best[i] = fmin(best[i], candidate_depth(c->candidates[f * K + i]));
   }
-  MPI_Allreduce(MPI_IN_PLACE, best, (int)K, MPI_DOUBLE, MPI_MAX, c->comm);
+  MPI_Allreduce(MPI_IN_PLACE, best, (int)K, MPI_DOUBLE, MPI_MIN, c->comm);
+  /* 2 key + held: the same face is held or not on every rank that has it (the same corners) */
+  memcpy(c->previous_choice, c->choice, K * sizeof *c->choice);
   for (size_t i = 0; i < K; ++i) {
-    key[i] = LLONG_MAX;
-    if (best[i] > 0)
+    c->choice[i] = LLONG_MAX;
+    if (best[i] < INFINITY)
       for (size_t f = 0; f < F; ++f)
-        if (c->candidates[f * K + i] == best[i] && c->faces.key[f] < key[i]) key[i] = c->faces.key[f];
+        if (candidate_depth(c->candidates[f * K + i]) == best[i])
+          c->choice[i] = fmin_ll(c->choice[i], 2 * c->faces.key[f] + (c->candidates[f * K + i] <= -2));
   }
-  MPI_Allreduce(MPI_IN_PLACE, key, (int)K, MPI_LONG_LONG, MPI_MIN, c->comm);
+  MPI_Allreduce(MPI_IN_PLACE, c->choice, (int)K, MPI_LONG_LONG, MPI_MIN, c->comm);
   for (size_t i = 0; i < K; ++i) {
     c->chosen_host[i] = -1;
-    for (size_t f = 0; f < F && key[i] != LLONG_MAX; ++f)
-      if (c->faces.key[f] == key[i]) c->chosen_host[i] = (int)f;
+    const int held = c->choice[i] != LLONG_MAX && c->choice[i] % 2;
+    for (size_t f = 0; f < F && c->choice[i] != LLONG_MAX && !held; ++f)
+      if (2 * c->faces.key[f] == c->choice[i]) c->chosen_host[i] = (int)f;
   }
   if (best != depth) free(best);
-  if (key != keys) free(key);
   return PP_OK;
 }
 
@@ -312,17 +344,24 @@ static pp_err tip_forces(pp_contact *c, cl_mem displacement, double dt, int accu
     if (local == PP_OK) local = set_args(c->gather_kernel, "gather_face_forces", 5, gather_sizes, gather_values);
     if (local == PP_OK)
       local = pp_clrt_launch(c->clrt, c->gather_kernel, "contact gather_face_forces", c->owned, LOCAL_SIZE);
-    if (local == PP_OK) local = pp_clrt_read_reals(c->clrt, c->tip_force, c->tip, K * 5, "contact tip forces");
+    if (local == PP_OK) local = pp_clrt_read_reals(c->clrt, c->tip_force, c->tip, K * TIP_VALUES, "contact tip forces");
   }
-  if (!F) memset(c->tip, 0, K * 5 * sizeof *c->tip);
+  if (!F) memset(c->tip, 0, K * TIP_VALUES * sizeof *c->tip);
   PP_CALL(pp_comm_agree(c->comm, local, "contact tip forces"));
-  /* one rank (the chosen face element's owner) holds each needle's values: the sum is exact */
-  MPI_Allreduce(MPI_IN_PLACE, c->tip, (int)(K * 5), MPI_DOUBLE, MPI_SUM, c->comm);
+  /* one rank (the face element's owner) holds each value, the others add zeros: the sum is exact */
+  MPI_Allreduce(MPI_IN_PLACE, c->tip, (int)(K * TIP_VALUES), MPI_DOUBLE, MPI_SUM, c->comm);
   for (size_t i = 0; i < K; ++i) {
-    c->penalty_energy += c->tip[i * 5 + 4];
-    if (accumulate) /* the needle pushes the face with -F: its power -F . V */
-      for (int d = 0; d < 3; ++d) c->needle_work -= c->tip[i * 5 + d] * c->velocity_host[i * 3 + d] * dt;
+    const double *tip = c->tip + i * TIP_VALUES, *before = c->tip_before + i * TIP_VALUES;
+    c->penalty_energy += tip[4];
+    if (!accumulate) continue;
+    /* the needle pushes the face with -F: its work, trapezoidal as the nodes' */
+    for (int d = 0; d < 3; ++d) c->needle_work -= (before[d] + tip[d]) / 2 * c->velocity_host[i * 3 + d] * dt;
+    /* A hand-off: the tip went from one spring (a face, or none while the node pass holds its
+       face) to another, and the energy of the springs may jump without work (a first touch, from
+       no face, is a spring growing from zero). */
+    c->handoffs += c->previous_choice[i] != LLONG_MAX && c->previous_choice[i] != c->choice[i];
   }
+  memcpy(c->tip_before, c->tip, K * TIP_VALUES * sizeof *c->tip);
   return PP_OK;
 }
 
@@ -369,6 +408,12 @@ pp_err pp_contact_evaluate(pp_contact *c, const pp_contact_state *state, double 
   PP_CALL(pp_comm_agree(c->comm, err, "needle contact"));
   double sums[RATES];
   PP_CALL(pp_reduce_dots(c->reduce, c->rates, c->ones, c->owned, RATES, sums));
+  if (accumulate) {
+    c->start_penalty = c->penalty_energy;
+    c->start_friction = c->friction_dissipated;
+    c->start_work = c->needle_work;
+    c->start_handoffs = c->handoffs;
+  }
   c->penalty_energy = sums[0];
   if (accumulate) {
     c->friction_dissipated += sums[1] * dt;
@@ -392,7 +437,7 @@ pp_err pp_contact_needle(pp_contact *c, int needle, pp_contact_needle_totals *t)
   t->mean_penetration = sums[5] > 0 ? sums[6] / sums[5] : 0;
   t->penalty_energy = sums[7];
   /* the tip against its face: normal force only */
-  const double *tip = c->tip + 5 * needle, *axis = c->params_host + (size_t)needle * PP_CONTACT_SHAPE_PARAMS + 3;
+  const double *tip = c->tip + TIP_VALUES * needle, *axis = c->params_host + (size_t)needle * PP_CONTACT_SHAPE_PARAMS + 3;
   for (int d = 0; d < 3; ++d) {
     t->force[d] += tip[d];
     t->tip_force += tip[d] * axis[d];
@@ -404,11 +449,22 @@ pp_err pp_contact_needle(pp_contact *c, int needle, pp_contact_needle_totals *t)
   return PP_OK;
 }
 
-pp_err pp_contact_energy_terms(pp_contact *c, pp_contact_energy *e)
+void pp_contact_work_terms(const pp_contact *c, pp_contact_energy *e)
 {
+  memset(e, 0, sizeof *e);
   e->penalty_energy = c->penalty_energy;
   e->friction_dissipated = c->friction_dissipated;
   e->needle_work = c->needle_work;
+  e->start_penalty_energy = c->start_penalty;
+  e->start_friction_dissipated = c->start_friction;
+  e->start_needle_work = c->start_work;
+  e->handoffs = c->handoffs;
+  e->start_handoffs = c->start_handoffs;
+}
+
+pp_err pp_contact_energy_terms(pp_contact *c, pp_contact_energy *e)
+{
+  pp_contact_work_terms(c, e);
   PP_CALL(pp_reduce_max(c->reduce, c->penetration, c->owned, &e->max_penetration));
   return PP_OK;
 }

@@ -9,7 +9,7 @@
  *
  * Two passes. Nodes: every owned node inside a needle is pushed out (and takes friction). Tips: a
  * sharp tip between nodes touches no node, so each needle's tip is also pressed against the one
- * surface face it penetrates deepest (chosen over all ranks: the deepest, ties to the smallest
+ * surface face it penetrates least (the nearest surface; chosen over all ranks, ties to the smallest
  * global (element, face) key), a penalty on the tip sphere's centre against the face's plane,
  * spread to its corners by the projection's barycentric weights (normal force only), unless a
  * corner of that face is inside the needle (the node pass holds it). A tip that has gone deeper
@@ -50,9 +50,27 @@ typedef struct {
 typedef struct {
   double penalty_energy;      /* J, at the current state */
   double friction_dissipated; /* J, accumulated over steps: |f_t| |v_slip| dt (>= 0) */
-  double needle_work;         /* J, accumulated over steps: the needles' work on the skin, f . v_needle dt */
+  double needle_work;         /* J, accumulated over steps: the needles' work on the skin, (f_before + f_now) / 2
+                                 . v_needle dt (the trapezoidal rule of the skin's external work) */
   double max_penetration;     /* m, deepest node inside any needle now */
+  /* The first three at the START of the last step (the time of pp_mechanics_step_info's energy
+   * balance, t^n): there, with no other external force, needle work = the skin's external work +
+   * penalty energy + friction heat, up to the time discretisation of the heat (pp_contact_closure). */
+  double start_penalty_energy, start_friction_dissipated, start_needle_work;
+  /* Tip hand-offs so far (all needles), and at the step's start: a tip went from one spring to
+   * another (a face, or none while the node pass holds its face; the two passes are separate
+   * penalties), where the springs' energy may jump without work. Between hand-offs the balance
+   * below closes to the time discretisation; at one it changes by what the switch made or lost. */
+  long long handoffs, start_handoffs;
 } pp_contact_energy;
+
+/* The needles' side of the energy balance at a step's start (J): needle work - skin_work - penalty
+ * energy - friction heat, skin_work the external work of that step's balance when the needles are
+ * the only external load. */
+static inline double pp_contact_closure(const pp_contact_energy *e, double skin_work)
+{
+  return e->start_needle_work - skin_work - e->start_penalty_energy - e->start_friction_dissipated;
+}
 
 /* needle_count rigid needles for the mesh's owned nodes; no needle touches anything until
  * pp_contact_set_needles. */
@@ -93,5 +111,7 @@ cl_mem pp_contact_force_buffer(const pp_contact *contact);
 /* The last evaluation's totals of one needle, and the energy terms. */
 pp_err pp_contact_needle(pp_contact *contact, int needle, pp_contact_needle_totals *totals);
 pp_err pp_contact_energy_terms(pp_contact *contact, pp_contact_energy *energy);
+/* The same without max_penetration (left 0): host values only, not collective, free every step. */
+void pp_contact_work_terms(const pp_contact *contact, pp_contact_energy *energy);
 
 #endif

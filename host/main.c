@@ -230,12 +230,15 @@ static pp_err describe_mesh(const pp_config *config)
   pp_mechanics_options mechanics;
   pp_err err = pp_mechanics_options_from_config(config, &mechanics);
   if (err == PP_OK) {
-    /* stage 1's simulated time: the needle stroke, or mechanics.end_time if that comes first */
-    pp_needle_trajectory stroke;
-    err = pp_needle_trajectory_from_config(config, 0, 0, &stroke);
+    /* stage 1's simulated time: the last needle's stroke, or mechanics.end_time if that comes first */
+    pp_needle *needles = NULL;
+    int needle_count = 0;
+    err = pp_needles_from_config(config, &needles, &needle_count);
+    double stroke_end = 0;
+    for (int k = 0; k < needle_count; ++k) stroke_end = fmax(stroke_end, pp_needle_end_time(&needles[k].trajectory));
+    free(needles);
     if (err == PP_OK)
-      pp_mechanics_print_plan(&plan, &mechanics,
-                              fmin(pp_needle_end_time(&stroke), pp_config_real(config, "mechanics.end_time")), "#   ",
+      pp_mechanics_print_plan(&plan, &mechanics, fmin(stroke_end, pp_config_real(config, "mechanics.end_time")), "#   ",
                               stdout);
   }
   pp_mesh_free(&plan);

@@ -184,6 +184,8 @@ pp_err pp_needle_trajectory_check(const pp_needle_trajectory *trajectory)
            "needle trajectory: insertion_speed %g m/s and withdrawal_speed %g m/s, expected both positive",
            trajectory->insertion_speed, trajectory->withdrawal_speed);
   PP_CHECK(trajectory->dwell >= 0, PP_ERR_ARGUMENT, "needle trajectory: dwell %g s, expected >= 0", trajectory->dwell);
+  PP_CHECK(trajectory->start_time >= 0 && isfinite(trajectory->start_time), PP_ERR_ARGUMENT,
+           "needle trajectory: start time %g s, expected >= 0", trajectory->start_time);
   PP_CHECK(trajectory->speed_profile == PP_NEEDLE_SPEED_CONSTANT ||
                trajectory->speed_profile == PP_NEEDLE_SPEED_HALF_SINE,
            PP_ERR_ARGUMENT, "needle trajectory: unknown speed profile %d", (int)trajectory->speed_profile);
@@ -222,12 +224,13 @@ double pp_needle_insertion_time(const pp_needle_trajectory *trajectory)
 double pp_needle_end_time(const pp_needle_trajectory *trajectory)
 {
   const double stroke = pp_needle_stroke_length(trajectory);
-  return phase_duration(trajectory->speed_profile, stroke, trajectory->insertion_speed) + trajectory->dwell +
-         phase_duration(trajectory->speed_profile, stroke, trajectory->withdrawal_speed);
+  return trajectory->start_time + phase_duration(trajectory->speed_profile, stroke, trajectory->insertion_speed) +
+         trajectory->dwell + phase_duration(trajectory->speed_profile, stroke, trajectory->withdrawal_speed);
 }
 
 double pp_needle_travel(const pp_needle_trajectory *trajectory, double t, double *velocity)
 {
+  t -= trajectory->start_time;
   const pp_needle_speed_profile profile = trajectory->speed_profile;
   const double stroke = pp_needle_stroke_length(trajectory);
   const double insertion = phase_duration(profile, stroke, trajectory->insertion_speed);
@@ -347,6 +350,7 @@ pp_err pp_needles_from_config(const pp_config *config, pp_needle **needles, int 
       pp_needle *needle = &created[(size_t)i * (size_t)ny + (size_t)j];
       needle->shape = shape;
       pp_err err = pp_needle_trajectory_from_config(config, xs[i], ys[j], &needle->trajectory);
+      needle->trajectory.start_time = j * pp_config_real(config, "needle.stagger");
       if (err != PP_OK) {
         free(created);
         PP_CALL(err);

@@ -49,6 +49,7 @@ typedef struct {
   double dwell;            /* s, at rest at full depth (>= 0) */
   double withdrawal_speed; /* m/s (> 0), as insertion_speed */
   pp_needle_speed_profile speed_profile;
+  double start_time;       /* s (>= 0): the needle waits at its approach position until then */
 } pp_needle_trajectory;
 
 typedef struct {
@@ -95,11 +96,12 @@ pp_err pp_needle_trajectory_check(const pp_needle_trajectory *trajectory);
 
 /* D: the travel of insertion, (approach_gap + insertion_depth) / (-direction[2]). */
 double pp_needle_stroke_length(const pp_needle_trajectory *trajectory);
-/* Durations: T_in, and T_end = T_in + dwell + T_out (s). */
+/* T_in, the insertion's duration, and T_end = start_time + T_in + dwell + T_out, when the stroke
+ * ends (s). */
 double pp_needle_insertion_time(const pp_needle_trajectory *trajectory);
 double pp_needle_end_time(const pp_needle_trajectory *trajectory);
 
-/* The tip's travel s(t) along the direction (m, 0 at t <= 0 and at t >= T_end) and, when
+/* The tip's travel s(t) along the direction (m, 0 at t <= start_time and at t >= T_end) and, when
  * velocity is not NULL, ds/dt (m/s; negative while withdrawing, 0 at rest). */
 double pp_needle_travel(const pp_needle_trajectory *trajectory, double t, double *velocity);
 /* Depth of the tip below the undeformed surface (m; negative while above it): s(t) (-d_z) - gap. */

@@ -28,6 +28,8 @@ typedef struct {
 typedef struct {
   long long step;
   double time, dt, kinetic, stored, work, dissipated, closure, ratio, penalty, friction, needle_work, penetration;
+  double contact_balance;
+  long long handoffs;
 } energy_row;
 
 typedef struct {
@@ -74,13 +76,13 @@ static pp_err write_energy_csv(FILE *out, const void *context)
 {
   const logbook *log = context;
   fputs("step,time_s,dt_s,kinetic_J,stored_J,external_work_J,damping_dissipated_J,closure_J,kinetic_to_stored,"
-        "penalty_energy_J,friction_dissipated_J,needle_work_J,max_penetration_m\n",
+        "penalty_energy_J,friction_dissipated_J,needle_work_J,max_penetration_m,contact_balance_J,tip_handoffs\n",
         out);
   for (size_t i = 0; i < log->count; ++i) {
     const energy_row *r = &log->energy[i];
-    fprintf(out, "%lld,%.17g,%.9g,%.17g,%.17g,%.17g,%.17g,%.9g,%.6g,%.17g,%.17g,%.17g,%.9g\n", r->step, r->time, r->dt,
-            r->kinetic, r->stored, r->work, r->dissipated, r->closure, r->ratio, r->penalty, r->friction,
-            r->needle_work, r->penetration);
+    fprintf(out, "%lld,%.17g,%.9g,%.17g,%.17g,%.17g,%.17g,%.9g,%.6g,%.17g,%.17g,%.17g,%.9g,%.9g,%lld\n", r->step, r->time,
+            r->dt, r->kinetic, r->stored, r->work, r->dissipated, r->closure, r->ratio, r->penalty, r->friction,
+            r->needle_work, r->penetration, r->contact_balance, r->handoffs);
   }
   return ferror(out) ? pp_error_raise(PP_ERR_IO, __FILE__, __LINE__, __func__, "write error") : PP_OK;
 }
@@ -116,6 +118,9 @@ typedef struct {
   logbook log;
   pp_stage1_summary *summary;
   double largest_work, largest_closure;
+  double contact_balance;      /* pp_contact_closure after the last step */
+  long long balance_handoffs;  /* start_handoffs there */
+  double smooth_drift, handoff_drift; /* J, sums of |its change| (stage1.h) */
 } stage;
 
 /* Every needle where it is at time t. */
@@ -153,7 +158,8 @@ static pp_err sample(stage *st, const pp_mechanics_step_info *info)
   energy_row *e = &st->log.energy[st->log.count];
   *e = (energy_row){info->step,         t,           info->dt, info->kinetic, info->stored, info->external_work,
                     info->dissipated,   info->closure, info->kinetic_ratio, energy.penalty_energy,
-                    energy.friction_dissipated, energy.needle_work, energy.max_penetration};
+                    energy.friction_dissipated, energy.needle_work, energy.max_penetration,
+                    st->contact_balance, energy.start_handoffs};
   st->log.count += 1;
   st->largest_work = fmax(st->largest_work, fabs(info->external_work));
   st->largest_closure = fmax(st->largest_closure, fabs(info->closure));
@@ -196,6 +202,17 @@ static pp_err run_steps(stage *st, const double *times, int time_count, double e
     PP_CALL(place_needles(st, t_next));
     PP_CALL(pp_mechanics_step(st->mechanics, t_next - t, &info));
     t = t_next;
+    /* the needles' side of the balance, at the step's start like the skin's (the needles are the
+       only external load here) */
+    pp_contact_energy work;
+    pp_contact_work_terms(st->contact, &work);
+    const double balance = pp_contact_closure(&work, info.external_work);
+    if (work.start_handoffs == st->balance_handoffs)
+      st->smooth_drift += fabs(balance - st->contact_balance);
+    else
+      st->handoff_drift += fabs(balance - st->contact_balance);
+    st->contact_balance = balance;
+    st->balance_handoffs = work.start_handoffs;
     info.time = t; /* the exact landing time, not t + dt rounded */
     st->summary->steps += 1;
     st->summary->smallest_step = st->summary->steps == 1 ? info.dt : fmin(st->summary->smallest_step, info.dt);
@@ -211,6 +228,13 @@ static pp_err run_steps(stage *st, const double *times, int time_count, double e
     }
   }
   st->summary->wall_seconds = MPI_Wtime() - start;
+  pp_contact_energy work;
+  pp_contact_work_terms(st->contact, &work);
+  st->summary->handoffs = work.handoffs;
+  if (work.needle_work > 0) {
+    st->summary->contact_drift = st->smooth_drift / work.needle_work;
+    st->summary->handoff_drift = st->handoff_drift / work.needle_work;
+  }
   st->summary->worst_closure = st->largest_work > 0 ? st->largest_closure / st->largest_work : 0;
   st->summary->end_time = t;
   st->summary->work = info.external_work;
@@ -290,10 +314,10 @@ pp_err pp_stage1_run(const pp_config *config, pp_runtime *runtime, pp_clrt *clrt
   PP_CALL(err);
   pp_log(PP_LOG_INFO,
          "stage 1 done: %lld steps to t = %.4g us in %.3g s (%.3g M element-steps/s); worst energy closure %.2e of the "
-         "work; peak needle force %.4g mN; deepest penetration %.3g um; series %s/mechanics.xdmf, forces in "
+         "work; needles' balance drift %.2e of their work (%lld tip hand-offs: %.2e more); peak needle force %.4g mN; deepest penetration %.3g um; series %s/mechanics.xdmf, forces in "
          "needle_*.csv, energies in mechanics_energy.csv",
          summary->steps, summary->end_time * 1e6, summary->wall_seconds, summary->element_steps_per_second * 1e-6,
-         summary->worst_closure, summary->peak_force * 1e3, summary->max_penetration * 1e6, output_dir);
+         summary->worst_closure, summary->contact_drift, summary->handoffs, summary->handoff_drift, summary->peak_force * 1e3, summary->max_penetration * 1e6, output_dir);
   return PP_OK;
 }
 
@@ -303,9 +327,10 @@ void pp_stage1_summary_json(const pp_stage1_summary *s, char *text, size_t size)
            "{\"needles\": %d, \"steps\": %lld, \"end_time_s\": %.9g, \"smallest_step_s\": %.6g, \"largest_step_s\": %.6g, "
            "\"external_work_J\": %.9g, \"worst_energy_closure\": %.3e, \"final_kinetic_to_stored\": %.4g, "
            "\"peak_needle_force_N\": %.9g, \"final_tip_depth_m\": %.9g, \"max_penetration_m\": %.6g, "
-           "\"friction_dissipated_J\": %.9g, \"needle_work_J\": %.9g, \"added_mass_kg\": %.6g, \"outputs\": %lld, "
+           "\"friction_dissipated_J\": %.9g, \"needle_work_J\": %.9g, \"contact_balance_drift\": %.3e, "
+           "\"tip_handoff_drift\": %.3e, \"tip_handoffs\": %lld, \"added_mass_kg\": %.6g, \"outputs\": %lld, "
            "\"wall_seconds\": %.4g, \"element_steps_per_second\": %.4g}",
            s->needles, s->steps, s->end_time, s->smallest_step, s->largest_step, s->work, s->worst_closure,
            s->final_kinetic_ratio, s->peak_force, s->final_tip_depth, s->max_penetration, s->friction_dissipated,
-           s->needle_work, s->added_mass, s->outputs, s->wall_seconds, s->element_steps_per_second);
+           s->needle_work, s->contact_drift, s->handoff_drift, s->handoffs, s->added_mass, s->outputs, s->wall_seconds, s->element_steps_per_second);
 }

@@ -21,7 +21,9 @@
  *   DIR/mechanics_energy.csv             at the same samples: the energy balance (kinetic, stored,
  *                                        external work, damping, closure, kinetic/stored) and the
  *                                        contact terms (penalty energy, friction dissipated, the
- *                                        needles' work, deepest penetration)
+ *                                        needles' work, deepest penetration), the needles' side of
+ *                                        the balance (needle work - the skin's external work -
+ *                                        penalty energy - friction heat) and the tip hand-offs so far
  * and a summary for the run record and the log. The closure is logged at every output time.
  *
  * COLLECTIVE over the runtime's communicator. */
@@ -50,6 +52,11 @@ typedef struct {
   double max_penetration;      /* m, deepest node inside a needle at any sample */
   double friction_dissipated;  /* J */
   double needle_work;          /* J, the needles' work on the skin */
+  /* the needles' energy balance (pp_contact_closure), every step: the sum of |its change| over the
+     steps without a tip hand-off (the time discretisation) and over those with one (what the
+     switches between the tip's springs made or lost), each / the needle work at the end */
+  double contact_drift, handoff_drift;
+  long long handoffs;
   double added_mass;           /* kg, mass scaling (0: none) */
   long long outputs;           /* series steps written */
   double wall_seconds;

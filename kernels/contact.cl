@@ -86,8 +86,6 @@ __kernel void needle_contact(const ulong owned, const int needle_count, const RE
         axial_normal -= fn[d] * p[3 + d];
         axial_friction -= ft[d] * p[3 + d];
         total[d] += fn[d] + ft[d];
-        /* the needle pushes the skin with f: its power f . v_needle */
-        needle_power += (fn[d] + ft[d]) * motion[i * CONTACT_MOTION + d];
       }
       terms[0] = axial_normal;
       terms[1] = axial_friction;
@@ -98,7 +96,14 @@ __kernel void needle_contact(const ulong owned, const int needle_count, const RE
       penalty_energy += terms[7];
       deepest = fmax(deepest, -g);
     }
-    for (int j = 0; j < CONTACT_TERMS; ++j) needle_terms[i * needle_stride + node * CONTACT_TERMS + j] = terms[j];
+    /* the needle pushes the skin with f: its work over the step by the trapezoidal rule,
+       (f_before + f_now) / 2 . V dt, the rule of the skin's external work (kernels/mechanics.cl), so
+       that needle work = the skin's contact work + penalty energy + friction heat holds step by step
+       (a node leaving contact still counts its force before) */
+    __global REAL *node_terms = needle_terms + i * needle_stride + node * CONTACT_TERMS;
+    for (int d = 0; d < 3; ++d)
+      needle_power -= (node_terms[2 + d] + terms[2 + d]) / 2 * motion[i * CONTACT_MOTION + d];
+    for (int j = 0; j < CONTACT_TERMS; ++j) node_terms[j] = terms[j];
   }
   for (int d = 0; d < 3; ++d) contact_force[node * 3 + d] = total[d];
   rate_terms[node * 3] = penalty_energy;
@@ -108,57 +113,98 @@ __kernel void needle_contact(const ulong owned, const int needle_count, const RE
 }
 
 /* ---- the needle tips against the skin's surface faces -------------------------------------------
- * A sharp tip between nodes touches no node: the faces catch it. Each surface face (corners
- * counter-clockwise seen from outside, so (x1 - x0) x (x2 - x0) points out of the skin) is split
- * both ways, into the triangles (0, 1, 2), (0, 2, 3) and (1, 2, 3), (1, 3, 0): a tip near a
- * diagonal of a face bent into a tent falls outside both triangles of one split, not of both (with
- * one split a tip on a face's centre lost its face and sank through). For needle i, C is the centre of its tip sphere
- * (the tip point plus R along the axis; the tip point itself for a sharp tip). C penetrates a
- * triangle when its projection lies inside it (barycentric weights >= 0) and its height h above
- * the triangle's plane is below R by p = R - h > 0, but by less than the triangle's longest edge
- * (deeper, the tip has gone through: the face no longer holds it), and none of the face's corners
- * is inside the needle (then the node pass holds it already; so a blunt or flat end, which its
- * nodes carry, gets no extra point force at its centre). */
+ * A sharp tip between nodes touches no node: the faces catch it. Each surface face is the bilinear
+ * patch x(xi, eta) = sum_a N_a x_a through its corners (counter-clockwise seen from outside, so
+ * x_xi x x_eta points out of the skin), the same surface the hex8 elements have. For needle i, C is
+ * the centre of its tip sphere (the tip point plus R along the axis; the tip point itself for a
+ * sharp tip) and x* the patch's point nearest C ((xi, eta) clamped to the face). With s the signed
+ * distance |C - x*| (negative below the patch, by the normal at x*) and u the unit vector from x*
+ * towards C (the normal's side), the tip penetrates by p = R - s > 0, and the energy k_f p^2 / 2 has
+ * the exact gradient (at the nearest point the derivative through (xi, eta) vanishes): the needle
+ * takes k_f p u, corner a takes -k_f p u N_a(x*). Being a potential of a surface that is continuous
+ * from face to face, it puts into the skin what the needle does (the energy balance checks it);
+ * the triangles used before were two different surfaces (two splits of a bent face) and the tip
+ * jumped between them. A face counts when p < its longest edge (deeper, the tip has gone through:
+ * the face no longer holds it) and when u is within 60 degrees of its normal (so a point beside the
+ * skin, nearest an outer edge, does not). The nearest such face wins (host/contact.c); when a
+ * corner of it is inside the needle the node pass holds the tip and this pass adds nothing (so a
+ * blunt or flat end, which its nodes carry, gets no extra point force at its centre; and the next
+ * nearest face, far below the tip, does not grab it). */
 
-#define FACE_TRIANGLES 4
-__constant int face_triangle[FACE_TRIANGLES][3] = {{0, 1, 2}, {0, 2, 3}, {1, 2, 3}, {1, 3, 0}};
+#define PATCH_ITERATIONS 12
+__constant REAL corner_xi[4] = {-1, 1, 1, -1};
+__constant REAL corner_eta[4] = {-1, -1, 1, 1};
 
-/* Penetration p (< 0: none) of C into triangle t of the face with current corners x[12]; its unit
- * outward normal n and the barycentric weights w of the projection. */
-static REAL triangle_penetration(const REAL *x, int t, const REAL *C, REAL R, REAL *n, REAL *w)
+static void patch_point(const REAL *x, REAL xi, REAL eta, REAL *p, REAL *p_xi, REAL *p_eta, REAL *N)
 {
-  const int a = face_triangle[t][0], b = face_triangle[t][1], c = face_triangle[t][2];
-  REAL e1[3], e2[3], r[3];
+  for (int d = 0; d < 3; ++d) p[d] = p_xi[d] = p_eta[d] = 0;
+  for (int a = 0; a < 4; ++a) {
+    const REAL sx = 1 + xi * corner_xi[a], se = 1 + eta * corner_eta[a];
+    N[a] = sx * se / 4;
+    for (int d = 0; d < 3; ++d) {
+      p[d] += N[a] * x[3 * a + d];
+      p_xi[d] += corner_xi[a] * se / 4 * x[3 * a + d];
+      p_eta[d] += corner_eta[a] * sx / 4 * x[3 * a + d];
+    }
+  }
+}
+
+static REAL dot3(const REAL *a, const REAL *b) { return a[0] * b[0] + a[1] * b[1] + a[2] * b[2]; }
+static REAL clamp_unit(REAL v) { return fmin((REAL)1, fmax((REAL)-1, v)); }
+
+/* Penetration p of the tip sphere (centre C, radius R) into the face with corners x[12]; -1 if it
+ * does not count (above, through, beside). Also the direction u and the corner weights N at the
+ * nearest point. */
+static REAL patch_penetration(const REAL *x, const REAL *C, REAL R, REAL *u, REAL *N)
+{
+  REAL xi = 0, eta = 0, p[3], p_xi[3], p_eta[3], r[3];
+  /* Gauss-Newton on |C - x(xi, eta)|^2, the coordinates clamped to the face; a coordinate held at
+     its bound leaves a one-dimensional step in the other. A fixed count: the same bits anywhere. */
+  for (int it = 0; it < PATCH_ITERATIONS; ++it) {
+    patch_point(x, xi, eta, p, p_xi, p_eta, N);
+    for (int d = 0; d < 3; ++d) r[d] = C[d] - p[d];
+    const REAL a = dot3(p_xi, p_xi), b = dot3(p_xi, p_eta), c = dot3(p_eta, p_eta);
+    const REAL g_xi = dot3(p_xi, r), g_eta = dot3(p_eta, r), det = a * c - b * b;
+    if (!(det > 0)) return -1;
+    REAL xi_new = xi + (c * g_xi - b * g_eta) / det, eta_new = eta + (a * g_eta - b * g_xi) / det;
+    if (fabs(xi_new) > 1) { /* along the edge xi = +-1, the model's best eta */
+      const REAL xi_bound = clamp_unit(xi_new);
+      eta_new = eta + (g_eta - b * (xi_bound - xi)) / c;
+      xi_new = xi_bound;
+    } else if (fabs(eta_new) > 1) {
+      const REAL eta_bound = clamp_unit(eta_new);
+      xi_new = xi + (g_xi - b * (eta_bound - eta)) / a;
+      eta_new = eta_bound;
+    }
+    xi = clamp_unit(xi_new);
+    eta = clamp_unit(eta_new);
+  }
+  patch_point(x, xi, eta, p, p_xi, p_eta, N);
+  REAL n[3] = {p_xi[1] * p_eta[2] - p_xi[2] * p_eta[1], p_xi[2] * p_eta[0] - p_xi[0] * p_eta[2],
+               p_xi[0] * p_eta[1] - p_xi[1] * p_eta[0]};
+  const REAL n_length = sqrt(dot3(n, n));
+  if (!(n_length > 0)) return -1;
   for (int d = 0; d < 3; ++d) {
-    e1[d] = x[3 * b + d] - x[3 * a + d];
-    e2[d] = x[3 * c + d] - x[3 * a + d];
-    r[d] = C[d] - x[3 * a + d];
+    n[d] /= n_length;
+    r[d] = C[d] - p[d];
   }
-  REAL cross[3] = {e1[1] * e2[2] - e1[2] * e2[1], e1[2] * e2[0] - e1[0] * e2[2], e1[0] * e2[1] - e1[1] * e2[0]};
-  const REAL twice_area = sqrt(cross[0] * cross[0] + cross[1] * cross[1] + cross[2] * cross[2]);
-  if (!(twice_area > 0)) return -1;
-  for (int d = 0; d < 3; ++d) n[d] = cross[d] / twice_area;
-  const REAL h = r[0] * n[0] + r[1] * n[1] + r[2] * n[2];
-  /* barycentric weights of the projection r - h n: areas of the sub-triangles against the normal */
-  REAL q[3];
-  for (int d = 0; d < 3; ++d) q[d] = r[d] - h * n[d];
-  const REAL w1 = ((q[1] * e2[2] - q[2] * e2[1]) * n[0] + (q[2] * e2[0] - q[0] * e2[2]) * n[1] +
-                   (q[0] * e2[1] - q[1] * e2[0]) * n[2]) / twice_area;
-  const REAL w2 = ((e1[1] * q[2] - e1[2] * q[1]) * n[0] + (e1[2] * q[0] - e1[0] * q[2]) * n[1] +
-                   (e1[0] * q[1] - e1[1] * q[0]) * n[2]) / twice_area;
-  w[0] = 1 - w1 - w2;
-  w[1] = w1;
-  w[2] = w2;
-  if (w[0] < 0 || w1 < 0 || w2 < 0) return -1;
+  const REAL distance = sqrt(dot3(r, r)), normal_part = dot3(r, n);
   REAL longest = 0;
-  for (int k = 0; k < 3; ++k) {
-    const int p0 = face_triangle[t][k], p1 = face_triangle[t][(k + 1) % 3];
-    REAL l2 = 0;
-    for (int d = 0; d < 3; ++d) l2 += (x[3 * p1 + d] - x[3 * p0 + d]) * (x[3 * p1 + d] - x[3 * p0 + d]);
-    longest = fmax(longest, sqrt(l2));
+  for (int k = 0; k < 4; ++k) {
+    REAL e[3];
+    for (int d = 0; d < 3; ++d) e[d] = x[3 * ((k + 1) % 4) + d] - x[3 * k + d];
+    longest = fmax(longest, sqrt(dot3(e, e)));
   }
-  const REAL p = R - h;
-  return p > 0 && p < longest ? p : -1;
+  /* C on the patch (to rounding): the normal is the direction */
+  if (distance <= 1e-9 * longest) {
+    for (int d = 0; d < 3; ++d) u[d] = n[d];
+    const REAL penetration = R - normal_part;
+    return penetration > 0 && penetration < longest ? penetration : -1;
+  }
+  const REAL side = normal_part < 0 ? -1 : 1, penetration = R - side * distance;
+  if (fabs(normal_part) < distance / 2) return -1; /* nearest an edge from beside the face */
+  for (int d = 0; d < 3; ++d) u[d] = side * r[d] / distance;
+  return penetration > 0 && penetration < longest ? penetration : -1;
 }
 
 static void face_corners_now(__global const REAL *reference, __global const int *face_nodes,
@@ -177,8 +223,8 @@ static void tip_centre(__global const REAL *needles, int i, REAL *C, REAL *R)
     C[d] = needles[i * NEEDLE_SHAPE_PARAMS + d] + *R * needles[i * NEEDLE_SHAPE_PARAMS + 3 + d];
 }
 
-/* Per (face, needle): the deepest penetration of the tip into the face's triangles, -1 for none
- * [f * needle_count + i]; and the face's force rows cleared for face_tip_forces. */
+/* Per (face, needle): the tip's penetration p into the face, -1 for none, -2 - p for a face the
+ * node pass holds [f * needle_count + i]; and the face's force rows cleared for face_tip_forces. */
 __kernel void face_candidates(const ulong face_count, const int needle_count, __global const REAL *restrict needles,
                               __global const REAL *restrict reference, __global const int *restrict face_nodes,
                               __global const REAL *restrict displacement, __global REAL *restrict candidate,
@@ -189,22 +235,23 @@ __kernel void face_candidates(const ulong face_count, const int needle_count, __
   REAL x[12];
   face_corners_now(reference, face_nodes, displacement, f, x);
   for (int i = 0; i < needle_count; ++i) {
-    REAL C[3], R, n[3], w[3], best = -1, p[NEEDLE_SHAPE_PARAMS];
+    REAL C[3], R, u[3], N[4], p[NEEDLE_SHAPE_PARAMS];
     for (int j = 0; j < NEEDLE_SHAPE_PARAMS; ++j) p[j] = needles[i * NEEDLE_SHAPE_PARAMS + j];
     /* a face with a corner inside the needle is held by the node pass already */
     int held = 0;
-    for (int a = 0; a < 4; ++a) held |= needle_signed_distance(p, x + 3 * a, n) < 0;
+    for (int a = 0; a < 4; ++a) held |= needle_signed_distance(p, x + 3 * a, u) < 0;
     tip_centre(needles, i, C, &R);
-    for (int t = 0; t < FACE_TRIANGLES && !held; ++t) best = fmax(best, triangle_penetration(x, t, C, R, n, w));
-    candidate[f * needle_count + i] = best;
+    const REAL penetration = patch_penetration(x, C, R, u, N);
+    candidate[f * needle_count + i] = held && penetration > 0 ? -2 - penetration : penetration;
   }
   for (int k = 0; k < 12; ++k) face_force[f * 12 + k] = 0;
 }
 
-/* One work-item: for each needle in order whose chosen face (the one deepest penetrated over the
- * whole skin, host/contact.c) is on this rank, the penalty force k_f p on the tip against the face's
- * normal; its corners take -k_f p n w_a. needle_force [i * 5]: the force on needle i (3), p and
- * k_f p^2 / 2, written only where the face's element is owned (so the global sum counts it once). */
+/* One work-item: for each needle in order whose chosen face (the one penetrated least over the
+ * whole skin: the nearest surface, host/contact.c) is on this rank, the penalty force k_f p u on
+ * the tip; the face's corners take -k_f p u N_a. needle_force [i * 5]: the force on needle i (3), p
+ * and k_f p^2 / 2, written only where the face's element is owned (so the global sum counts it
+ * once). */
 __kernel void face_tip_forces(const int needle_count, __global const int *restrict chosen,
                               __global const int *restrict face_owned, __global const REAL *restrict needles,
                               __global const REAL *restrict reference, __global const int *restrict face_nodes,
@@ -213,34 +260,22 @@ __kernel void face_tip_forces(const int needle_count, __global const int *restri
 {
   if (get_global_id(0) != 0) return;
   for (int i = 0; i < needle_count; ++i) {
-    for (int k = 0; k < 5; ++k) needle_force[i * 5 + k] = 0;
+    __global REAL *out = needle_force + i * 5;
+    for (int k = 0; k < 5; ++k) out[k] = 0;
     const int f = chosen[i];
     if (f < 0) continue;
-    REAL x[12], C[3], R;
+    REAL x[12], C[3], R, u[3], N[4];
     face_corners_now(reference, face_nodes, displacement, (size_t)f, x);
     tip_centre(needles, i, C, &R);
-    REAL best = -1, n[3] = {0, 0, 0}, w[3] = {0, 0, 0};
-    int triangle = -1;
-    for (int t = 0; t < FACE_TRIANGLES; ++t) {
-      REAL nt[3], wt[3];
-      const REAL p = triangle_penetration(x, t, C, R, nt, wt);
-      if (p > best) {
-        best = p;
-        triangle = t;
-        for (int d = 0; d < 3; ++d) {
-          n[d] = nt[d];
-          w[d] = wt[d];
-        }
-      }
-    }
-    if (triangle < 0) continue;
-    const REAL magnitude = face_stiffness[f] * best;
-    for (int k = 0; k < 3; ++k)
-      for (int d = 0; d < 3; ++d) face_force[f * 12 + 3 * face_triangle[triangle][k] + d] -= magnitude * n[d] * w[k];
+    const REAL penetration = patch_penetration(x, C, R, u, N);
+    if (!(penetration > 0)) continue;
+    const REAL magnitude = face_stiffness[f] * penetration;
+    for (int a = 0; a < 4; ++a)
+      for (int d = 0; d < 3; ++d) face_force[f * 12 + 3 * a + d] -= magnitude * u[d] * N[a];
     if (face_owned[f]) {
-      for (int d = 0; d < 3; ++d) needle_force[i * 5 + d] = magnitude * n[d];
-      needle_force[i * 5 + 3] = best;
-      needle_force[i * 5 + 4] = magnitude * best / 2;
+      for (int d = 0; d < 3; ++d) out[d] = magnitude * u[d];
+      out[3] = penetration;
+      out[4] = magnitude * penetration / 2;
     }
   }
 }

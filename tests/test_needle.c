@@ -247,7 +247,7 @@ END_TEST
  * the stroke is D = 120 um. */
 static pp_needle_trajectory stroke(pp_needle_speed_profile profile)
 {
-  pp_needle_trajectory t = {{300 * UM, 400 * UM, 0}, {0, 0, -1}, 20 * UM, 100 * UM, 0.5, 10e-6, 0.25, profile};
+  pp_needle_trajectory t = {{300 * UM, 400 * UM, 0}, {0, 0, -1}, 20 * UM, 100 * UM, 0.5, 10e-6, 0.25, profile, 0};
   ck_assert_int_eq(pp_needle_trajectory_check(&t), PP_OK);
   return t;
 }
@@ -442,6 +442,35 @@ START_TEST(needles_from_config)
   }
   /* (0.5 mm + 10 um) / cos 5 at 0.5 m/s, twice, plus the dwell */
   ck_assert_double_eq_tol(pp_needle_end_time(&needles[0].trajectory), 2 * 510e-6 / cos(5 * DEG) / 0.5 + 20e-6, 1e-15);
+  for (int k = 0; k < count; ++k) ck_assert(needles[k].trajectory.start_time == 0); /* no stagger: all at once */
+  free(needles);
+  pp_config_free(&config);
+
+  /* A roller row: each row along y starts needle.stagger after the one before and then moves as the
+     first did (the same stroke shifted in time); the run's end moves with the last row. */
+  load(&config, "schema_version: 1\n"
+                "mesh:\n  refine_x: [100 um]\n  refine_y: [200 um, 500 um, 800 um]\n"
+                "needle:\n  stagger: 30 us\n");
+  ck_assert_int_eq(pp_needles_from_config(&config, &needles, &count), PP_OK);
+  ck_assert_int_eq(count, 3);
+  const double stroke_end = pp_needle_end_time(&needles[0].trajectory);
+  for (int k = 0; k < count; ++k) {
+    const pp_needle_trajectory *t = &needles[k].trajectory;
+    ck_assert_double_eq_tol(t->start_time, k * 30e-6, 1e-20);
+    ck_assert_double_eq_tol(pp_needle_end_time(t), stroke_end + k * 30e-6, 1e-18);
+    double v_first = 0, v_this = 0;
+    for (double tau = 0; tau < stroke_end; tau += stroke_end / 7) {
+      /* (start + tau) - start is tau to rounding: 1e-21 s of a 0.5 m/s stroke */
+      ck_assert_double_eq_tol(pp_needle_travel(t, t->start_time + tau, &v_this),
+                              pp_needle_travel(&needles[0].trajectory, tau, &v_first), 1e-15);
+      ck_assert_double_eq_tol(v_this, v_first, 1e-12);
+    }
+    /* waiting at the approach position before its start, at rest */
+    if (k > 0) {
+      ck_assert(pp_needle_travel(t, t->start_time - 1e-6, &v_this) == 0);
+      ck_assert(v_this == 0);
+    }
+  }
   free(needles);
   pp_config_free(&config);
 
