@@ -76,7 +76,7 @@
 #include "mesh.h"
 #include "reduce.h"
 
-enum { MATERIAL_STRIDE = 5 };          /* kernels/mechanics.cl: model, mu, alpha, kappa, density */
+enum { MATERIAL_STRIDE = 6, KERNEL_BUFFERS = 13 }; /* kernels/mechanics.cl: model, mu, alpha, kappa, density, tensile floor */
 enum { CHECK_SAMPLE = 65536 };         /* checked elements and nodes at most */
 
 /* Flops per element of hex8_forces by law, and per node of the update and the energy-term dots
@@ -129,7 +129,7 @@ typedef struct {
   pp_halo *halo;
   pp_reduce *reduce;
   pp_mechanics *mechanics;
-  cl_mem buffers[10];
+  cl_mem buffers[KERNEL_BUFFERS];
   cl_kernel kernel;
   double *host[6];
 } mechanics_case;
@@ -137,7 +137,7 @@ typedef struct {
 static void release(mechanics_case *c)
 {
   if (c->kernel) clReleaseKernel(c->kernel);
-  for (int i = 0; i < 10; ++i)
+  for (int i = 0; i < KERNEL_BUFFERS; ++i)
     if (c->buffers[i]) clReleaseMemObject(c->buffers[i]);
   for (int i = 0; i < 6; ++i) free(c->host[i]);
   pp_mechanics_destroy(c->mechanics);
@@ -188,12 +188,14 @@ static pp_err time_kernel(pp_bench *bench, mechanics_case *c, const pp_mechanics
   const pp_mesh *mesh = &c->mesh;
   const size_t E = (size_t)mesh->element_count, N = (size_t)mesh->node_count,
                rs = (size_t)pp_clrt_real_size(bench->clrt);
-  const char *names[10] = {"bench corners", "bench element nodes", "bench displacement", "bench materials index",
-                           "bench material table", "bench corner forces", "bench energies", "bench dilatations",
-                           "bench steps", "bench density scale"};
-  const size_t bytes[10] = {E * 24 * rs, E * 8 * sizeof(int), N * 3 * rs, E * sizeof(int),
-                            PP_LAYER_COUNT * MATERIAL_STRIDE * rs, E * 24 * rs, E * rs, E * rs, E * rs, E * rs};
-  for (int i = 0; i < 10; ++i)
+  const char *names[KERNEL_BUFFERS] = {
+    "bench corners", "bench element nodes", "bench displacement", "bench materials index", "bench material table",
+    "bench corner forces", "bench energies", "bench dilatations", "bench steps", "bench density scale",
+    "bench eroded flags", "bench tensile energies", "bench principal stresses"};
+  const size_t bytes[KERNEL_BUFFERS] = {E * 24 * rs, E * 8 * sizeof(int), N * 3 * rs, E * sizeof(int),
+                                        PP_LAYER_COUNT * MATERIAL_STRIDE * rs, E * 24 * rs, E * rs, E * rs, E * rs,
+                                        E * rs, E * rs, E * rs, E * rs};
+  for (int i = 0; i < KERNEL_BUFFERS; ++i)
     PP_CALL(pp_clrt_buffer(bench->clrt, CL_MEM_READ_WRITE, bytes[i], names[i], &c->buffers[i]));
   double table[PP_LAYER_COUNT * MATERIAL_STRIDE];
   for (int l = 0; l < PP_LAYER_COUNT; ++l) {
@@ -204,6 +206,7 @@ static pp_err time_kernel(pp_bench *bench, mechanics_case *c, const pp_mechanics
     row[2] = m->ogden_alpha;
     row[3] = m->bulk_modulus;
     row[4] = m->density;
+    row[5] = INFINITY; /* the build without erosion does not read it */
   }
   int *layer = malloc(E * sizeof *layer + 1);
   double *ones = malloc(E * sizeof *ones + 8);
@@ -223,14 +226,16 @@ static pp_err time_kernel(pp_bench *bench, mechanics_case *c, const pp_mechanics
   if (err == PP_OK)
     err = pp_clrt_write_reals(bench->clrt, c->buffers[4], table, PP_LAYER_COUNT * MATERIAL_STRIDE, names[4]);
   if (err == PP_OK) err = pp_clrt_write_reals(bench->clrt, c->buffers[9], ones, E, names[9]);
+  for (size_t e = 0; e < E; ++e) ones[e] = 0; /* nothing eroded */
+  if (err == PP_OK) err = pp_clrt_write_reals(bench->clrt, c->buffers[10], ones, E, names[10]);
   free(layer);
   free(ones);
   PP_CALL(err);
 
   /* the program host/mechanics built: as many elements per work-item */
   const int width = pp_mechanics_element_width(c->mechanics);
-  char build_options[48];
-  snprintf(build_options, sizeof build_options, "-DMECHANICS_WIDTH=%d", width);
+  char build_options[64];
+  snprintf(build_options, sizeof build_options, "-DMECHANICS_WIDTH=%d -DEROSION=0", width);
   cl_program program;
   PP_CALL(pp_clrt_build(bench->clrt, "mechanics", build_options, &program));
   cl_int status = CL_SUCCESS;
@@ -238,7 +243,7 @@ static pp_err time_kernel(pp_bench *bench, mechanics_case *c, const pp_mechanics
   PP_CL(status, "creating the bench's hex8_forces kernel");
   const cl_ulong count = E;
   PP_CL(clSetKernelArg(c->kernel, 0, sizeof count, &count), "hex8_forces count");
-  for (cl_uint i = 0; i < 10; ++i)
+  for (cl_uint i = 0; i < KERNEL_BUFFERS; ++i)
     PP_CL(clSetKernelArg(c->kernel, i + 1, sizeof(cl_mem), &c->buffers[i]), "hex8_forces argument");
 
   pp_bench_result result = {.size = E};
@@ -285,7 +290,7 @@ static pp_err time_kernel(pp_bench *bench, mechanics_case *c, const pp_mechanics
            "%s; %d elements per work-item; %zu elements vs host: forces %.1e, energies %.1e, J_bar %.1e (limit %.0e)",
            rate, width, checked, fr, er, dilatation_error, tolerance);
   PP_CALL(pp_bench_record(bench, &result));
-  for (int i = 0; i < 10; ++i) {
+  for (int i = 0; i < KERNEL_BUFFERS; ++i) {
     clReleaseMemObject(c->buffers[i]);
     c->buffers[i] = NULL;
   }

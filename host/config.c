@@ -50,8 +50,13 @@
    "(kappa/2)(J - 1)^2; Poisson's ratio nu = (3 r - 2)/(6 r + 2). " RATIO_SOURCE},                              \
   {"skin." STEM ".fracture_energy", PP_KEY_REAL, "J/m2", "J/m2", "100 J/m2", 0.1, 1e5, NULL,                     \
    "Fracture energy G_c of the " LAYER " for puncture by crack-band erosion (an element erodes when its "       \
-   "strain-energy density exceeds G_c/h_e); 100 J/m2 is a calibration start point, measured 10 J/m2 "          \
-   "(murine micro-penetration) to 1.1 kJ/m2 (needle, pig) and 17-30 kJ/m2 (tear tests) (PHYSICS.md 2.3)."}
+   "tensile strain-energy density exceeds G_c/h_e, h_e the cube root of its volume, and its largest "         \
+   "principal stress is tensile); 100 J/m2 is a calibration start point, measured 10 J/m2 "                   \
+   "(murine micro-penetration) to 1.1 kJ/m2 (needle, pig) and 17-30 kJ/m2 (tear tests) (PHYSICS.md 2.3)."},    \
+  {"skin." STEM ".failure_energy_density", PP_KEY_REAL, "Pa", "MPa", "3.6 MPa", 1e3, 1e9, NULL,                 \
+   "Strain energy per unit volume (J/m3 = Pa) to tensile failure of the " LAYER ", W_f: the scale of the "     \
+   "damage field, damage = W+/W_f capped at 1 (W+ the tensile strain-energy density). 3.6 MJ/m3 is "           \
+   "Annaidh's dermis energy to tensile failure (PHYSICS.md 2.3)."}
 
 #define RATIO_SOFT_LAYER                                                                                         \
   "50 is nu = 0.49, as in NiftySim's example models; 500 (nu = 0.499) is more faithful but shrinks the "        \
@@ -130,6 +135,10 @@ static const pp_key_spec key_table[] = {
    "raised until it is not; 0 turns it off (physical insertion speeds need the true inertia). For "
    "quasi-static bench speeds only: the added mass and the kinetic-to-stored energy ratio are reported "
    "(keep the ratio below about 5 %, PHYSICS.md section 9.4)."},
+  {"mechanics.erosion", PP_KEY_BOOLEAN, NULL, NULL, "true", 1, 0, NULL,
+   "Puncture by crack-band erosion in stage 1: an element whose tensile strain-energy density reaches "
+   "skin.<layer>.fracture_energy / h_e while its largest principal stress is tensile stops carrying force "
+   "(it stays in the output with eroded = 1). false: the skin only deforms."},
   {"mechanics.end_time", PP_KEY_REAL, "s", "us", "100 us", 1e-9, 60, NULL,
    "Stage 1 stops at this time after the start of the stroke even if the needle has not finished its "
    "trajectory; until puncture is modelled (a later version), the default stops in the pre-puncture "

@@ -30,7 +30,7 @@ struct pp_contact {
   /* the tips against the surface faces (kernels/contact.cl) */
   pp_face_set faces;
   cl_kernel candidates_kernel, tip_kernel, gather_kernel;
-  cl_mem face_reference, face_nodes, face_offsets, face_entries, face_candidates, face_force, face_owned, chosen,
+  cl_mem face_reference, face_nodes, face_offsets, face_entries, face_candidates, face_force, face_owned, chosen, face_element,
     face_stiffness, tip_force;
   double *candidates; /* host [faces * needles] */
   int *chosen_host;   /* [needles]: the local face each tip presses, -1 none (or not here) */
@@ -116,6 +116,9 @@ static pp_err set_up_faces(pp_contact *c, const pp_mesh *mesh)
   if (err == PP_OK) err = buffer(c, F * K * rs, "contact face candidates", &c->face_candidates);
   if (err == PP_OK) err = buffer(c, F * 12 * rs, "contact face forces", &c->face_force);
   if (err == PP_OK) err = buffer(c, F * sizeof(int), "contact face owners", &c->face_owned);
+  if (err == PP_OK) err = buffer(c, F * sizeof(int), "contact face elements", &c->face_element);
+  if (err == PP_OK && F)
+    err = pp_clrt_write(c->clrt, c->face_element, 0, F * sizeof(int), c->faces.element, "contact face elements");
   if (err == PP_OK) err = buffer(c, K * sizeof(int), "contact chosen faces", &c->chosen);
   if (err == PP_OK) err = buffer(c, F * rs, "contact face stiffness", &c->face_stiffness);
   if (err == PP_OK) err = buffer(c, K * TIP_VALUES * rs, "contact tip forces", &c->tip_force);
@@ -223,7 +226,8 @@ void pp_contact_destroy(pp_contact *c)
   for (size_t i = 0; i < sizeof buffers / sizeof *buffers; ++i)
     if (buffers[i]) clReleaseMemObject(buffers[i]);
   cl_mem face_buffers[] = {c->face_reference, c->face_nodes, c->face_offsets, c->face_entries, c->face_candidates,
-                           c->face_force,     c->face_owned, c->chosen,       c->face_stiffness, c->tip_force};
+                           c->face_force,     c->face_owned, c->chosen,       c->face_stiffness, c->tip_force,
+                           c->face_element};
   for (size_t i = 0; i < sizeof face_buffers / sizeof *face_buffers; ++i)
     if (face_buffers[i]) clReleaseMemObject(face_buffers[i]);
   cl_kernel kernels[] = {c->kernel, c->candidates_kernel, c->tip_kernel, c->gather_kernel};
@@ -315,18 +319,19 @@ static pp_err choose_faces(pp_contact *c)
 }
 
 /* The tips against the faces: candidates, the global choice, the forces, their gather. */
-static pp_err tip_forces(pp_contact *c, cl_mem displacement, double dt, int accumulate)
+static pp_err tip_forces(pp_contact *c, cl_mem displacement, cl_mem element_eroded, double dt, int accumulate)
 {
   const size_t F = c->faces.count, K = (size_t)c->needles;
   const cl_ulong faces = F, owned = c->owned;
   const cl_int needles = c->needles;
   pp_err local = PP_OK;
   if (F) {
-    const size_t sizes[8] = {sizeof faces, sizeof needles, sizeof(cl_mem), sizeof(cl_mem),
-                             sizeof(cl_mem), sizeof(cl_mem), sizeof(cl_mem), sizeof(cl_mem)};
-    const void *values[8] = {&faces, &needles, &c->params, &c->face_reference, &c->face_nodes, &displacement,
-                             &c->face_candidates, &c->face_force};
-    local = set_args(c->candidates_kernel, "face_candidates", 8, sizes, values);
+    const size_t sizes[10] = {sizeof faces,   sizeof needles, sizeof(cl_mem), sizeof(cl_mem), sizeof(cl_mem),
+                              sizeof(cl_mem), sizeof(cl_mem), sizeof(cl_mem), sizeof(cl_mem), sizeof(cl_mem)};
+    const void *values[10] = {&faces,        &needles,       &c->params,       &c->face_reference,
+                              &c->face_nodes, &displacement, &c->face_candidates, &c->face_force,
+                              &c->face_element, &element_eroded};
+    local = set_args(c->candidates_kernel, "face_candidates", 10, sizes, values);
     if (local == PP_OK) local = pp_clrt_launch(c->clrt, c->candidates_kernel, "contact face_candidates", F, LOCAL_SIZE);
   }
   PP_CALL(pp_comm_agree(c->comm, local, "contact face candidates"));
@@ -400,6 +405,7 @@ pp_err pp_contact_evaluate(pp_contact *c, const pp_contact_state *state, double 
   if (status == CL_SUCCESS) status = clSetKernelArg(c->kernel, 14, sizeof stride, &stride);
   if (status == CL_SUCCESS) status = clSetKernelArg(c->kernel, 15, sizeof(cl_mem), &c->rates);
   if (status == CL_SUCCESS) status = clSetKernelArg(c->kernel, 16, sizeof(cl_mem), &c->penetration);
+  if (status == CL_SUCCESS) status = clSetKernelArg(c->kernel, 17, sizeof(cl_mem), &state->node_active);
   if (status != CL_SUCCESS)
     err = pp_error_raise(PP_ERR_OPENCL, __FILE__, __LINE__, __func__, "setting the needle_contact arguments: %s (%d)",
                          pp_cl_error_name(status), (int)status);
@@ -419,7 +425,7 @@ pp_err pp_contact_evaluate(pp_contact *c, const pp_contact_state *state, double 
     c->friction_dissipated += sums[1] * dt;
     c->needle_work += sums[2] * dt;
   }
-  PP_CALL(tip_forces(c, state->displacement, dt, accumulate));
+  PP_CALL(tip_forces(c, state->displacement, state->element_eroded, dt, accumulate));
   return PP_OK;
 }
 

@@ -97,9 +97,10 @@ pp_err pp_contact_set_needles(pp_contact *contact, const double *params, const d
 /* The mechanics state a contact evaluation reads, all device buffers over the owned nodes: the
  * displacement u and velocity v ([owned * 3] or more), lumped masses [owned], the gathered internal
  * forces and the other external forces [owned * 3] (the friction's stick test needs every force on
- * the node). */
+ * the node), each node's activity [owned] (0: an orphan of erosion, which no needle touches) and
+ * each local element's eroded flag [local elements] (an eroded element's face holds no tip). */
 typedef struct {
-  cl_mem displacement, velocity, mass, internal_force, other_force;
+  cl_mem displacement, velocity, mass, internal_force, other_force, node_active, element_eroded;
 } pp_contact_state;
 
 /* The contact forces of the owned nodes at that state into pp_contact_force_buffer, for a step of

@@ -408,7 +408,7 @@ static pp_err run_case(run_state *state, const cli_options *options, int embedde
   pp_stage1_summary stage1;
   PP_CALL(pp_runtime_agree(runtime, pp_runtime_fault_point(runtime, "stage1"), "stage 1 set-up"));
   PP_CALL(pp_stage1_run(&state->config, runtime, state->clrt, &state->mesh, state->halo, options->output_dir, &stage1));
-  char stage1_json[2048], stage1_note[512];
+  char stage1_json[4096], stage1_note[512];
   pp_stage1_summary_json(&stage1, stage1_json, sizeof stage1_json);
   snprintf(stage1_note, sizeof stage1_note,
            "%d needle(s) pressed %.4g um into the skin (explicit TLED, penalty contact with friction): %lld steps to "

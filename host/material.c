@@ -247,6 +247,22 @@ double pp_material_deviatoric_stiffening(const pp_material *m, const double C[9]
   return 1 + (2.0 / 3.0 + 1 / alpha) * (sum - 3);
 }
 
+void pp_material_tensile_state(const pp_material *m, const double C[9], double J, double *tensile_energy,
+                               double *max_principal_stress)
+{
+  const double alpha = alpha_of(m), scale2 = pow(determinant(C), -1.0 / 3.0);
+  double c[3], V[9], terms = 0, mean = 0, largest = 0;
+  pp_material_symmetric_eigen(C, c, V);
+  for (int i = 0; i < 3; ++i) {
+    const double x = scale2 * c[i], power = pow(x, alpha / 2); /* l_i^2, l_i^alpha */
+    if (x > 1) terms += power - 1 - alpha / 2 * log(x);
+    mean += power / 3;
+    largest = fmax(largest, power);
+  }
+  *tensile_energy = 2 * m->shear_modulus / (alpha * alpha) * terms;
+  *max_principal_stress = 2 * m->shear_modulus / (alpha * J) * (largest - mean) + m->bulk_modulus * (J - 1);
+}
+
 /* Lateral principal Kirchhoff stress of F = diag(stretch, t, t). */
 static double lateral_kirchhoff(const pp_material *m, double stretch, double t)
 {

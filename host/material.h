@@ -65,6 +65,17 @@ double pp_material_p_wave_modulus(const pp_material *material);
  * a stretched element is stiffest across its compressed direction. */
 double pp_material_deviatoric_stiffening(const pp_material *material, const double C[9]);
 
+/* The tensile state crack-band erosion reads (PHYSICS.md 2.3; kernels/mechanics.cl's tensile_state
+ * evaluates the same at an element's centre): with l_i the isochoric principal stretches of C,
+ *   tensile energy W+ = (2 mu / alpha^2) sum over l_i > 1 of (l_i^alpha - 1 - alpha ln l_i),
+ * each term >= 0 and all three adding up to the deviatoric energy (sum ln l_i = 0), so only the
+ * stretched directions count: the compressed tissue under a tip, where nearly all the energy is
+ * deviatoric at kappa/mu >= 50, does not erode first. The largest principal Cauchy stress is
+ * (2 mu / (alpha J)) (max l_i^alpha - mean l_i^alpha) + kappa (J - 1), J the volume ratio to use
+ * (the mean dilatation in the element). Neo-Hookean is alpha = 2. */
+void pp_material_tensile_state(const pp_material *material, const double C[9], double J, double *tensile_energy,
+                               double *max_principal_stress);
+
 /* V1's reference (PHYSICS.md section 10): uniaxial stretch `stretch` along x of the COMPRESSIBLE
  * law with traction-free lateral faces. Solves sigma_yy = 0 for the lateral stretch (bracketed
  * Newton to round-off) and returns it and the axial Cauchy stress. */

@@ -12,7 +12,11 @@
 #include <stdlib.h>
 #include <string.h>
 
-enum { LOCAL_SIZE = 64, MATERIAL_STRIDE = 5, TERM_COUNT = 8 };
+enum { LOCAL_SIZE = 64, MATERIAL_STRIDE = 6, TERM_COUNT = 8 };
+
+/* Below this fraction of W_f an element's tensile energy is not evaluated (kernels/mechanics.cl's
+ * tensile_state: an eigen-decomposition per element): damage under 1e-3 reads 0. */
+static const double TENSILE_FLOOR = 1e-3;
 
 struct pp_mechanics {
   const pp_mesh *mesh;
@@ -58,7 +62,14 @@ struct pp_mechanics {
   cl_mem displacement_low; /* float builds: the low part of each owned displacement (kernel comment) */
   cl_kernel forces, gather, update;
   int width;               /* elements per work-item of hex8_forces (kernels/mechanics.cl) */
-  char build_options[48];  /* -DMECHANICS_WIDTH=width, for every mechanics kernel (one program) */
+  char build_options[64];  /* -DMECHANICS_WIDTH=width -DEROSION=0|1, for every mechanics kernel (one program) */
+  /* erosion (kernels/mechanics.cl: erode_elements, node_activity); the buffers exist either way */
+  cl_mem eroded, tensile, principal, threshold, failure_density, damage, eroded_energy, node_active, eroding_force,
+    erosion_force;
+  cl_kernel erode, activity;
+  double *element_volume;  /* host [elements]: undeformed */
+  double eroded_total;     /* J, exact sum of eroded_energy over owned elements */
+  double eroded_correction; /* J, exact sum of erosion_correction: the half-step work of eroding elements */
 };
 
 void pp_mechanics_options_default(pp_mechanics_options *options, const pp_material *material)
@@ -82,6 +93,14 @@ pp_err pp_mechanics_options_from_config(const pp_config *config, pp_mechanics_op
   options->damping = pp_config_real(config, "mechanics.damping");
   options->step_safety = pp_config_real(config, "mechanics.step_safety");
   options->mass_scaling_step = pp_config_real(config, "mechanics.mass_scaling_step");
+  options->erosion = pp_config_boolean(config, "mechanics.erosion");
+  for (int l = 0; l < PP_LAYER_COUNT; ++l) {
+    char key[96];
+    snprintf(key, sizeof key, "skin.%s.fracture_energy", pp_mesh_layer_key(l));
+    options->fracture_energy[l] = pp_config_real(config, key);
+    snprintf(key, sizeof key, "skin.%s.failure_energy_density", pp_mesh_layer_key(l));
+    options->failure_energy_density[l] = pp_config_real(config, key);
+  }
   return PP_OK;
 }
 
@@ -148,6 +167,12 @@ static pp_err build_nodes(pp_mechanics *m)
 {
   const pp_mesh *mesh = m->mesh;
   PP_MALLOC(m->density_scale, m->elements + 1, "mass scaling factors");
+  PP_MALLOC(m->element_volume, m->elements + 1, "element volumes");
+  for (size_t e = 0; e < m->elements; ++e) {
+    double volume = 0;
+    for (int c = 0; c < 8; ++c) volume += pp_hex8_corner_volume(mesh->element_corner_coords + 24 * e, c);
+    m->element_volume[e] = volume;
+  }
   long long scaled = 0;
   for (size_t e = 0; e < m->elements; ++e) {
     m->density_scale[e] = 1;
@@ -225,6 +250,12 @@ static pp_err check_options(const pp_mechanics_options *o)
   PP_CHECK(o->base != PP_BASE_FOUNDATION || (o->foundation_stiffness > 0 && isfinite(o->foundation_stiffness)),
            PP_ERR_ARGUMENT, "mechanics: an elastic foundation needs a positive stiffness (got %g N/m^3)",
            o->foundation_stiffness);
+  for (int l = 0; o->erosion && l < PP_LAYER_COUNT; ++l)
+    PP_CHECK(o->fracture_energy[l] > 0 && isfinite(o->fracture_energy[l]) && o->failure_energy_density[l] > 0 &&
+               isfinite(o->failure_energy_density[l]),
+             PP_ERR_ARGUMENT, "mechanics: erosion needs a positive fracture energy and failure energy density in "
+             "layer %d (%s) (got %g J/m^2, %g J/m^3)", l, pp_mesh_layer_name(l), o->fracture_energy[l],
+             o->failure_energy_density[l]);
   return PP_OK;
 }
 
@@ -258,7 +289,8 @@ static pp_err element_width(pp_mechanics *m)
           "reading the preferred vector width");
     while (m->width * 2 * rs <= 32 && (cl_uint)m->width * 2 <= preferred) m->width *= 2;
   }
-  snprintf(m->build_options, sizeof m->build_options, "-DMECHANICS_WIDTH=%d", m->width);
+  snprintf(m->build_options, sizeof m->build_options, "-DMECHANICS_WIDTH=%d -DEROSION=%d", m->width,
+           m->options.erosion != 0);
   return PP_OK;
 }
 
@@ -292,6 +324,16 @@ static pp_err build_device(pp_mechanics *m)
   PP_CALL(device_buffer(m, N * 3 * rs, "mechanics previous forces", &m->previous_force));
   PP_CALL(device_buffer(m, N * TERM_COUNT * rs, "mechanics energy terms", &m->terms));
   PP_CALL(device_buffer(m, N * TERM_COUNT * rs, "mechanics ones", &m->ones));
+  PP_CALL(device_buffer(m, E * rs, "eroded flags", &m->eroded));
+  PP_CALL(device_buffer(m, E * rs, "element tensile energies", &m->tensile));
+  PP_CALL(device_buffer(m, E * rs, "element principal stresses", &m->principal));
+  PP_CALL(device_buffer(m, E * rs, "erosion thresholds", &m->threshold));
+  PP_CALL(device_buffer(m, E * rs, "failure energy densities", &m->failure_density));
+  PP_CALL(device_buffer(m, E * rs, "element damage", &m->damage));
+  PP_CALL(device_buffer(m, E * rs, "eroded energies", &m->eroded_energy));
+  PP_CALL(device_buffer(m, N * rs, "node activity", &m->node_active));
+  PP_CALL(device_buffer(m, E * 24 * rs, "eroding corner forces", &m->eroding_force));
+  PP_CALL(device_buffer(m, N * rs, "erosion corrections", &m->erosion_force));
 
   double table[PP_LAYER_COUNT * MATERIAL_STRIDE];
   for (int l = 0; l < PP_LAYER_COUNT; ++l) {
@@ -302,18 +344,26 @@ static pp_err build_device(pp_mechanics *m)
     row[2] = law->ogden_alpha;
     row[3] = law->bulk_modulus;
     row[4] = law->density;
+    row[5] = m->options.erosion ? TENSILE_FLOOR * m->options.failure_energy_density[l] : INFINITY;
   }
   int *layer = NULL;
-  double *zeros = NULL, *ones = NULL;
+  double *zeros = NULL, *ones = NULL, *threshold = NULL, *failure = NULL;
   pp_err err = PP_OK;
   layer = malloc((E + 1) * sizeof *layer);
-  zeros = calloc(m->nodes * 3 + 1, sizeof *zeros);
+  zeros = calloc(m->nodes * 3 + E + 1, sizeof *zeros);
   ones = malloc((N * TERM_COUNT + 1) * sizeof *ones);
-  if (!layer || !zeros || !ones) {
+  threshold = malloc((E + 1) * sizeof *threshold);
+  failure = malloc((E + 1) * sizeof *failure);
+  if (!layer || !zeros || !ones || !threshold || !failure) {
     err = pp_error_raise(PP_ERR_MEMORY, __FILE__, __LINE__, __func__, "out of memory staging the mechanics arrays");
     goto done;
   }
-  for (size_t e = 0; e < E; ++e) layer[e] = mesh->element_layer[e];
+  for (size_t e = 0; e < E; ++e) {
+    layer[e] = mesh->element_layer[e];
+    /* the crack band: G_c / h_e with h_e the cube root of the undeformed volume */
+    threshold[e] = m->options.erosion ? m->options.fracture_energy[layer[e]] / cbrt(m->element_volume[e]) : INFINITY;
+    failure[e] = m->options.erosion ? m->options.failure_energy_density[layer[e]] : 1;
+  }
   for (size_t i = 0; i < N * TERM_COUNT; ++i) ones[i] = 1;
   if ((err = pp_clrt_write_reals(m->clrt, m->corners, mesh->element_corner_coords, E * 24, "mechanics corners")) ||
       (err = pp_clrt_write(m->clrt, m->element_nodes, 0, E * 8 * sizeof(int), mesh->element_nodes,
@@ -334,7 +384,14 @@ static pp_err build_device(pp_mechanics *m)
       (err = pp_clrt_write_reals(m->clrt, m->constant_force, zeros, N * 3, "mechanics constant forces")) ||
       (err = pp_clrt_write_reals(m->clrt, m->applied_force, zeros, N * 3, "mechanics applied forces")) ||
       (err = pp_clrt_write_reals(m->clrt, m->previous_force, zeros, N * 3, "mechanics previous forces")) ||
-      (err = pp_clrt_write_reals(m->clrt, m->ones, ones, N * TERM_COUNT, "mechanics ones")))
+      (err = pp_clrt_write_reals(m->clrt, m->ones, ones, N * TERM_COUNT, "mechanics ones")) ||
+      (err = pp_clrt_write_reals(m->clrt, m->eroded, zeros, E, "eroded flags")) ||
+      (err = pp_clrt_write_reals(m->clrt, m->damage, zeros, E, "element damage")) ||
+      (err = pp_clrt_write_reals(m->clrt, m->eroded_energy, zeros, E, "eroded energies")) ||
+      (err = pp_clrt_write_reals(m->clrt, m->threshold, threshold, E, "erosion thresholds")) ||
+      (err = pp_clrt_write_reals(m->clrt, m->failure_density, failure, E, "failure energy densities")) ||
+      (err = pp_clrt_write_reals(m->clrt, m->node_active, ones, N, "node activity")) ||
+      (err = pp_clrt_write_reals(m->clrt, m->erosion_force, zeros, N, "erosion corrections")))
     goto done;
   if ((err = element_width(m)) ||
       (err = pp_clrt_kernel_with_options(m->clrt, "mechanics", m->build_options, "hex8_forces", &m->forces)) ||
@@ -344,14 +401,21 @@ static pp_err build_device(pp_mechanics *m)
                                          &m->pressure_kernel)) ||
       (err = pp_clrt_kernel_with_options(m->clrt, "mechanics", m->build_options, "gather_external",
                                          &m->gather_external)) ||
-      (err = pp_clrt_kernel_with_options(m->clrt, "mechanics", m->build_options, "add_contact", &m->add_contact)))
+      (err = pp_clrt_kernel_with_options(m->clrt, "mechanics", m->build_options, "add_contact", &m->add_contact)) ||
+      (err = pp_clrt_kernel_with_options(m->clrt, "mechanics", m->build_options, "erode_elements", &m->erode)) ||
+      (err = pp_clrt_kernel_with_options(m->clrt, "mechanics", m->build_options, "node_activity", &m->activity)))
     goto done;
   /* fixed arguments */
   {
     const cl_ulong element_count = E, owned = N;
-    const cl_mem force_args[10] = {m->corners,      m->element_nodes, m->displacement, m->material_index,
+    const cl_mem force_args[13] = {m->corners,      m->element_nodes, m->displacement, m->material_index,
                                    m->materials,    m->corner_force,  m->energy,       m->dilatation,
-                                   m->element_step, m->density_scale_buffer};
+                                   m->element_step, m->density_scale_buffer, m->eroded, m->tensile,
+                                   m->principal};
+    const cl_mem erode_args[10] = {m->eroded, m->tensile, m->principal, m->threshold,    m->failure_density,
+                                   m->damage, m->energy,  m->eroded_energy, m->corner_force, m->eroding_force};
+    const cl_mem activity_args[7] = {m->offsets,       m->entries,  m->eroded,       m->node_active,
+                                     m->eroding_force, m->velocity, m->erosion_force};
     const cl_mem gather_args[4] = {m->offsets, m->entries, m->corner_force, m->node_force};
     const cl_mem update_args[12] = {m->mass_buffer,   m->spring_buffer,    m->kind_buffer,    m->target_buffer,
                                     m->node_force,    m->external_force,   m->displacement,   m->displacement_low,
@@ -359,11 +423,15 @@ static pp_err build_device(pp_mechanics *m)
     cl_int status = clSetKernelArg(m->forces, 0, sizeof element_count, &element_count);
     status |= clSetKernelArg(m->gather, 0, sizeof owned, &owned);
     status |= clSetKernelArg(m->update, 0, sizeof owned, &owned);
+    status |= clSetKernelArg(m->erode, 0, sizeof element_count, &element_count);
+    status |= clSetKernelArg(m->activity, 0, sizeof owned, &owned);
     if (status != CL_SUCCESS) {
       err = pp_error_raise(PP_ERR_OPENCL, __FILE__, __LINE__, __func__, "mechanics: setting kernel counts failed");
       goto done;
     }
-    if ((err = set_buffers(m->forces, 1, 10, force_args, "hex8_forces arguments")) ||
+    if ((err = set_buffers(m->forces, 1, 13, force_args, "hex8_forces arguments")) ||
+        (err = set_buffers(m->erode, 1, 10, erode_args, "erode_elements arguments")) ||
+        (err = set_buffers(m->activity, 2, 7, activity_args, "node_activity arguments")) ||
         (err = set_buffers(m->gather, 1, 4, gather_args, "gather_corner_forces arguments")) ||
         (err = set_buffers(m->update, 6, 12, update_args, "central_difference arguments")))
       goto done;
@@ -372,6 +440,8 @@ done:
   free(layer);
   free(zeros);
   free(ones);
+  free(threshold);
+  free(failure);
   return err;
 }
 
@@ -404,7 +474,7 @@ static pp_err launch_pressure(pp_mechanics *m)
 static pp_err launch_contact(pp_mechanics *m)
 {
   const pp_contact_state state = {m->displacement, m->velocity, m->mass_buffer, m->node_force,
-                                   m->face_count ? m->external_force : m->constant_force};
+                                   m->face_count ? m->external_force : m->constant_force, m->node_active, m->eroded};
   PP_CALL(pp_contact_evaluate(m->contact, &state, m->contact_dt, m->contact_accumulate));
   const cl_ulong owned = m->owned;
   const cl_mem args[3] = {m->face_count ? m->external_force : m->constant_force, pp_contact_force_buffer(m->contact),
@@ -425,12 +495,22 @@ static pp_err evaluate(pp_mechanics *m)
 {
   const size_t items = (m->elements + (size_t)m->width - 1) / (size_t)m->width;
   pp_err local = pp_clrt_launch(m->clrt, m->forces, "mechanics hex8_forces", items, LOCAL_SIZE);
+  if (local == PP_OK && m->options.erosion)
+    local = pp_clrt_launch(m->clrt, m->erode, "mechanics erode_elements", m->elements, LOCAL_SIZE);
   if (local == PP_OK) local = pp_clrt_launch(m->clrt, m->gather, "mechanics gather", m->owned, LOCAL_SIZE);
   if (local == PP_OK) local = launch_pressure(m);
+  if (local == PP_OK && m->options.erosion) /* dt: the step that ended at this state (0 at a reset) */
+    local = pp_clrt_set_real_arg(m->clrt, m->activity, 1, m->contact_accumulate ? m->contact_dt : 0, "node_activity dt");
+  if (local == PP_OK && m->options.erosion)
+    local = pp_clrt_launch(m->clrt, m->activity, "mechanics node_activity", m->owned, LOCAL_SIZE);
   PP_CALL(pp_comm_agree(m->comm, local, "mechanics forces"));
   if (m->contact) PP_CALL(launch_contact(m));
   PP_CALL(pp_reduce_sum_strided(m->reduce, m->energy, 0, 1, m->owned_elements, &m->stored));
   PP_CALL(pp_reduce_min(m->reduce, m->element_step, m->owned_elements, &m->stable));
+  if (m->options.erosion) {
+    PP_CALL(pp_reduce_sum_strided(m->reduce, m->eroded_energy, 0, 1, m->owned_elements, &m->eroded_total));
+    PP_CALL(pp_reduce_sum_strided(m->reduce, m->erosion_force, 0, 1, m->owned, &m->eroded_correction));
+  }
   return PP_OK;
 }
 
@@ -482,7 +562,9 @@ void pp_mechanics_destroy(pp_mechanics *m)
                       m->entries,      m->node_force,    m->mass_buffer,    m->spring_buffer, m->kind_buffer,
                       m->target_buffer, m->external_force, m->velocity,     m->applied_force, m->previous_force,
                       m->terms,        m->ones,          m->face_reference, m->face_nodes,    m->face_force,
-                      m->face_offsets, m->face_entries,  m->constant_force, m->element_values};
+                      m->face_offsets, m->face_entries,  m->constant_force, m->element_values,
+                      m->eroded,       m->tensile,       m->principal,      m->threshold,     m->failure_density,
+                      m->damage,       m->eroded_energy, m->node_active,    m->eroding_force, m->erosion_force};
   for (size_t i = 0; i < sizeof buffers / sizeof *buffers; ++i)
     if (buffers[i]) clReleaseMemObject(buffers[i]);
   free(m->mass);
@@ -491,6 +573,7 @@ void pp_mechanics_destroy(pp_mechanics *m)
   free(m->dof_target);
   free(m->saved_fields);
   free(m->density_scale);
+  free(m->element_volume);
   free(m);
 }
 
@@ -717,13 +800,13 @@ pp_err pp_mechanics_step(pp_mechanics *m, double dt, pp_mechanics_step_info *inf
   PP_CALL(pp_comm_agree(m->comm, local, "mechanics update"));
   double sums[TERM_COUNT];
   PP_CALL(pp_reduce_dots(m->reduce, m->terms, m->ones, m->owned, TERM_COUNT, sums));
-  const double kinetic = sums[0], stored = m->stored + sums[3];
+  const double kinetic = sums[0], stored = m->stored + sums[3], eroded = m->eroded_total + m->eroded_correction;
   m->work += sums[1];
   m->dissipated += sums[2];
   /* the next step's du.M du is about this one's: rescale so it stays near 1 */
   if (sums[7] > 0 && isfinite(sums[7])) m->rayleigh_scale /= sums[7];
   if (!m->balance_started) {
-    m->initial_energy = kinetic + stored;
+    m->initial_energy = kinetic + stored + eroded;
     m->balance_started = 1;
   }
   const double balance_time = m->time;
@@ -753,7 +836,8 @@ pp_err pp_mechanics_step(pp_mechanics *m, double dt, pp_mechanics_step_info *inf
     info->stored = stored;
     info->external_work = m->work;
     info->dissipated = m->dissipated;
-    info->closure = kinetic + stored + m->dissipated - m->work - m->initial_energy;
+    info->eroded = eroded;
+    info->closure = kinetic + stored + m->dissipated + eroded - m->work - m->initial_energy;
     info->residual_norm = sqrt(sums[4]);
     info->force_norm = sqrt(sums[5]);
     info->rayleigh = sums[7] > 0 ? sums[6] / sums[7] : 0;
@@ -863,10 +947,64 @@ pp_err pp_mechanics_write_step(pp_mechanics *m, pp_io_series *series)
   }
   if (err == PP_OK) err = pp_comm_agree(m->comm, pp_mechanics_get_element_state(m, cell, NULL), "mechanics dilatation");
   if (err == PP_OK) err = pp_io_write_cell_field(series, "dilatation", "1", 1, cell);
+  if (m->options.erosion) {
+    if (err == PP_OK) err = pp_comm_agree(m->comm, pp_mechanics_get_damage(m, cell, NULL), "mechanics eroded flags");
+    if (err == PP_OK) err = pp_io_write_cell_field(series, "eroded", "1", 1, cell);
+    if (err == PP_OK) err = pp_comm_agree(m->comm, pp_mechanics_get_damage(m, NULL, cell), "mechanics damage");
+    if (err == PP_OK) err = pp_io_write_cell_field(series, "damage", "1", 1, cell);
+  }
   free(node_values);
   free(element);
   free(cell);
   return err;
+}
+
+pp_err pp_mechanics_get_local_displacement(pp_mechanics *m, double *displacement)
+{
+  memset(displacement, 0, m->nodes * 3 * sizeof *displacement);
+  PP_CALL(pp_comm_agree(m->comm, read_displacement(m, displacement), "reading the displacement"));
+  PP_CALL(pp_halo_exchange_host(m->halo, displacement, 3));
+  return PP_OK;
+}
+
+pp_err pp_mechanics_get_damage(pp_mechanics *m, double *eroded, double *damage)
+{
+  pp_err err = PP_OK;
+  if (eroded) err = pp_clrt_read_reals(m->clrt, m->eroded, eroded, m->owned_elements, "eroded flags");
+  for (size_t e = 0; eroded && err == PP_OK && e < m->owned_elements; ++e) eroded[e] = eroded[e] != 0; /* 2: just now */
+  if (err == PP_OK && damage) err = pp_clrt_read_reals(m->clrt, m->damage, damage, m->owned_elements, "damage");
+  return err;
+}
+
+pp_err pp_mechanics_erosion(pp_mechanics *m, pp_mechanics_erosion_totals *totals)
+{
+  memset(totals, 0, sizeof *totals);
+  const size_t E = m->owned_elements, N = m->owned;
+  double *flags = malloc((E + N + 1) * sizeof *flags), *values = malloc((2 * E + N + 1) * sizeof *values);
+  pp_err err = flags && values ? PP_OK : pp_error_raise(PP_ERR_MEMORY, __FILE__, __LINE__, __func__, "out of memory");
+  if (err == PP_OK) err = pp_clrt_read_reals(m->clrt, m->eroded, flags, E, "eroded flags");
+  if (err == PP_OK) err = pp_clrt_read_reals(m->clrt, m->node_active, flags + E, N, "node activity");
+  long long count = 0;
+  if (err == PP_OK) {
+    /* volumes, masses (undeformed: rho V, without mass scaling), orphan masses: exact sums */
+    for (size_t e = 0; e < E; ++e) {
+      const int gone = flags[e] != 0;
+      count += gone;
+      values[e] = gone ? m->element_volume[e] : 0;
+      values[E + e] = gone ? m->element_volume[e] * m->options.layer[m->mesh->element_layer[e]].density : 0;
+    }
+    for (size_t n = 0; n < N; ++n) values[2 * E + n] = flags[E + n] == 0 ? m->mass[n] : 0;
+  }
+  err = pp_comm_agree(m->comm, err, "reading the erosion state");
+  if (err == PP_OK) err = pp_reduce_sum_host(values, E, m->comm, &totals->volume);
+  if (err == PP_OK) err = pp_reduce_sum_host(values + E, E, m->comm, &totals->mass);
+  if (err == PP_OK) err = pp_reduce_sum_host(values + 2 * E, N, m->comm, &totals->orphan_mass);
+  free(flags);
+  free(values);
+  PP_CALL(err);
+  PP_MPI(MPI_Allreduce(&count, &totals->elements, 1, MPI_LONG_LONG, MPI_SUM, m->comm), "counting eroded elements");
+  totals->energy = m->eroded_total + m->eroded_correction;
+  return PP_OK;
 }
 
 static const char *const checkpoint_names[4] = {"displacement", "velocity_half_step", "applied_force",
@@ -910,6 +1048,13 @@ pp_err pp_mechanics_register_checkpoint(pp_mechanics *m, pp_checkpoint *checkpoi
 pp_err pp_mechanics_checkpoint_save(pp_mechanics *m)
 {
   PP_CHECK(m->saved_fields, PP_ERR_ARGUMENT, "mechanics state saved before pp_mechanics_register_checkpoint");
+  if (m->options.erosion) {
+    pp_mechanics_erosion_totals eroded;
+    PP_CALL(pp_mechanics_erosion(m, &eroded));
+    PP_CHECK(eroded.elements == 0, PP_ERR_ARGUMENT,
+             "mechanics checkpoint at step %lld: %lld elements have eroded, and the checkpoint does not carry "
+             "erosion's state yet (mechanics.h)", m->step, eroded.elements);
+  }
   const size_t count = (size_t)m->mesh->output_node_count * 3;
   for (int k = 0; k < 4; ++k)
     PP_CALL(node_field_to_output(m, checkpoint_buffer(m, k), m->saved_fields + (size_t)k * count));

@@ -64,11 +64,20 @@ typedef struct {
                                         limits the step below it (PHYSICS.md 9.4: quasi-static runs;
                                         the added mass is reported and the kinetic-to-stored energy
                                         ratio is in every step's info: keep it small) */
+  /* Crack-band erosion (PHYSICS.md 2.3; kernels/mechanics.cl's erode_elements): when erosion is set,
+   * an element erodes once its largest principal stress is tensile and its tensile strain-energy
+   * density W+ (only the principal stretches above 1 count) reaches fracture_energy / h_e, h_e the
+   * cube root of its undeformed volume, so that the energy dissipated per unit crack area is G_c
+   * whatever the element size. damage = W+ / failure_energy_density, capped at 1, the largest so far. */
+  int erosion;
+  double fracture_energy[PP_LAYER_COUNT];         /* J/m^2, G_c per layer */
+  double failure_energy_density[PP_LAYER_COUNT];  /* J/m^3, W_f per layer (the damage scale) */
 } pp_mechanics_options;
 
-/* One material everywhere, fixed base, no damping, safety 0.9. */
+/* One material everywhere, fixed base, no damping, safety 0.9, no erosion. */
 void pp_mechanics_options_default(pp_mechanics_options *options, const pp_material *material);
-/* From the configuration: skin.<layer>.* laws and skin.density, mechanics.* (SI already). */
+/* From the configuration: skin.<layer>.* laws, fracture and failure energies and skin.density,
+ * mechanics.* (SI already; mechanics.erosion switches erosion). */
 pp_err pp_mechanics_options_from_config(const pp_config *config, pp_mechanics_options *options);
 
 /* What `pinprick check` says about stage 1 before anything runs, from a planned mesh (axes only,
@@ -89,7 +98,8 @@ typedef struct {
   double next_stable_step; /* s, the exact minimum element bound at the end state (no safety) */
   double balance_time;     /* s, t^n: where the energies below are */
   double kinetic, stored, external_work, dissipated;
-  double closure;          /* kinetic + stored + dissipated - external work - initial energy */
+  double eroded;           /* J, stored energy the eroded elements held when they eroded (released: dissipated) */
+  double closure;          /* kinetic + stored + dissipated + eroded - external work - initial energy */
   double residual_norm;    /* |f_ext - f_int| over free DOFs at t^n */
   double force_norm;       /* |f_int| over all DOFs at t^n */
   double rayleigh;         /* 1/s^2: du.(f_int^n - f_int^{n-1}) / du.M du over free DOFs (0 when du = 0) */
@@ -198,17 +208,34 @@ pp_err pp_mechanics_relax(pp_mechanics *mechanics, double tolerance, long long m
  * Per owned element, 13 values [e * 13]: the volume-averaged Cauchy stress (9, row-major, Pa),
  * von Mises stress (Pa), principal stretches of the volume-averaged F, largest first. */
 enum { PP_MECHANICS_ELEMENT_OUTPUT = 13 };
+
 pp_err pp_mechanics_element_output(pp_mechanics *mechanics, double *values);
+
+/* What erosion has done so far, global (COLLECTIVE; reads the flags back: for outputs, not every
+ * step): eroded elements, their undeformed volume (m^3) and mass (kg), the mass of the orphaned
+ * nodes (all of whose elements eroded: kg; they drift on with the velocity they had, out of the
+ * needles' reach), and the energy released (J). */
+typedef struct {
+  long long elements;
+  double volume, mass, orphan_mass, energy;
+} pp_mechanics_erosion_totals;
+pp_err pp_mechanics_erosion(pp_mechanics *mechanics, pp_mechanics_erosion_totals *totals);
+/* COLLECTIVE. The displacement of every local node, owned and ghost [node_count * 3] (m). */
+pp_err pp_mechanics_get_local_displacement(pp_mechanics *mechanics, double *displacement);
+/* Per owned element: eroded (0 or 1) and damage (0 ... 1); either may be NULL. */
+pp_err pp_mechanics_get_damage(pp_mechanics *mechanics, double *eroded, double *damage);
 /* One step's fields into an open series step (pp_io_step_begin done by the caller): node fields
  * displacement (m) and velocity (m/s, v^{n-1/2}: the leapfrog's velocity half a step before the
- * output time), cell fields cauchy_stress (9, Pa), von_mises (Pa), principal_stretch (3, 1) and
- * dilatation (J_bar). The mesh's output view (pp_mesh_io_view) must exist. */
+ * output time), cell fields cauchy_stress (9, Pa), von_mises (Pa), principal_stretch (3, 1),
+ * dilatation (J_bar), and with erosion eroded (1: gone) and damage (W+ / W_f, at most 1). The mesh's
+ * output view (pp_mesh_io_view) must exist. */
 pp_err pp_mechanics_write_step(pp_mechanics *mechanics, pp_io_series *series);
 /* The state a restart needs, registered once: displacement, v^{n-1/2}, the applied and previous
  * internal forces (energy balance and relaxation), time, step count, last dt, the balance's
  * accumulators, load factor and pressure. Constraints, loads and options come from the caller
  * (the configuration), not the checkpoint. save() before pp_checkpoint_write; restore() after
- * pp_checkpoint_read_latest: the run then continues bit for bit, on any rank count. */
+ * pp_checkpoint_read_latest: the run then continues bit for bit, on any rank count. Erosion's state
+ * (eroded flags of ghost elements too) is not in it yet: save() refuses once an element has eroded. */
 pp_err pp_mechanics_register_checkpoint(pp_mechanics *mechanics, pp_checkpoint *checkpoint);
 pp_err pp_mechanics_checkpoint_save(pp_mechanics *mechanics);
 pp_err pp_mechanics_checkpoint_restore(pp_mechanics *mechanics);

@@ -22,6 +22,11 @@ const char *pp_mesh_layer_name(int layer)
   return layer >= 0 && layer < PP_LAYER_COUNT ? layer_names[layer] : "unknown layer";
 }
 
+const char *pp_mesh_layer_key(int layer)
+{
+  return layer >= 0 && layer < PP_LAYER_COUNT ? layer_stems[layer] : "unknown_layer";
+}
+
 static pp_side_kind side_from_text(const char *text)
 {
   if (!strcmp(text, "periodic")) return PP_SIDE_PERIODIC;

@@ -149,6 +149,8 @@ pp_err pp_mesh_layer_volumes(const pp_mesh *mesh, MPI_Comm comm, double volumes[
 
 /* Layer names ("stratum corneum", ...) and config stems ("stratum_corneum", ...). */
 const char *pp_mesh_layer_name(int layer);
+/* Its config-key stem: skin.<stem>.* ("stratum_corneum"). */
+const char *pp_mesh_layer_key(int layer);
 
 /* Global id of node column (i, j) at depth k (generated meshes). */
 long long pp_mesh_node_id(const pp_mesh *mesh, long i, long j, int k);

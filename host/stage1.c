@@ -8,7 +8,9 @@
 
 #include <mpi.h>
 
+#include "channel.h"
 #include "contact.h"
+#include "force_curve.h"
 #include "io.h"
 #include "log.h"
 #include "mechanics.h"
@@ -30,6 +32,7 @@ typedef struct {
   double time, dt, kinetic, stored, work, dissipated, closure, ratio, penalty, friction, needle_work, penetration;
   double contact_balance;
   long long handoffs;
+  double eroded;
 } energy_row;
 
 typedef struct {
@@ -76,15 +79,145 @@ static pp_err write_energy_csv(FILE *out, const void *context)
 {
   const logbook *log = context;
   fputs("step,time_s,dt_s,kinetic_J,stored_J,external_work_J,damping_dissipated_J,closure_J,kinetic_to_stored,"
-        "penalty_energy_J,friction_dissipated_J,needle_work_J,max_penetration_m,contact_balance_J,tip_handoffs\n",
+        "penalty_energy_J,friction_dissipated_J,needle_work_J,max_penetration_m,contact_balance_J,tip_handoffs,"
+        "eroded_energy_J\n",
         out);
   for (size_t i = 0; i < log->count; ++i) {
     const energy_row *r = &log->energy[i];
-    fprintf(out, "%lld,%.17g,%.9g,%.17g,%.17g,%.17g,%.17g,%.9g,%.6g,%.17g,%.17g,%.17g,%.9g,%.9g,%lld\n", r->step, r->time,
-            r->dt, r->kinetic, r->stored, r->work, r->dissipated, r->closure, r->ratio, r->penalty, r->friction,
-            r->needle_work, r->penetration, r->contact_balance, r->handoffs);
+    fprintf(out, "%lld,%.17g,%.9g,%.17g,%.17g,%.17g,%.17g,%.9g,%.6g,%.17g,%.17g,%.17g,%.9g,%.9g,%lld,%.17g\n", r->step,
+            r->time, r->dt, r->kinetic, r->stored, r->work, r->dissipated, r->closure, r->ratio, r->penalty, r->friction,
+            r->needle_work, r->penetration, r->contact_balance, r->handoffs, r->eroded);
   }
   return ferror(out) ? pp_error_raise(PP_ERR_IO, __FILE__, __LINE__, __func__, "write error") : PP_OK;
+}
+
+/* Per needle: the metrics of its force-depth record (host/force_curve.h), its phases from its stroke. */
+typedef struct {
+  const logbook *log;
+  const pp_needle *needles;
+  pp_force_curve_metrics *metrics; /* [needles] */
+  int *valid;                      /* [needles]: analysed (a record too short is not) */
+} puncture_table;
+
+static pp_err write_puncture_csv(FILE *out, const void *context)
+{
+  const puncture_table *p = context;
+  fputs("needle,analysed,punctured,events,peak_prepuncture_force_N,puncture_depth_m,puncture_time_s,force_drop_N,"
+        "prepuncture_stiffness_N_per_m,post_puncture_slope_N_per_m,max_insertion_force_N,full_depth_m,"
+        "full_depth_force_N,withdrawal_mean_force_N,withdrawal_min_force_N,withdrawal_friction_work_J\n",
+        out);
+  for (int k = 0; k < p->log->needles; ++k) {
+    const pp_force_curve_metrics *m = &p->metrics[k];
+    if (!p->valid[k]) {
+      fprintf(out, "%d,0,,,,,,,,,,,,,,\n", k);
+      continue;
+    }
+    fprintf(out, "%d,1,%d,%d,%.9g,%.9g,%.9g,%.9g,%.9g,%.9g,%.9g,%.9g,%.9g,%.9g,%.9g,%.9g\n", k, m->punctured,
+            m->event_count, m->peak_prepuncture_force, m->puncture_depth, m->puncture_time, m->force_drop,
+            m->prepuncture_stiffness, m->post_puncture_slope, m->max_insertion_force, m->full_depth,
+            m->full_depth_force, m->withdrawal_mean_force, m->withdrawal_min_force, m->withdrawal_friction_work);
+  }
+  return ferror(out) ? pp_error_raise(PP_ERR_IO, __FILE__, __LINE__, __func__, "write error") : PP_OK;
+}
+
+/* The puncture metrics of every needle (every rank: the logs are the same everywhere), needle 0's
+ * into the summary; puncture.csv by rank 0 (DIR as save_logs). */
+static pp_err analyse_punctures(const pp_runtime *runtime, const char *dir, const logbook *log,
+                                const pp_needle *needles, pp_stage1_summary *summary)
+{
+  const size_t n = log->count, K = (size_t)log->needles;
+  double *columns = malloc((3 * n + 1) * sizeof *columns);
+  puncture_table table = {log, needles, calloc(K + 1, sizeof *table.metrics), calloc(K + 1, sizeof *table.valid)};
+  pp_err err = columns && table.metrics && table.valid
+                 ? PP_OK
+                 : pp_error_raise(PP_ERR_MEMORY, __FILE__, __LINE__, __func__, "out of memory for the puncture metrics");
+  snprintf(summary->puncture_json, sizeof summary->puncture_json, "null");
+  for (size_t k = 0; err == PP_OK && k < K; ++k) {
+    for (size_t i = 0; i < n; ++i) {
+      const force_row *r = &log->forces[i * K + k];
+      columns[i] = r->time;
+      columns[n + i] = r->depth;
+      columns[2 * n + i] = r->axial;
+    }
+    const pp_needle_trajectory *t = &needles[k].trajectory;
+    const double insertion_end = t->start_time + pp_needle_insertion_time(t), withdrawal_start = insertion_end + t->dwell;
+    /* A drop counts when it is 10 % of the force before it and 2 % of the stroke's largest force:
+       the ringing of first contact (explicit dynamics, a few nN) is no puncture. */
+    pp_force_curve_options options = pp_force_curve_default_options();
+    double largest = 0;
+    for (size_t i = 0; i < n; ++i)
+      if (columns[i] <= insertion_end) largest = fmax(largest, columns[2 * n + i]);
+    options.drop_minimum = 0.02 * largest;
+    /* a record that ends before the needle arrives, or too short, has nothing to analyse */
+    table.valid[k] = n >= 2 && columns[0] <= insertion_end &&
+                     pp_force_curve_analyse(columns, columns + n, columns + 2 * n, n, insertion_end, withdrawal_start,
+                                            &options, &table.metrics[k]) == PP_OK;
+    if (k == 0 && table.valid[k]) err = pp_force_curve_json(&table.metrics[0], summary->puncture_json,
+                                                            sizeof summary->puncture_json);
+  }
+  pp_err local = err;
+  if (local == PP_OK && runtime->rank == 0) {
+    char path[4096];
+    snprintf(path, sizeof path, "%s/puncture.csv", dir);
+    local = pp_write_file_atomic(path, write_puncture_csv, &table);
+  }
+  free(columns);
+  free(table.metrics);
+  free(table.valid);
+  PP_CALL(pp_runtime_agree(runtime, local, "writing puncture.csv"));
+  return PP_OK;
+}
+
+/* Each needle's channel at the current state into DIR/channels.h5 (host/channel.h), needle 0's
+ * numbers into the summary. Eroded elements are measured where they were (their nodes may drift). */
+static pp_err measure_channels(pp_runtime *runtime, const pp_config *config, const pp_mesh *mesh,
+                               pp_mechanics *mechanics, const pp_needle *needles, int count, const char *dir,
+                               pp_stage1_summary *summary)
+{
+  const size_t E = (size_t)mesh->owned_element_count;
+  double *u = malloc(((size_t)mesh->node_count * 3 + 1) * sizeof *u), *flags = malloc((E + 1) * sizeof *flags);
+  double *damage = malloc((E + 1) * sizeof *damage);
+  unsigned char *eroded = malloc(E + 1);
+  pp_err err = u && flags && damage && eroded
+                 ? PP_OK
+                 : pp_error_raise(PP_ERR_MEMORY, __FILE__, __LINE__, __func__, "out of memory measuring the channels");
+  err = pp_runtime_agree(runtime, err, "channel buffers");
+  if (err == PP_OK) err = pp_mechanics_get_local_displacement(mechanics, u);
+  if (err == PP_OK) err = pp_runtime_agree(runtime, pp_mechanics_get_damage(mechanics, flags, damage), "damage");
+  for (size_t e = 0; err == PP_OK && e < E; ++e) eroded[e] = flags[e] != 0;
+  const char *preset = pp_config_text(config, "needle.preset"), *site = pp_config_text(config, "preset");
+  char path[4096];
+  snprintf(path, sizeof path, "%s/channels.h5", dir);
+  for (int k = 0; err == PP_OK && k < count; ++k) {
+    const pp_needle *needle = &needles[k];
+    pp_channel_options options;
+    pp_channel_options_default(&options, needle->trajectory.insertion_depth + 100e-6,
+                               3 * needle->shape.shaft_radius);
+    options.eroded_in_reference = 1;
+    pp_channel_axis axis;
+    memcpy(axis.entry, needle->trajectory.entry, sizeof axis.entry);
+    memcpy(axis.direction, needle->trajectory.direction, sizeof axis.direction);
+    pp_channel channel;
+    err = pp_channel_measure(mesh, u, eroded, damage, &axis, &options, runtime->comm, &channel);
+    if (err != PP_OK) break;
+    pp_channel_key key;
+    err = pp_channel_key_from_needle(needle, strcmp(preset, "none") ? preset : "", strcmp(site, "none") ? site : "generic",
+                                     "normal", &key);
+    if (err == PP_OK) err = pp_channel_library_write(runtime, path, &key, &channel);
+    if (err == PP_OK && k == 0) {
+      summary->channel_open_depth = channel.open_depth;
+      summary->channel_injury_depth = channel.injury_depth;
+      summary->channel_surface_diameter = channel.surface_diameter;
+      summary->channel_eroded_volume = channel.eroded_volume;
+      summary->channel_damaged_volume = channel.damaged_volume;
+    }
+    pp_channel_free(&channel);
+  }
+  free(u);
+  free(flags);
+  free(damage);
+  free(eroded);
+  return err;
 }
 
 /* Rank 0 writes the CSV files (each atomically); every rank learns the result. */
@@ -117,7 +250,7 @@ typedef struct {
   pp_io_series *series;
   logbook log;
   pp_stage1_summary *summary;
-  double largest_work, largest_closure;
+  double largest_work, largest_closure, largest_stored;
   double contact_balance;      /* pp_contact_closure after the last step */
   long long balance_handoffs;  /* start_handoffs there */
   double smooth_drift, handoff_drift; /* J, sums of |its change| (stage1.h) */
@@ -159,9 +292,12 @@ static pp_err sample(stage *st, const pp_mechanics_step_info *info)
   *e = (energy_row){info->step,         t,           info->dt, info->kinetic, info->stored, info->external_work,
                     info->dissipated,   info->closure, info->kinetic_ratio, energy.penalty_energy,
                     energy.friction_dissipated, energy.needle_work, energy.max_penetration,
-                    st->contact_balance, energy.start_handoffs};
+                    st->contact_balance, energy.start_handoffs, info->eroded};
   st->log.count += 1;
   st->largest_work = fmax(st->largest_work, fabs(info->external_work));
+  st->largest_stored = fmax(st->largest_stored, info->stored);
+  if (info->stored >= 1e-3 * st->largest_stored)
+    st->summary->worst_kinetic_ratio = fmax(st->summary->worst_kinetic_ratio, info->kinetic_ratio);
   st->largest_closure = fmax(st->largest_closure, fabs(info->closure));
   st->summary->max_penetration = fmax(st->summary->max_penetration, energy.max_penetration);
   st->summary->friction_dissipated = energy.friction_dissipated;
@@ -176,12 +312,16 @@ static pp_err write_output(stage *st, const pp_mechanics_step_info *info)
   PP_CALL(pp_io_step_end(st->series));
   st->summary->outputs += 1;
   const force_row *r = &st->log.forces[(st->log.count - 1) * (size_t)st->needle_count];
+  pp_mechanics_erosion_totals eroded;
+  PP_CALL(pp_mechanics_erosion(st->mechanics, &eroded));
   pp_log(PP_LOG_INFO,
          "stage 1: t = %.4g us, needle 0 tip %.4g um deep, axial force %.4g mN; step %lld (dt %.3g ns); energy "
-         "closure %.2e of the work done (%.4g nJ), kinetic/stored %.3g, deepest penetration %.3g um",
+         "closure %.2e of the work done (%.4g nJ), kinetic/stored %.3g, deepest penetration %.3g um; %lld elements "
+         "eroded (%.4g pL, %.3g nJ released)",
          info->time * 1e6, r->depth * 1e6, r->axial * 1e3, info->step, info->dt * 1e9,
          st->largest_work > 0 ? fabs(info->closure) / st->largest_work : 0.0, info->external_work * 1e9,
-         info->kinetic_ratio, st->log.energy[st->log.count - 1].penetration * 1e6);
+         info->kinetic_ratio, st->log.energy[st->log.count - 1].penetration * 1e6, eroded.elements,
+         eroded.volume * 1e15, eroded.energy * 1e9);
   return PP_OK;
 }
 
@@ -231,6 +371,7 @@ static pp_err run_steps(stage *st, const double *times, int time_count, double e
   pp_contact_energy work;
   pp_contact_work_terms(st->contact, &work);
   st->summary->handoffs = work.handoffs;
+  PP_CALL(pp_mechanics_erosion(st->mechanics, &st->summary->eroded));
   if (work.needle_work > 0) {
     st->summary->contact_drift = st->smooth_drift / work.needle_work;
     st->summary->handoff_drift = st->handoff_drift / work.needle_work;
@@ -300,6 +441,9 @@ pp_err pp_stage1_run(const pp_config *config, pp_runtime *runtime, pp_clrt *clrt
     err = run_steps(&st, times, time_count, end_time);
   }
   if (err == PP_OK) err = save_logs(runtime, output_dir, &st.log);
+  if (err == PP_OK) err = analyse_punctures(runtime, output_dir, &st.log, st.needles, summary);
+  if (err == PP_OK)
+    err = measure_channels(runtime, config, mesh, st.mechanics, st.needles, st.needle_count, output_dir, summary);
   pp_err closed = pp_io_series_close(&st.series);
   if (err == PP_OK) err = closed;
   pp_mechanics_destroy(st.mechanics);
@@ -328,9 +472,17 @@ void pp_stage1_summary_json(const pp_stage1_summary *s, char *text, size_t size)
            "\"external_work_J\": %.9g, \"worst_energy_closure\": %.3e, \"final_kinetic_to_stored\": %.4g, "
            "\"peak_needle_force_N\": %.9g, \"final_tip_depth_m\": %.9g, \"max_penetration_m\": %.6g, "
            "\"friction_dissipated_J\": %.9g, \"needle_work_J\": %.9g, \"contact_balance_drift\": %.3e, "
-           "\"tip_handoff_drift\": %.3e, \"tip_handoffs\": %lld, \"added_mass_kg\": %.6g, \"outputs\": %lld, "
+           "\"tip_handoff_drift\": %.3e, \"tip_handoffs\": %lld, \"eroded_elements\": %lld, \"eroded_volume_m3\": %.6g, "
+           "\"eroded_mass_kg\": %.6g, \"orphan_node_mass_kg\": %.6g, \"erosion_energy_J\": %.9g, "
+           "\"worst_kinetic_to_stored\": %.4g, \"puncture\": %s, \"channel_open_depth_m\": %.6g, "
+           "\"channel_injury_depth_m\": %.6g, \"channel_surface_diameter_m\": %.6g, \"channel_eroded_volume_m3\": %.6g, "
+           "\"channel_damaged_volume_m3\": %.6g, \"added_mass_kg\": %.6g, \"outputs\": %lld, "
            "\"wall_seconds\": %.4g, \"element_steps_per_second\": %.4g}",
            s->needles, s->steps, s->end_time, s->smallest_step, s->largest_step, s->work, s->worst_closure,
            s->final_kinetic_ratio, s->peak_force, s->final_tip_depth, s->max_penetration, s->friction_dissipated,
-           s->needle_work, s->contact_drift, s->handoff_drift, s->handoffs, s->added_mass, s->outputs, s->wall_seconds, s->element_steps_per_second);
+           s->needle_work, s->contact_drift, s->handoff_drift, s->handoffs, s->eroded.elements, s->eroded.volume,
+           s->eroded.mass, s->eroded.orphan_mass, s->eroded.energy, s->worst_kinetic_ratio, s->puncture_json,
+           s->channel_open_depth, s->channel_injury_depth, s->channel_surface_diameter, s->channel_eroded_volume,
+           s->channel_damaged_volume,
+           s->added_mass, s->outputs, s->wall_seconds, s->element_steps_per_second);
 }

@@ -1,8 +1,8 @@
 /* stage1: the needle stroke of a run — the explicit TLED mechanics of the skin block (host/mechanics)
  * with the config's needles pressing on it (host/needle, host/contact), from t = 0 to
- * mechanics.end_time or the end of the needles' trajectory, whichever comes first. Puncture and
- * the channel a needle leaves come with a later version: until then the stage covers the
- * pre-puncture indentation, and stage 2 takes the needle's volume as its channel.
+ * mechanics.end_time or the end of the needles' trajectory, whichever comes first. Puncture is
+ * crack-band erosion (mechanics.erosion; host/mechanics.h); the eroded and damage cell fields show
+ * the injury. Stage 2 still takes the needle's volume as its channel.
  *
  * Steps at the automatic (exact stable) step, cut to land on every output time. The needles are
  * moved to where they are at the end of each step before it is taken.
@@ -18,8 +18,14 @@
  *                                        along its axis, > 0 resisting insertion, its normal and
  *                                        friction parts, and the part of the normal one from the tip
  *                                        pressing a surface face); scripts/plot-needle-forces draws them
+ *   DIR/channels.h5                      the channel each needle left at the end (host/channel.h's
+ *                                        channel library; keyed by needle, depth, speed, body site
+ *                                        (the preset) and skin state "normal")
+ *   DIR/puncture.csv                     per needle: its puncture events and curve metrics
+ *                                        (host/force_curve.h: peak force before the first drop, its
+ *                                        depth, the drop, the slope after it, withdrawal friction)
  *   DIR/mechanics_energy.csv             at the same samples: the energy balance (kinetic, stored,
- *                                        external work, damping, closure, kinetic/stored) and the
+ *                                        external work, damping, erosion, closure, kinetic/stored) and the
  *                                        contact terms (penalty energy, friction dissipated, the
  *                                        needles' work, deepest penetration), the needles' side of
  *                                        the balance (needle work - the skin's external work -
@@ -36,6 +42,7 @@
 #include "config.h"
 #include "error.h"
 #include "halo.h"
+#include "mechanics.h"
 #include "mesh.h"
 #include "runtime.h"
 
@@ -57,6 +64,13 @@ typedef struct {
      switches between the tip's springs made or lost), each / the needle work at the end */
   double contact_drift, handoff_drift;
   long long handoffs;
+  pp_mechanics_erosion_totals eroded; /* at the end (host/mechanics.h) */
+  double worst_kinetic_ratio;  /* largest kinetic / stored at any sample once the stored energy is
+                                  1e-3 of its largest: inertia's share (quasi-static below 5 %) */
+  char puncture_json[1024];    /* needle 0's curve metrics (host/force_curve.h), a JSON object */
+  /* needle 0's channel at the end (host/channel.h): depths along its axis and the surface opening */
+  double channel_open_depth, channel_injury_depth, channel_surface_diameter, channel_eroded_volume,
+    channel_damaged_volume;
   double added_mass;           /* kg, mass scaling (0: none) */
   long long outputs;           /* series steps written */
   double wall_seconds;

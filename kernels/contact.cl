@@ -39,10 +39,12 @@ __kernel void needle_contact(const ulong owned, const int needle_count, const RE
                              __global const REAL *restrict internal_force, __global const REAL *restrict other_force,
                              __global const REAL *restrict stiffness, __global REAL *restrict contact_force,
                              __global REAL *restrict needle_terms, const ulong needle_stride,
-                             __global REAL *restrict rate_terms, __global REAL *restrict penetration)
+                             __global REAL *restrict rate_terms, __global REAL *restrict penetration,
+                             __global const REAL *restrict node_active)
 {
   const size_t node = get_global_id(0);
   if (node >= owned) return;
+  const int active = node_active[node] != 0; /* an orphan of erosion: no needle touches it */
   REAL x[3], v[3], total[3] = {0, 0, 0}, f_other[3];
   for (int d = 0; d < 3; ++d) {
     x[d] = reference[node * 3 + d] + displacement[node * 3 + d];
@@ -56,7 +58,7 @@ __kernel void needle_contact(const ulong owned, const int needle_count, const RE
     for (int j = 0; j < NEEDLE_SHAPE_PARAMS; ++j) p[j] = needles[i * NEEDLE_SHAPE_PARAMS + j];
     for (int j = 0; j < CONTACT_TERMS; ++j) terms[j] = 0;
     const REAL g = needle_signed_distance(p, x, n);
-    if (g < 0) {
+    if (g < 0 && active) {
       REAL fn[3], ft[3] = {0, 0, 0}, trial[3], normal_speed = 0, now[3], now_normal = 0;
       const REAL normal = k * -g, friction_coefficient = motion[i * CONTACT_MOTION + 3];
       for (int d = 0; d < 3; ++d) {
@@ -228,10 +230,16 @@ static void tip_centre(__global const REAL *needles, int i, REAL *C, REAL *R)
 __kernel void face_candidates(const ulong face_count, const int needle_count, __global const REAL *restrict needles,
                               __global const REAL *restrict reference, __global const int *restrict face_nodes,
                               __global const REAL *restrict displacement, __global REAL *restrict candidate,
-                              __global REAL *restrict face_force)
+                              __global REAL *restrict face_force, __global const int *restrict face_element,
+                              __global const REAL *restrict element_eroded)
 {
   const size_t f = get_global_id(0);
   if (f >= face_count) return;
+  for (int k = 0; k < 12; ++k) face_force[f * 12 + k] = 0;
+  if (element_eroded[face_element[f]] != 0) { /* eroded: no face here any more */
+    for (int i = 0; i < needle_count; ++i) candidate[f * needle_count + i] = -1;
+    return;
+  }
   REAL x[12];
   face_corners_now(reference, face_nodes, displacement, f, x);
   for (int i = 0; i < needle_count; ++i) {
@@ -244,7 +252,6 @@ __kernel void face_candidates(const ulong face_count, const int needle_count, __
     const REAL penetration = patch_penetration(x, C, R, u, N);
     candidate[f * needle_count + i] = held && penetration > 0 ? -2 - penetration : penetration;
   }
-  for (int k = 0; k < 12; ++k) face_force[f * 12 + k] = 0;
 }
 
 /* One work-item: for each needle in order whose chosen face (the one penetrated least over the

@@ -5,7 +5,10 @@
  * MECHANICS_WIDTH elements writes their 8 corner forces each; the nodes add their corners in a
  * fixed order elsewhere, so results do not depend on the partition.
  * Material table: MATERIAL_STRIDE REALs per material: model (0 neo-Hookean, 1 Ogden), mu, alpha,
- * kappa, density (host/mechanics fills it).
+ * kappa, density, and the tensile-energy floor (J/m^3, below which an element's tensile energy is
+ * not evaluated: host/mechanics fills it).
+ * -DEROSION=1 (host/mechanics, when elements may erode): hex8_forces also evaluates each element's
+ * tensile state for erode_elements; eroded elements give no forces, energy or step.
  * Build options (host/clrt, host/mechanics): -DREAL=... -DREAL_IS_DOUBLE=... and
  * -DMECHANICS_WIDTH=1, 2, 4, 8 or 16 (default 1): the elements of one work-item of hex8_forces, one
  * per lane of REALn vectors. PoCL does not vectorise this kernel across work-items (it has loops,
@@ -17,7 +20,10 @@
 #pragma OPENCL EXTENSION cl_khr_fp64 : enable
 #endif
 
-#define MATERIAL_STRIDE 5
+#define MATERIAL_STRIDE 6
+#ifndef EROSION
+#define EROSION 0
+#endif
 
 #ifndef MECHANICS_WIDTH
 #define MECHANICS_WIDTH 1
@@ -323,6 +329,85 @@ static void back_project(const VREAL *T, VREAL *out)
     }
 }
 
+/* The step an eroded element reports: larger than any real bound, so that it limits nothing. */
+#define ERODED_STEP 1e30
+
+#if EROSION
+/* The tensile state of each lane's element for crack-band erosion (host/material.c's
+ * pp_material_tensile_state, word for word in the arithmetic): at the element's centre,
+ * F = I + (du/dxi)(dX/dxi)^-1 from the unscaled modes A_1, A_2, A_4; its isochoric principal
+ * stretches l_i (C = F^T F, l_i^2 = J^-2/3 c_i); the tensile energy
+ *   W+ = (2 mu / alpha^2) sum over l_i > 1 of (l_i^alpha - 1 - alpha ln l_i)
+ * (each term >= 0; over all i they add up to W_dev, since sum ln l_i = 0), and the largest principal
+ * Cauchy stress (2 mu / (alpha J_bar)) (max l_i^alpha - mean l_i^alpha) + p. Only where the
+ * element's deviatoric energy density reaches the material's floor (W+ <= W_dev there: below it
+ * the eigen-decomposition is skipped and both are 0). */
+static void tensile_state(VREAL AX[3][8], VREAL AU[3][8], const VREAL deviatoric_energy, const VREAL volume,
+                          const VREAL J_bar, const VREAL pressure, const REAL *model_lane, const REAL *mu_lane,
+                          const REAL *alpha_lane, const size_t *element, __global const REAL *materials,
+                          __global const int *element_material, REAL *tensile, REAL *principal)
+{
+  enum { L = MECHANICS_WIDTH };
+  REAL Jl[9][L], Gl[9][L], energy_l[L], volume_l[L], J_bar_l[L], pressure_l[L];
+#pragma unroll
+  for (int i = 0; i < 3; ++i)
+#pragma unroll
+    for (int j = 0; j < 3; ++j) {
+      VSTORE_LANES(AX[i][1 << j], Jl[3 * i + j]);
+      VSTORE_LANES(AU[i][1 << j], Gl[3 * i + j]);
+    }
+  VSTORE_LANES(deviatoric_energy, energy_l);
+  VSTORE_LANES(volume, volume_l);
+  VSTORE_LANES(J_bar, J_bar_l);
+  VSTORE_LANES(pressure, pressure_l);
+  for (int l = 0; l < L; ++l) {
+    tensile[l] = principal[l] = 0;
+    const REAL floor = materials[MATERIAL_STRIDE * element_material[element[l]] + 5];
+    if (!(energy_l[l] >= floor * volume_l[l]) || !(J_bar_l[l] > 0)) continue;
+    REAL J0[9], G0[9], cJ[9], F[9], C[9];
+    for (int k = 0; k < 9; ++k) {
+      J0[k] = Jl[k][l];
+      G0[k] = Gl[k][l];
+    }
+    cJ[0] = J0[4] * J0[8] - J0[5] * J0[7];
+    cJ[1] = J0[5] * J0[6] - J0[3] * J0[8];
+    cJ[2] = J0[3] * J0[7] - J0[4] * J0[6];
+    cJ[3] = J0[2] * J0[7] - J0[1] * J0[8];
+    cJ[4] = J0[0] * J0[8] - J0[2] * J0[6];
+    cJ[5] = J0[1] * J0[6] - J0[0] * J0[7];
+    cJ[6] = J0[1] * J0[5] - J0[2] * J0[4];
+    cJ[7] = J0[2] * J0[3] - J0[0] * J0[5];
+    cJ[8] = J0[0] * J0[4] - J0[1] * J0[3];
+    const REAL detJ0 = J0[0] * cJ[0] + J0[1] * cJ[1] + J0[2] * cJ[2];
+    for (int i = 0; i < 3; ++i)
+      for (int j = 0; j < 3; ++j) {
+        REAL sum = 0; /* (G0 J0^-1)_ij = (G0 cof(J0)^T)_ij / det J0 */
+        for (int k = 0; k < 3; ++k) sum += G0[3 * i + k] * cJ[3 * j + k];
+        F[3 * i + j] = (i == j ? (REAL)1 : (REAL)0) + sum / detJ0;
+      }
+    for (int i = 0; i < 3; ++i)
+      for (int j = 0; j < 3; ++j) {
+        REAL sum = 0;
+        for (int k = 0; k < 3; ++k) sum += F[3 * k + i] * F[3 * k + j];
+        C[3 * i + j] = sum;
+      }
+    const REAL detF = det3(F);
+    if (!(detF > 0)) continue;
+    const REAL y = inverse_cbrt(detF), alpha = model_lane[l] == 0 ? (REAL)2 : alpha_lane[l], mu = mu_lane[l];
+    REAL c[3], V[9], terms = 0, mean = 0, largest = 0;
+    symmetric_eigen3(C, c, V);
+    for (int i = 0; i < 3; ++i) {
+      const REAL x = y * y * c[i], power = ogden_power(x, alpha); /* l_i^2, l_i^alpha */
+      if (x > 1) terms += power - 1 - alpha / 2 * log(x);
+      mean += power / 3;
+      largest = fmax(largest, power);
+    }
+    tensile[l] = 2 * mu / (alpha * alpha) * terms;
+    principal[l] = 2 * mu / (alpha * J_bar_l[l]) * (largest - mean) + pressure_l[l];
+  }
+}
+#endif
+
 /* Per element: corner forces f = dE/du [e*24], stored energy [e], mean dilatation [e] (0 when the
  * element is inverted; its forces are then 0) and its stable explicit step [e] in the current
  * configuration (host/element.c's pp_hex8_stable_step: the Flanagan-Belytschko uniform-strain
@@ -338,7 +423,8 @@ __kernel void hex8_forces(const ulong count, __global const REAL *restrict refer
                           __global const int *restrict element_material, __global const REAL *restrict materials,
                           __global REAL *restrict corner_force, __global REAL *restrict element_energy,
                           __global REAL *restrict element_dilatation, __global REAL *restrict element_step,
-                          __global const REAL *restrict density_scale)
+                          __global const REAL *restrict density_scale, __global const REAL *restrict eroded,
+                          __global REAL *restrict element_tensile, __global REAL *restrict element_principal)
 {
   enum { L = MECHANICS_WIDTH };
   const size_t first = get_global_id(0) * L;
@@ -486,6 +572,11 @@ __kernel void hex8_forces(const ulong count, __global const REAL *restrict refer
       }
   }
   const VREAL J_bar = v / V, pressure = kappa * (J_bar - 1), wave_scale = (REAL)(1.0 / 512.0);
+#if EROSION
+  REAL tensile_out[L], principal_out[L];
+  tensile_state(AX, AU, energy, V, J_bar, pressure, model_lane, mu_lane, alpha_lane, element, materials,
+                element_material, tensile_out, principal_out);
+#endif
   energy += V * (REAL)0.5 * kappa * (J_bar - 1) * (J_bar - 1);
   VREAL f[24], b[24], bb = 0;
   back_project(R, f);
@@ -498,21 +589,28 @@ __kernel void hex8_forces(const ulong count, __global const REAL *restrict refer
   }
   const VREAL wave_speed2 = (kappa * J_bar * (J_bar + fabs(J_bar - 1)) + (REAL)(4.0 / 3.0) * mu * stiffening) / rho;
   const VREAL step = 2 * v / sqrt(8 * wave_speed2 * bb);
-  /* lane by lane; an inverted element: forces, energy and J_bar 0, step -1 */
+  /* lane by lane; an inverted element: forces, energy and J_bar 0, step -1; an eroded one (no
+     longer part of the body, whatever its shape): forces and energy 0, a step that limits nothing */
   REAL out[L];
   BITS bad[L];
   VSTORE_LANES(inverted, bad);
+  int gone[L];
+#pragma unroll
+  for (int l = 0; l < L; ++l) {
+    gone[l] = eroded[element[l]] != 0;
+    if (gone[l]) bad[l] = 0;
+  }
 #pragma unroll
   for (int k = 0; k < 24; ++k) {
     VSTORE_LANES(f[k], out);
 #pragma unroll
     for (int l = 0; l < L; ++l)
-      if (first + l < count) corner_force[(first + l) * 24 + k] = bad[l] ? (REAL)0 : out[l];
+      if (first + l < count) corner_force[(first + l) * 24 + k] = bad[l] || gone[l] ? (REAL)0 : out[l];
   }
   VSTORE_LANES(energy, out);
 #pragma unroll
   for (int l = 0; l < L; ++l)
-    if (first + l < count) element_energy[first + l] = bad[l] ? (REAL)0 : out[l];
+    if (first + l < count) element_energy[first + l] = bad[l] || gone[l] ? (REAL)0 : out[l];
   VSTORE_LANES(J_bar, out);
 #pragma unroll
   for (int l = 0; l < L; ++l)
@@ -520,7 +618,83 @@ __kernel void hex8_forces(const ulong count, __global const REAL *restrict refer
   VSTORE_LANES(step, out);
 #pragma unroll
   for (int l = 0; l < L; ++l)
-    if (first + l < count) element_step[first + l] = bad[l] ? (REAL)-1 : out[l];
+    if (first + l < count) element_step[first + l] = bad[l] ? (REAL)-1 : gone[l] ? (REAL)ERODED_STEP : out[l];
+#pragma unroll
+  for (int l = 0; l < L; ++l)
+    if (first + l < count) {
+#if EROSION
+      element_tensile[first + l] = gone[l] ? (REAL)0 : tensile_out[l];
+      element_principal[first + l] = gone[l] ? (REAL)0 : principal_out[l];
+#else
+      element_tensile[first + l] = 0;
+      element_principal[first + l] = 0;
+#endif
+    }
+}
+
+/* Crack-band erosion, after hex8_forces and before the gather, over owned and ghost elements alike
+ * (the same inputs on every rank that holds an element, so the same decision). An element erodes
+ * when its largest principal stress is tensile and its tensile energy density reaches G_c / h_e
+ * (threshold [e]; h_e its size: host/mechanics); it then stops carrying force at once (its corner
+ * forces of this evaluation move to eroding_force [e*24] and are cleared), its stored energy moves
+ * to eroded_energy [e] (the energy balance's erosion term) and it stays eroded: flag 2 in the
+ * evaluation it erodes in (node_activity gathers its forces then), 1 from the next one on.
+ * damage [e] = max over time of min(1, W+ / W_f) (failure_density [e] = W_f, the energy to tensile
+ * failure), 1 once eroded. */
+__kernel void erode_elements(const ulong count, __global REAL *restrict eroded, __global const REAL *restrict tensile,
+                             __global const REAL *restrict principal, __global const REAL *restrict threshold,
+                             __global const REAL *restrict failure_density, __global REAL *restrict damage,
+                             __global REAL *restrict element_energy, __global REAL *restrict eroded_energy,
+                             __global REAL *restrict corner_force, __global REAL *restrict eroding_force)
+{
+  const size_t e = get_global_id(0);
+  if (e >= count) return;
+  if (eroded[e] != 0) {
+    eroded[e] = 1;
+    return;
+  }
+  const REAL W = tensile[e];
+  damage[e] = fmax(damage[e], fmin((REAL)1, W / failure_density[e]));
+  if (principal[e] > 0 && W >= threshold[e]) {
+    eroded[e] = 2;
+    damage[e] = 1;
+    eroded_energy[e] = element_energy[e];
+    element_energy[e] = 0;
+    for (int k = 0; k < 24; ++k) {
+      eroding_force[e * 24 + k] = corner_force[e * 24 + k];
+      corner_force[e * 24 + k] = 0;
+    }
+  }
+}
+
+/* Per owned node: 1 while any of its elements (owned or ghost, the CSR of gather_corner_forces) is
+ * not eroded, else 0: an orphan, which the needles no longer touch. And erosion's correction to the
+ * energy balance, accumulated per node in correction [n]: the step that ended here (dt, velocity
+ * v^{n+1/2}) integrated the internal forces by the trapezoidal rule, but an element that eroded at
+ * its end (flag 2) enters that rule with 0 for its force at u^{n+1}, while the stored energy it
+ * takes to the erosion term is its energy at u^{n+1}, whose change over the step is the rule with
+ * its true force f_e: so the erosion term is that energy minus f_e . (dt v^{n+1/2}) / 2, which keeps
+ * the balance exact to the scheme's O(dt^2) (half an eroded element's work per erosion, else). */
+__kernel void node_activity(const ulong owned, const REAL dt, __global const int *restrict offset,
+                            __global const int *restrict entry, __global const REAL *restrict eroded,
+                            __global REAL *restrict active, __global const REAL *restrict eroding_force,
+                            __global const REAL *restrict velocity, __global REAL *restrict correction)
+{
+  const size_t n = get_global_id(0);
+  if (n >= owned) return;
+  REAL any = 0, f0 = 0, f1 = 0, f2 = 0;
+  for (int r = offset[n]; r < offset[n + 1]; ++r) {
+    const REAL flag = eroded[entry[r] / 8];
+    if (flag == 0) any = 1;
+    if (flag == 2) {
+      const size_t c = (size_t)entry[r] * 3;
+      f0 += eroding_force[c];
+      f1 += eroding_force[c + 1];
+      f2 += eroding_force[c + 2];
+    }
+  }
+  active[n] = any;
+  correction[n] -= (f0 * velocity[n * 3] + f1 * velocity[n * 3 + 1] + f2 * velocity[n * 3 + 2]) * dt / 2;
 }
 
 /* Node forces from corner forces: node n adds the corners of its elements in ascending global

@@ -23,6 +23,10 @@
  *    block, its axis on a node line, on an element edge's midpoint and on a face's centre: the
  *    forces agree within 2 % (the issue's requirement: a tip must not slip between nodes; there is
  *    no analytic value, the three placements check each other). Whole block, sides free.
+ *  - With PINPRICK_FULL=1 (test_contact_v4_full, scripts/test --full) a resolution study: the flat
+ *    punch with elements a/10 and a/20 under it, the cone pressed 25 and 50 um with elements d/5 and
+ *    d/10 (pressed in 4 increments): each within V4's tolerance of Sneddon, the change between the
+ *    two meshes reported.
  * One rank (tests/CMakeLists.txt says why); the same bits on 1, 2 and 4 ranks with several needles
  * is test_contact_needles' check. */
 #include <check.h>
@@ -212,6 +216,64 @@ START_TEST(test_tip_placement)
 }
 END_TEST
 
+/* PINPRICK_FULL: the flat punch (d = 1 um) and the cone (d = 25 and 50 um) on a mesh and on one
+ * twice as fine under the contact; the references as in the tests above. */
+START_TEST(test_v4_resolution)
+{
+  const double a = 50 * um, size = 25 * a;
+  double flat[2];
+  for (int fine = 0; fine < 2; ++fine) {
+    contact_model md;
+    const double h = a / (10 << fine);
+    quarter_block(&md, size, h, 1.2 * a, size / 10, 1e-6);
+    const pp_material law = block_law();
+    const double E_star = pp_material_young(&law) / (1 - pow(pp_material_poisson(&law), 2));
+    double p[PP_CONTACT_SHAPE_PARAMS];
+    vertical_needle(1 * um, 0, M_PI / 2, a, size, p);
+    long long steps = 0;
+    const pp_contact_needle_totals t = press(&md, p, &steps);
+    flat[fine] = 4 * t.axial_force / (2 * a * E_star * 1 * um);
+    if (runtime.rank == 0)
+      printf("resolution: flat punch, elements a/%d (%lld elements): P/Sneddon = %.4f (%lld steps)\n", 10 << fine,
+             md.mesh.global_element_count, flat[fine], steps);
+    ck_assert_msg(fabs(flat[fine] - 1) < 0.05, "flat punch at a/%d: P/Sneddon = %.4f", 10 << fine, flat[fine]);
+    model_free(&md);
+  }
+  const double psi = 70 * M_PI / 180;
+  for (int depth = 0; depth < 2; ++depth) {
+    const double d = (25 << depth) * um, a_cone = 2 / M_PI * d * tan(psi);
+    double cone[2];
+    for (int fine = 0; fine < 2; ++fine) {
+      contact_model md;
+      quarter_block(&md, 25 * a_cone, d / (5 << fine), 1.2 * a_cone, 2.5 * a_cone, 1e-6);
+      const pp_material law = block_law();
+      const double E_star = pp_material_young(&law) / (1 - pow(pp_material_poisson(&law), 2));
+      /* pressed in 4 increments: the whole depth at once, 10 elements of d/10 under a sharp tip,
+         inverts an element in the first steps */
+      double p[PP_CONTACT_SHAPE_PARAMS];
+      long long steps = 0, increment_steps = 0;
+      pp_contact_needle_totals t;
+      for (int k = 1; k <= 4; ++k) {
+        vertical_needle(d * k / 4, 0, psi, 2 * a_cone, 25 * a_cone, p);
+        t = press(&md, p, &increment_steps);
+        steps += increment_steps;
+      }
+      cone[fine] = 4 * t.axial_force / (2 / M_PI * E_star * tan(psi) * d * d);
+      if (runtime.rank == 0)
+        printf("resolution: cone d = %g um, elements d/%d (%lld elements): P/Sneddon = %.4f (%lld steps)\n", d / um,
+               5 << fine, md.mesh.global_element_count, cone[fine], steps);
+      ck_assert_msg(fabs(cone[fine] - 1) < 0.10, "cone d = %g um at d/%d: P/Sneddon = %.4f", d / um, 5 << fine,
+                    cone[fine]);
+      model_free(&md);
+    }
+    if (runtime.rank == 0)
+      printf("resolution: cone d = %g um: refining changes P by %+.2f %%\n", d / um, 100 * (cone[1] / cone[0] - 1));
+  }
+  if (runtime.rank == 0)
+    printf("resolution: flat punch: refining changes P by %+.2f %%\n", 100 * (flat[1] / flat[0] - 1));
+}
+END_TEST
+
 int main(int argc, char **argv)
 {
   if (pp_test_start_device(&argc, &argv, &runtime, &clrt)) return EXIT_FAILURE;
@@ -221,6 +283,10 @@ int main(int argc, char **argv)
   tcase_add_test(tc, test_v4_flat_punch);
   tcase_add_test(tc, test_v4_cone);
   tcase_add_test(tc, test_tip_placement);
+  if (getenv("PINPRICK_FULL")) {
+    tcase_set_timeout(tc, 3000);
+    tcase_add_test(tc, test_v4_resolution);
+  }
   suite_add_tcase(suite, tc);
   return pp_test_finish_device(suite, &runtime, clrt);
 }

@@ -238,6 +238,47 @@ START_TEST(test_rotation)
 }
 END_TEST
 
+/* Crack-band erosion's tensile state (pp_material_tensile_state) against closed forms. An
+ * isochoric uniaxial stretch l: principal stretches (l, l^-1/2, l^-1/2). Stretched (l > 1) only the
+ * first counts: W+ = (2 mu/alpha^2)(l^alpha - 1 - alpha ln l); compressed (l < 1) the two lateral
+ * ones: W+ = 2 (2 mu/alpha^2)(l^-alpha/2 - 1 + alpha/2 ln l). Either way W+ <= W_dev, and the
+ * remaining terms (the compressed directions') make up the rest exactly. Largest principal Cauchy
+ * stress at J = 1: the deviatoric Kirchhoff stress of the one-term Ogden law, (2 mu/alpha)
+ * (l_i^alpha - mean l^alpha), largest i (Ogden 1972; Holzapfel 2000, section 6.5); a pure volume
+ * change adds kappa (J - 1) and no tensile energy. */
+START_TEST(test_tensile_state)
+{
+  const pp_material laws[2] = {law(PP_MATERIAL_NEO_HOOKEAN, 0.5e6, 2, 50), law(PP_MATERIAL_OGDEN, 0.1e6, 12, 50)};
+  for (int m = 0; m < 2; ++m) {
+    const double mu = laws[m].shear_modulus, alpha = m == 0 ? 2 : 12, c = 2 * mu / (alpha * alpha);
+    const double stretches[4] = {1.3, 1.05, 0.8, 0.6};
+    for (int k = 0; k < 4; ++k) {
+      const double l = stretches[k], t = 1 / sqrt(l);
+      const double C[9] = {l * l, 0, 0, 0, t * t, 0, 0, 0, t * t};
+      double W, sigma;
+      pp_material_tensile_state(&laws[m], C, 1, &W, &sigma);
+      const double expected = l > 1 ? c * (pow(l, alpha) - 1 - alpha * log(l))
+                                    : 2 * c * (pow(l, -alpha / 2) - 1 + alpha / 2 * log(l));
+      const double rest = l > 1 ? 2 * c * (pow(t, alpha) - 1 - alpha * log(t)) : c * (pow(l, alpha) - 1 - alpha * log(l));
+      const double total = pp_material_deviatoric_energy(&laws[m], C);
+      ck_assert_msg(fabs(W - expected) <= 1e-12 * total, "law %d, l = %g: W+ %.15g, expected %.15g", m, l, W, expected);
+      ck_assert_msg(fabs(W + rest - total) <= 1e-12 * total, "law %d, l = %g: W+ and the rest do not add up to W_dev", m, l);
+      const double high = fmax(pow(l, alpha), pow(t, alpha)), mean = (pow(l, alpha) + 2 * pow(t, alpha)) / 3;
+      ck_assert_msg(fabs(sigma - 2 * mu / alpha * (high - mean)) <= 1e-12 * mu * high,
+                    "law %d, l = %g: largest principal stress %.15g", m, l, sigma);
+      if (l > 1) ck_assert(sigma > 0);
+    }
+    /* a pure volume change: no deviatoric part, the stress is the pressure */
+    const double s = 1.01, C[9] = {s * s, 0, 0, 0, s * s, 0, 0, 0, s * s};
+    double W, sigma;
+    pp_material_tensile_state(&laws[m], C, s * s * s, &W, &sigma);
+    ck_assert_msg(fabs(W) <= 1e-9 * mu, "law %d: dilatation gives W+ = %g", m, W);
+    ck_assert_msg(fabs(sigma - laws[m].bulk_modulus * (s * s * s - 1)) <= 1e-9 * laws[m].bulk_modulus, "law %d: %g", m,
+                  sigma);
+  }
+}
+END_TEST
+
 START_TEST(test_from_config)
 {
   pp_config config;
@@ -269,6 +310,7 @@ int main(void)
   tcase_add_test(tc, test_uniaxial_reference);
   tcase_add_test(tc, test_rotation);
   tcase_add_test(tc, test_from_config);
+  tcase_add_test(tc, test_tensile_state);
   suite_add_tcase(suite, tc);
   SRunner *runner = srunner_create(suite);
   srunner_run_all(runner, CK_NORMAL);

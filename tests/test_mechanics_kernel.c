@@ -28,14 +28,15 @@ START_TEST(test_forces_match_host_element)
     {PP_MATERIAL_OGDEN, PP_OGDEN_INITIAL_SHEAR_MODULUS, 0.1e6, 12, 50 * 0.1e6, 1100},
     {PP_MATERIAL_OGDEN, PP_OGDEN_INITIAL_SHEAR_MODULUS, 0.4e6, 14, 500 * 0.4e6, 1100},
   };
-  double table[20], X[ELEMENTS * 24], u[ELEMENTS * 24];
+  double table[24], X[ELEMENTS * 24], u[ELEMENTS * 24];
   int nodes[ELEMENTS * 8], material[ELEMENTS];
   for (int m = 0; m < 4; ++m) {
-    table[5 * m] = laws[m].model == PP_MATERIAL_OGDEN;
-    table[5 * m + 1] = laws[m].shear_modulus;
-    table[5 * m + 2] = laws[m].ogden_alpha;
-    table[5 * m + 3] = laws[m].bulk_modulus;
-    table[5 * m + 4] = laws[m].density;
+    table[6 * m] = laws[m].model == PP_MATERIAL_OGDEN;
+    table[6 * m + 1] = laws[m].shear_modulus;
+    table[6 * m + 2] = laws[m].ogden_alpha;
+    table[6 * m + 3] = laws[m].bulk_modulus;
+    table[6 * m + 4] = laws[m].density;
+    table[6 * m + 5] = 0; /* tensile floor: evaluate every element (the -DEROSION=1 builds below) */
   }
   for (int e = 0; e < ELEMENTS; ++e) {
     material[e] = e % 4;
@@ -50,23 +51,25 @@ START_TEST(test_forces_match_host_element)
   }
   /* element 5: a top corner pushed through the bottom: inverted */
   u[24 * 5 + 3 * 6 + 2] = -30e-6;
-  double ones[ELEMENTS];
+  double ones[ELEMENTS], eroded[ELEMENTS] = {0};
   for (int e = 0; e < ELEMENTS; ++e) ones[e] = 1;
-  cl_mem buffers[10] = {NULL};
-  const size_t bytes[10] = {sizeof X, sizeof nodes, sizeof u, sizeof material, sizeof table, sizeof X,
+  /* 0-4 inputs, 5-8 outputs, 9 density scale, 10 eroded flags (none), 11-12 tensile outputs */
+  cl_mem buffers[13] = {NULL};
+  const size_t bytes[13] = {sizeof X, sizeof nodes, sizeof u, sizeof material, sizeof table, sizeof X,
                             ELEMENTS * sizeof(double), ELEMENTS * sizeof(double), ELEMENTS * sizeof(double),
-                            sizeof ones};
+                            sizeof ones, sizeof eroded, ELEMENTS * sizeof(double), ELEMENTS * sizeof(double)};
   const void *hosts[5] = {X, nodes, u, material, table};
-  for (int b = 0; b < 10; ++b) {
+  for (int b = 0; b < 13; ++b) {
     ck_assert_int_eq(pp_clrt_buffer(clrt, CL_MEM_READ_WRITE, bytes[b], "test buffer", &buffers[b]), PP_OK);
     if (b < 5) ck_assert_int_eq(pp_clrt_write(clrt, buffers[b], 0, bytes[b], hosts[b], "test input"), PP_OK);
     if (b == 9) ck_assert_int_eq(pp_clrt_write(clrt, buffers[b], 0, bytes[b], ones, "density scale"), PP_OK);
+    if (b == 10) ck_assert_int_eq(pp_clrt_write(clrt, buffers[b], 0, bytes[b], eroded, "eroded flags"), PP_OK);
   }
   cl_kernel kernel = NULL;
   ck_assert_msg(pp_clrt_kernel(clrt, "mechanics", "hex8_forces", &kernel) == PP_OK, "%s", pp_error_message());
   cl_ulong count = ELEMENTS;
   ck_assert_int_eq(clSetKernelArg(kernel, 0, sizeof count, &count), CL_SUCCESS);
-  for (int b = 0; b < 10; ++b) ck_assert_int_eq(clSetKernelArg(kernel, (cl_uint)(b + 1), sizeof(cl_mem), &buffers[b]), CL_SUCCESS);
+  for (int b = 0; b < 13; ++b) ck_assert_int_eq(clSetKernelArg(kernel, (cl_uint)(b + 1), sizeof(cl_mem), &buffers[b]), CL_SUCCESS);
   ck_assert_int_eq(pp_clrt_launch(clrt, kernel, "hex8_forces", ELEMENTS, 64), PP_OK);
   double force[ELEMENTS * 24], energy[ELEMENTS], dilatation[ELEMENTS], step[ELEMENTS];
   ck_assert_int_eq(pp_clrt_read(clrt, buffers[5], 0, sizeof force, force, "forces"), PP_OK);
@@ -86,7 +89,7 @@ START_TEST(test_forces_match_host_element)
       ck_assert_int_eq(pp_clrt_write(clrt, buffers[b], 0, bytes[b], zeros, "clear"), PP_OK);
     }
     ck_assert_int_eq(clSetKernelArg(wide, 0, sizeof count, &count), CL_SUCCESS);
-    for (int b = 0; b < 10; ++b) ck_assert_int_eq(clSetKernelArg(wide, (cl_uint)(b + 1), sizeof(cl_mem), &buffers[b]), CL_SUCCESS);
+    for (int b = 0; b < 13; ++b) ck_assert_int_eq(clSetKernelArg(wide, (cl_uint)(b + 1), sizeof(cl_mem), &buffers[b]), CL_SUCCESS);
     ck_assert_int_eq(pp_clrt_launch(clrt, wide, "hex8_forces", (ELEMENTS + width - 1) / width, 64), PP_OK);
     double wide_force[ELEMENTS * 24], wide_scalars[3][ELEMENTS];
     ck_assert_int_eq(pp_clrt_read(clrt, buffers[5], 0, sizeof wide_force, wide_force, "forces"), PP_OK);
@@ -120,7 +123,86 @@ START_TEST(test_forces_match_host_element)
   }
   printf("hex8_forces vs host element: worst corner-force difference %.2e of the element's largest\n", worst);
   ck_assert_msg(worst < 1e-11, "corner forces differ from the host element by %.3e", worst);
-  for (int b = 0; b < 10; ++b) clReleaseMemObject(buffers[b]);
+
+  /* -DEROSION=1, widths 1 and 4: the tensile state at each element's centre against the host's
+     pp_material_tensile_state of the centre's F (dN_a/dxi there = s_a / 8) at the kernel's J_bar;
+     an eroded element (3) gives no force, energy, tensile state, and a step that limits nothing.
+     The forces, energies and steps of the others are the bits of the build without erosion. */
+  eroded[3] = 1;
+  ck_assert_int_eq(pp_clrt_write(clrt, buffers[10], 0, sizeof eroded, eroded, "eroded flags"), PP_OK);
+  for (int width = 1; width <= 4; width *= 4) {
+    char options[64];
+    snprintf(options, sizeof options, "-DMECHANICS_WIDTH=%d -DEROSION=1", width);
+    cl_kernel eroding = NULL;
+    ck_assert_msg(pp_clrt_kernel_with_options(clrt, "mechanics", options, "hex8_forces", &eroding) == PP_OK, "%s",
+                  pp_error_message());
+    ck_assert_int_eq(clSetKernelArg(eroding, 0, sizeof count, &count), CL_SUCCESS);
+    for (int b = 0; b < 13; ++b)
+      ck_assert_int_eq(clSetKernelArg(eroding, (cl_uint)(b + 1), sizeof(cl_mem), &buffers[b]), CL_SUCCESS);
+    ck_assert_int_eq(pp_clrt_launch(clrt, eroding, "hex8_forces", (ELEMENTS + width - 1) / width, 64), PP_OK);
+    double e_force[ELEMENTS * 24], e_energy[ELEMENTS], e_step[ELEMENTS], tensile[ELEMENTS], principal[ELEMENTS];
+    ck_assert_int_eq(pp_clrt_read(clrt, buffers[5], 0, sizeof e_force, e_force, "forces"), PP_OK);
+    ck_assert_int_eq(pp_clrt_read(clrt, buffers[6], 0, sizeof e_energy, e_energy, "energies"), PP_OK);
+    ck_assert_int_eq(pp_clrt_read(clrt, buffers[8], 0, sizeof e_step, e_step, "steps"), PP_OK);
+    ck_assert_int_eq(pp_clrt_read(clrt, buffers[11], 0, sizeof tensile, tensile, "tensile"), PP_OK);
+    ck_assert_int_eq(pp_clrt_read(clrt, buffers[12], 0, sizeof principal, principal, "principal"), PP_OK);
+    double worst_tensile = 0, worst_principal = 0, largest_tensile = 0;
+    for (int e = 0; e < ELEMENTS; ++e) {
+      if (e == 3) {
+        for (int k = 0; k < 24; ++k) ck_assert_double_eq(e_force[24 * e + k], 0);
+        ck_assert_double_eq(e_energy[e], 0);
+        ck_assert(e_step[e] >= 1e29);
+        ck_assert_double_eq(tensile[e], 0);
+        continue;
+      }
+      ck_assert_msg(memcmp(e_force + 24 * e, force + 24 * e, 24 * sizeof(double)) == 0 && e_energy[e] == energy[e] &&
+                      e_step[e] == step[e], "width %d, element %d: erosion's build changed the element", width, e);
+      if (e == 5) continue; /* inverted */
+      double J0[9] = {0}, G0[9] = {0}, F[9], C[9], inverse[9];
+      for (int a = 0; a < 8; ++a)
+        for (int i = 0; i < 3; ++i)
+          for (int j = 0; j < 3; ++j) {
+            const double dN = (pp_hex_corner_bit(a, j) ? 1.0 : -1.0) / 8;
+            J0[3 * i + j] += X[24 * e + 3 * a + i] * dN;
+            G0[3 * i + j] += u[24 * e + 3 * a + i] * dN;
+          }
+      const double det = J0[0] * (J0[4] * J0[8] - J0[5] * J0[7]) - J0[1] * (J0[3] * J0[8] - J0[5] * J0[6]) +
+                         J0[2] * (J0[3] * J0[7] - J0[4] * J0[6]);
+      inverse[0] = (J0[4] * J0[8] - J0[5] * J0[7]) / det;
+      inverse[1] = (J0[2] * J0[7] - J0[1] * J0[8]) / det;
+      inverse[2] = (J0[1] * J0[5] - J0[2] * J0[4]) / det;
+      inverse[3] = (J0[5] * J0[6] - J0[3] * J0[8]) / det;
+      inverse[4] = (J0[0] * J0[8] - J0[2] * J0[6]) / det;
+      inverse[5] = (J0[2] * J0[3] - J0[0] * J0[5]) / det;
+      inverse[6] = (J0[3] * J0[7] - J0[4] * J0[6]) / det;
+      inverse[7] = (J0[1] * J0[6] - J0[0] * J0[7]) / det;
+      inverse[8] = (J0[0] * J0[4] - J0[1] * J0[3]) / det;
+      for (int i = 0; i < 3; ++i)
+        for (int j = 0; j < 3; ++j) {
+          double sum = i == j;
+          for (int k = 0; k < 3; ++k) sum += G0[3 * i + k] * inverse[3 * k + j];
+          F[3 * i + j] = sum;
+        }
+      for (int i = 0; i < 3; ++i)
+        for (int j = 0; j < 3; ++j) {
+          double sum = 0;
+          for (int k = 0; k < 3; ++k) sum += F[3 * k + i] * F[3 * k + j];
+          C[3 * i + j] = sum;
+        }
+      double W, sigma;
+      pp_material_tensile_state(&laws[material[e]], C, dilatation[e], &W, &sigma);
+      const pp_material *law = &laws[material[e]];
+      largest_tensile = fmax(largest_tensile, W);
+      worst_tensile = fmax(worst_tensile, fabs(tensile[e] - W) / (1e-3 * law->shear_modulus + W));
+      worst_principal = fmax(worst_principal, fabs(principal[e] - sigma) / (law->shear_modulus + fabs(sigma)));
+    }
+    printf("hex8_forces -DEROSION=1 width %d: tensile energy vs host worst %.2e (largest %.3g J/m^3), principal "
+           "stress worst %.2e\n", width, worst_tensile, largest_tensile, worst_principal);
+    ck_assert_msg(largest_tensile > 1e3, "the test's strains give no tensile energy (%.3g J/m^3)", largest_tensile);
+    ck_assert_msg(worst_tensile < 1e-10 && worst_principal < 1e-10, "tensile state differs from the host: %.3e, %.3e",
+                  worst_tensile, worst_principal);
+  }
+  for (int b = 0; b < 13; ++b) clReleaseMemObject(buffers[b]);
 }
 END_TEST
 
@@ -128,8 +210,8 @@ END_TEST
 static double *node_forces(const pp_mesh *mesh, const pp_material *law, const double G[9], double *energy_sum)
 {
   const int elements = mesh->element_count, owned = mesh->owned_node_count, nodes = mesh->node_count;
-  double table[5] = {law->model == PP_MATERIAL_OGDEN, law->shear_modulus, law->ogden_alpha, law->bulk_modulus,
-                     law->density};
+  double table[6] = {law->model == PP_MATERIAL_OGDEN, law->shear_modulus, law->ogden_alpha, law->bulk_modulus,
+                     law->density, 0};
   double *u = malloc((size_t)nodes * 3 * sizeof *u + 8), *force = malloc((size_t)owned * 3 * sizeof *force + 8);
   int *material = calloc((size_t)elements + 1, sizeof *material);
   for (int n = 0; n < nodes; ++n)
@@ -138,23 +220,26 @@ static double *node_forces(const pp_mesh *mesh, const pp_material *law, const do
       for (int j = 0; j < 3; ++j) sum += G[3 * i + j] * mesh->node_coords[3 * n + j];
       u[3 * n + i] = sum;
     }
-  cl_mem b[11] = {NULL};
-  const size_t bytes[11] = {(size_t)elements * 24 * sizeof(double) + 8, (size_t)elements * 8 * sizeof(int) + 8,
+  cl_mem b[14] = {NULL};
+  const size_t bytes[14] = {(size_t)elements * 24 * sizeof(double) + 8, (size_t)elements * 8 * sizeof(int) + 8,
                            (size_t)nodes * 3 * sizeof(double) + 8,    (size_t)elements * sizeof(int) + 8,
                            sizeof table,                               (size_t)elements * 24 * sizeof(double) + 8,
                            (size_t)elements * sizeof(double) + 8,      (size_t)elements * sizeof(double) + 8,
                            (size_t)owned * 3 * sizeof(double) + 8,    (size_t)elements * sizeof(double) + 8,
-                           (size_t)elements * sizeof(double) + 8};
+                           (size_t)elements * sizeof(double) + 8,      (size_t)elements * sizeof(double) + 8,
+                           (size_t)elements * sizeof(double) + 8,      (size_t)elements * sizeof(double) + 8};
   const void *hosts[5] = {mesh->element_corner_coords, mesh->element_nodes, u, material, table};
   const size_t used[5] = {(size_t)elements * 24 * sizeof(double), (size_t)elements * 8 * sizeof(int),
                           (size_t)nodes * 3 * sizeof(double), (size_t)elements * sizeof(int), sizeof table};
   double *ones = malloc((size_t)elements * sizeof *ones + 8);
   for (int e = 0; e < elements; ++e) ones[e] = 1;
-  for (int k = 0; k < 11; ++k) {
+  for (int k = 0; k < 14; ++k) {
     ck_assert_int_eq(pp_clrt_buffer(clrt, CL_MEM_READ_WRITE, bytes[k], "patch buffer", &b[k]), PP_OK);
     if (k < 5) ck_assert_int_eq(pp_clrt_write(clrt, b[k], 0, used[k], hosts[k], "patch input"), PP_OK);
   }
   ck_assert_int_eq(pp_clrt_write(clrt, b[10], 0, (size_t)elements * sizeof(double), ones, "density scale"), PP_OK);
+  for (int e = 0; e < elements; ++e) ones[e] = 0;
+  ck_assert_int_eq(pp_clrt_write(clrt, b[11], 0, (size_t)elements * sizeof(double), ones, "no erosion"), PP_OK);
   free(ones);
   cl_mem offset = NULL, entry = NULL;
   const int entries = mesh->node_element_offset[owned];
@@ -171,6 +256,7 @@ static double *node_forces(const pp_mesh *mesh, const pp_material *law, const do
   for (int k = 0; k < 8; ++k) ck_assert_int_eq(clSetKernelArg(forces, (cl_uint)(k + 1), sizeof(cl_mem), &b[k]), CL_SUCCESS);
   ck_assert_int_eq(clSetKernelArg(forces, 9, sizeof(cl_mem), &b[9]), CL_SUCCESS);
   ck_assert_int_eq(clSetKernelArg(forces, 10, sizeof(cl_mem), &b[10]), CL_SUCCESS);
+  for (int k = 11; k < 14; ++k) ck_assert_int_eq(clSetKernelArg(forces, (cl_uint)k, sizeof(cl_mem), &b[k]), CL_SUCCESS);
   ck_assert_int_eq(pp_clrt_launch(clrt, forces, "hex8_forces", (size_t)elements, 64), PP_OK);
   ck_assert_int_eq(clSetKernelArg(gather, 0, sizeof owned_count, &owned_count), CL_SUCCESS);
   ck_assert_int_eq(clSetKernelArg(gather, 1, sizeof(cl_mem), &offset), CL_SUCCESS);
@@ -184,7 +270,7 @@ static double *node_forces(const pp_mesh *mesh, const pp_material *law, const do
   *energy_sum = 0;
   for (int e = 0; e < mesh->owned_element_count; ++e) *energy_sum += energy[e];
   free(energy);
-  for (int k = 0; k < 11; ++k) clReleaseMemObject(b[k]);
+  for (int k = 0; k < 14; ++k) clReleaseMemObject(b[k]);
   clReleaseMemObject(offset);
   clReleaseMemObject(entry);
   free(u);
