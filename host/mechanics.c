@@ -499,18 +499,22 @@ static pp_err evaluate(pp_mechanics *m)
     local = pp_clrt_launch(m->clrt, m->erode, "mechanics erode_elements", m->elements, LOCAL_SIZE);
   if (local == PP_OK) local = pp_clrt_launch(m->clrt, m->gather, "mechanics gather", m->owned, LOCAL_SIZE);
   if (local == PP_OK) local = launch_pressure(m);
-  if (local == PP_OK && m->options.erosion) /* dt: the step that ended at this state (0 at a reset) */
-    local = pp_clrt_set_real_arg(m->clrt, m->activity, 1, m->contact_accumulate ? m->contact_dt : 0, "node_activity dt");
-  if (local == PP_OK && m->options.erosion)
-    local = pp_clrt_launch(m->clrt, m->activity, "mechanics node_activity", m->owned, LOCAL_SIZE);
   PP_CALL(pp_comm_agree(m->comm, local, "mechanics forces"));
+  /* Until an element has eroded (the erosion term is still 0) every node is active and no
+     correction accrues: node_activity and its sum wait for the first erosion (in evaluations of a
+     small mesh, launches and reductions are most of the time). */
+  if (m->options.erosion)
+    PP_CALL(pp_reduce_sum_strided(m->reduce, m->eroded_energy, 0, 1, m->owned_elements, &m->eroded_total));
+  if (m->options.erosion && m->eroded_total > 0) {
+    /* dt: the step that ended at this state (0 at a reset) */
+    local = pp_clrt_set_real_arg(m->clrt, m->activity, 1, m->contact_accumulate ? m->contact_dt : 0, "node_activity dt");
+    if (local == PP_OK) local = pp_clrt_launch(m->clrt, m->activity, "mechanics node_activity", m->owned, LOCAL_SIZE);
+    PP_CALL(pp_comm_agree(m->comm, local, "mechanics node activity"));
+    PP_CALL(pp_reduce_sum_strided(m->reduce, m->erosion_force, 0, 1, m->owned, &m->eroded_correction));
+  }
   if (m->contact) PP_CALL(launch_contact(m));
   PP_CALL(pp_reduce_sum_strided(m->reduce, m->energy, 0, 1, m->owned_elements, &m->stored));
   PP_CALL(pp_reduce_min(m->reduce, m->element_step, m->owned_elements, &m->stable));
-  if (m->options.erosion) {
-    PP_CALL(pp_reduce_sum_strided(m->reduce, m->eroded_energy, 0, 1, m->owned_elements, &m->eroded_total));
-    PP_CALL(pp_reduce_sum_strided(m->reduce, m->erosion_force, 0, 1, m->owned, &m->eroded_correction));
-  }
   return PP_OK;
 }
 
