@@ -39,6 +39,7 @@ void pp_channel_options_default(pp_channel_options *options, double max_depth, d
   options->subdivisions = 4;
   options->damage_threshold = 0.5;
   options->eroded_in_reference = 0;
+  options->region_radius = 0;
 }
 
 pp_err pp_channel_options_check(const pp_channel_options *options)
@@ -359,6 +360,14 @@ static pp_err local_pass(const pp_mesh *mesh, const double *displacement, const 
     if (!is_eroded && d == 0) continue;
     double x[24];
     element_corners(mesh, is_eroded && o->eroded_in_reference ? NULL : displacement, e, axis, x);
+    if (o->region_radius > 0) { /* another needle's injury is not this channel's */
+      double centre[3] = {0, 0, 0}, along = 0, radial2 = 0;
+      for (int c = 0; c < 8; ++c)
+        for (int a = 0; a < 3; ++a) centre[a] += x[3 * c + a] / 8 - (c == 0 ? axis->entry[a] : 0);
+      for (int a = 0; a < 3; ++a) along += centre[a] * axis->direction[a];
+      for (int a = 0; a < 3; ++a) radial2 += (centre[a] - along * axis->direction[a]) * (centre[a] - along * axis->direction[a]);
+      if (radial2 > o->region_radius * o->region_radius) continue;
+    }
     const double volume = element_volume(x);
     PP_CHECK(isfinite(volume) && volume > 0, PP_ERR_ARGUMENT,
              "channel: element %lld (%s) has current volume %.6g m^3: inverted or not finite", id,

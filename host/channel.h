@@ -91,6 +91,8 @@ typedef struct {
   int radius_bin_count;    /* columns: r in [0, count dr) */
   int subdivisions;        /* q: q^3 sub-cells per element, 1..PP_CHANNEL_MAX_SUBDIVISIONS */
   double damage_threshold; /* (0, 1]: d_e >= it counts as damaged (damaged_volume, injury_depth) */
+  double region_radius;    /* m: only elements whose centroid lies within this distance of the axis
+                              count (several needles in one cell: each its own channel); 0: all */
   int eroded_in_reference; /* 1: eroded elements are measured in their reference shape and place
                               (no displacement), damaged ones still in the current; 0: all current */
 } pp_channel_options;

@@ -32,7 +32,7 @@ struct pp_contact {
   cl_kernel candidates_kernel, tip_kernel, gather_kernel;
   cl_mem face_reference, face_nodes, face_offsets, face_entries, face_candidates, face_force, face_owned, chosen, face_element,
     face_stiffness, tip_force;
-  double *candidates; /* host [faces * needles] */
+  double *candidates; /* host [faces * needles * 2]: penetration, held (kernels/contact.cl) */
   int *chosen_host;   /* [needles]: the local face each tip presses, -1 none (or not here) */
   long long *choice, *previous_choice; /* [needles]: 2 key + held (held: the node pass holds the face,
                                           no tip force), LLONG_MAX for none; global */
@@ -94,7 +94,7 @@ static pp_err set_up_faces(pp_contact *c, const pp_mesh *mesh)
   free(mask);
   PP_CALL(err);
   const size_t F = c->faces.count;
-  c->candidates = malloc((F * K + 1) * sizeof *c->candidates);
+  c->candidates = malloc((2 * F * K + 1) * sizeof *c->candidates);
   c->chosen_host = malloc((K + 1) * sizeof *c->chosen_host);
   c->choice = malloc((K + 1) * sizeof *c->choice);
   c->previous_choice = malloc((K + 1) * sizeof *c->previous_choice);
@@ -113,7 +113,7 @@ static pp_err set_up_faces(pp_contact *c, const pp_mesh *mesh)
   if (err == PP_OK) err = buffer(c, F * 4 * sizeof(int), "contact face nodes", &c->face_nodes);
   if (err == PP_OK) err = buffer(c, (c->owned + 1) * sizeof(int), "contact face offsets", &c->face_offsets);
   if (err == PP_OK) err = buffer(c, F * 4 * sizeof(int), "contact face entries", &c->face_entries);
-  if (err == PP_OK) err = buffer(c, F * K * rs, "contact face candidates", &c->face_candidates);
+  if (err == PP_OK) err = buffer(c, 2 * F * K * rs, "contact face candidates", &c->face_candidates);
   if (err == PP_OK) err = buffer(c, F * 12 * rs, "contact face forces", &c->face_force);
   if (err == PP_OK) err = buffer(c, F * sizeof(int), "contact face owners", &c->face_owned);
   if (err == PP_OK) err = buffer(c, F * sizeof(int), "contact face elements", &c->face_element);
@@ -272,40 +272,49 @@ static pp_err set_args(cl_kernel kernel, const char *name, int count, const size
 
 static long long fmin_ll(long long a, long long b) { return a < b ? a : b; }
 
-/* A face's penetration from its candidate value (kernels/contact.cl: -1 none, -2 - p held by the
- * node pass); INFINITY for none. */
-static double candidate_depth(double candidate)
+/* How far the tip sphere's centre is from a face it penetrates by p (the sphere's radius R):
+ * |R - p| (p = R - s, s the signed distance of the centre from the patch); INFINITY for none. */
+static double candidate_distance(double penetration, double radius)
 {
-  return candidate > 0 ? candidate : candidate <= -2 ? -2 - candidate : INFINITY;
+  return penetration > 0 ? fabs(radius - penetration) : INFINITY;
 }
 
-/* Which face each needle's tip presses: the least penetrated over all ranks' faces (the skin's
- * surface nearest the tip, as a closest-point projection would choose; the deepest one jumped to a
- * steep triangle of a dented face 10 times deeper, a force spike that put 40 % more energy into the
- * skin than the needle had done: the contact energy balance found it), ties to the smallest (global
- * element, face) key, so every rank makes the same choice; none when the node pass holds that face. */
+/* Which face each needle's tip presses: of the faces its tip sphere penetrates, the one whose
+ * patch is nearest the sphere's centre over all ranks (the skin's surface nearest the tip, as a
+ * closest-point projection would choose, whether the centre is above the surface or below it; the
+ * deepest one jumped to a steep triangle of a dented face 10 times deeper, a force spike that put
+ * 40 % more energy into the skin than the needle had done: the contact energy balance found it),
+ * ties to the smallest (global element, face) key, so every rank makes the same choice; none when
+ * the node pass holds that face. */
 static pp_err choose_faces(pp_contact *c)
 {
   const size_t F = c->faces.count, K = (size_t)c->needles;
-  pp_err local = F ? pp_clrt_read_reals(c->clrt, c->face_candidates, c->candidates, F * K, "contact face candidates")
+  pp_err local = F ? pp_clrt_read_reals(c->clrt, c->face_candidates, c->candidates, 2 * F * K,
+                                        "contact face candidates")
                    : PP_OK;
   PP_CALL(pp_comm_agree(c->comm, local, "reading the contact face candidates"));
-  double depth[64], *best = K <= 64 ? depth : malloc(K * sizeof *best);
-  PP_CALL(pp_comm_agree(c->comm, best ? PP_OK : pp_error_raise(PP_ERR_MEMORY, __FILE__, __LINE__, __func__, "out of memory"),
-                        "contact face choice"));
+  double nearest[64], *best = K <= 64 ? nearest : malloc(K * sizeof *best);
+  local = pp_comm_agree(c->comm, best ? PP_OK : pp_error_raise(PP_ERR_MEMORY, __FILE__, __LINE__, __func__, "out of memory"),
+                        "contact face choice");
+  if (local != PP_OK) {
+    if (best != nearest) free(best);
+    return local;
+  }
   for (size_t i = 0; i < K; ++i) {
+    const double radius = c->params_host[i * PP_CONTACT_SHAPE_PARAMS + 6];
     best[i] = INFINITY;
-    for (size_t f = 0; f < F; ++f) best[i] = fmin(best[i], candidate_depth(c->candidates[f * K + i]));
+    for (size_t f = 0; f < F; ++f) best[i] = fmin(best[i], candidate_distance(c->candidates[2 * (f * K + i)], radius));
   }
   MPI_Allreduce(MPI_IN_PLACE, best, (int)K, MPI_DOUBLE, MPI_MIN, c->comm);
   /* 2 key + held: the same face is held or not on every rank that has it (the same corners) */
   memcpy(c->previous_choice, c->choice, K * sizeof *c->choice);
   for (size_t i = 0; i < K; ++i) {
+    const double radius = c->params_host[i * PP_CONTACT_SHAPE_PARAMS + 6];
     c->choice[i] = LLONG_MAX;
     if (best[i] < INFINITY)
       for (size_t f = 0; f < F; ++f)
-        if (candidate_depth(c->candidates[f * K + i]) == best[i])
-          c->choice[i] = fmin_ll(c->choice[i], 2 * c->faces.key[f] + (c->candidates[f * K + i] <= -2));
+        if (candidate_distance(c->candidates[2 * (f * K + i)], radius) == best[i])
+          c->choice[i] = fmin_ll(c->choice[i], 2 * c->faces.key[f] + (c->candidates[2 * (f * K + i) + 1] != 0));
   }
   MPI_Allreduce(MPI_IN_PLACE, c->choice, (int)K, MPI_LONG_LONG, MPI_MIN, c->comm);
   for (size_t i = 0; i < K; ++i) {
@@ -314,7 +323,7 @@ static pp_err choose_faces(pp_contact *c)
     for (size_t f = 0; f < F && c->choice[i] != LLONG_MAX && !held; ++f)
       if (2 * c->faces.key[f] == c->choice[i]) c->chosen_host[i] = (int)f;
   }
-  if (best != depth) free(best);
+  if (best != nearest) free(best);
   return PP_OK;
 }
 

@@ -8,10 +8,10 @@
  * step to where they are at the step's end.
  *
  * Two passes. Nodes: every owned node inside a needle is pushed out (and takes friction). Tips: a
- * sharp tip between nodes touches no node, so each needle's tip is also pressed against the one
- * surface face it penetrates least (the nearest surface; chosen over all ranks, ties to the smallest
- * global (element, face) key), a penalty on the tip sphere's centre against the face's plane,
- * spread to its corners by the projection's barycentric weights (normal force only), unless a
+ * sharp tip between nodes touches no node, so each needle's tip sphere is also pressed against the
+ * surface face nearest its centre (chosen over all ranks, ties to the smallest global (element,
+ * face) key): a penalty along the direction from the nearest point of the face's bilinear patch,
+ * spread to the face's corners by the bilinear weights there (normal force only), unless a
  * corner of that face is inside the needle (the node pass holds it). A tip that has gone deeper
  * than a face's size below it is released: the face no longer holds it.
  *

@@ -53,6 +53,7 @@ struct pp_mechanics {
   cl_kernel output_kernel;
   /* checkpoint: arrays in output order, scalars */
   double *saved_fields;    /* [4][output nodes * 3]: displacement, velocity, applied, previous force */
+  double *saved_damage;    /* [owned elements]: damage (a maximum over time) */
   double saved_time, saved_dt_previous, saved_work, saved_dissipated, saved_initial_energy, saved_load_factor,
     saved_pressure;
   long long saved_step, saved_balance_started;
@@ -576,6 +577,7 @@ void pp_mechanics_destroy(pp_mechanics *m)
   free(m->dof_kind);
   free(m->dof_target);
   free(m->saved_fields);
+  free(m->saved_damage);
   free(m->density_scale);
   free(m->element_volume);
   free(m);
@@ -1032,6 +1034,9 @@ pp_err pp_mechanics_register_checkpoint(pp_mechanics *m, pp_checkpoint *checkpoi
   for (int k = 0; k < 4; ++k)
     PP_CALL(pp_checkpoint_register_node_field(checkpoint, checkpoint_names[k], checkpoint_units[k], 3,
                                               m->saved_fields + (size_t)k * count));
+  PP_MALLOC(m->saved_damage, m->owned_elements + 1, "mechanics checkpoint damage");
+  memset(m->saved_damage, 0, (m->owned_elements + 1) * sizeof *m->saved_damage);
+  PP_CALL(pp_checkpoint_register_cell_field(checkpoint, "damage", "1", 1, m->saved_damage));
   struct {
     const char *name;
     double *value;
@@ -1062,6 +1067,7 @@ pp_err pp_mechanics_checkpoint_save(pp_mechanics *m)
   const size_t count = (size_t)m->mesh->output_node_count * 3;
   for (int k = 0; k < 4; ++k)
     PP_CALL(node_field_to_output(m, checkpoint_buffer(m, k), m->saved_fields + (size_t)k * count));
+  PP_CALL(pp_comm_agree(m->comm, pp_mechanics_get_damage(m, NULL, m->saved_damage), "saving the damage"));
   m->saved_time = m->time;
   m->saved_dt_previous = m->dt_previous;
   m->saved_work = m->work;
@@ -1089,6 +1095,8 @@ pp_err pp_mechanics_checkpoint_restore(pp_mechanics *m)
                    : pp_clrt_write_reals(m->clrt, checkpoint_buffer(m, k), owned, m->owned * 3, checkpoint_names[k]);
   }
   free(owned);
+  /* the owned elements' damage (ghost elements' damage is never read: outputs are owned) */
+  if (err == PP_OK) err = pp_clrt_write_reals(m->clrt, m->damage, m->saved_damage, m->owned_elements, "damage");
   PP_CALL(pp_comm_agree(m->comm, err, "restoring the mechanics state"));
   m->time = m->saved_time;
   m->dt_previous = m->saved_dt_previous;

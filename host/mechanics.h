@@ -213,8 +213,8 @@ pp_err pp_mechanics_element_output(pp_mechanics *mechanics, double *values);
 
 /* What erosion has done so far, global (COLLECTIVE; reads the flags back: for outputs, not every
  * step): eroded elements, their undeformed volume (m^3) and mass (kg), the mass of the orphaned
- * nodes (all of whose elements eroded: kg; they drift on with the velocity they had, out of the
- * needles' reach), and the energy released (J). */
+ * nodes (all of whose elements eroded: kg, the lumped masses, with any mass scaling; they drift on
+ * with the velocity they had, out of the needles' reach), and the energy released (J). */
 typedef struct {
   long long elements;
   double volume, mass, orphan_mass, energy;
@@ -234,8 +234,8 @@ pp_err pp_mechanics_write_step(pp_mechanics *mechanics, pp_io_series *series);
  * internal forces (energy balance and relaxation), time, step count, last dt, the balance's
  * accumulators, load factor and pressure. Constraints, loads and options come from the caller
  * (the configuration), not the checkpoint. save() before pp_checkpoint_write; restore() after
- * pp_checkpoint_read_latest: the run then continues bit for bit, on any rank count. Erosion's state
- * (eroded flags of ghost elements too) is not in it yet: save() refuses once an element has eroded. */
+ * pp_checkpoint_read_latest: the run then continues bit for bit, on any rank count. Damage is in it;
+ * the eroded flags are not yet (ghost elements hold them too): save() refuses once one has eroded. */
 pp_err pp_mechanics_register_checkpoint(pp_mechanics *mechanics, pp_checkpoint *checkpoint);
 pp_err pp_mechanics_checkpoint_save(pp_mechanics *mechanics);
 pp_err pp_mechanics_checkpoint_restore(pp_mechanics *mechanics);

@@ -65,8 +65,8 @@ typedef struct {
   double contact_drift, handoff_drift;
   long long handoffs;
   pp_mechanics_erosion_totals eroded; /* at the end (host/mechanics.h) */
-  double worst_kinetic_ratio;  /* largest kinetic / stored at any sample once the stored energy is
-                                  1e-3 of its largest: inertia's share (quasi-static below 5 %) */
+  double worst_kinetic_ratio;  /* largest kinetic / stored at the samples whose stored energy is at
+                                  least 1e-3 of the run's largest: inertia's share (quasi-static below 5 %) */
   char puncture_json[1024];    /* needle 0's curve metrics (host/force_curve.h), a JSON object */
   /* needle 0's channel at the end (host/channel.h): depths along its axis and the surface opening */
   double channel_open_depth, channel_injury_depth, channel_surface_diameter, channel_eroded_volume,

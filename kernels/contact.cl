@@ -225,8 +225,9 @@ static void tip_centre(__global const REAL *needles, int i, REAL *C, REAL *R)
     C[d] = needles[i * NEEDLE_SHAPE_PARAMS + d] + *R * needles[i * NEEDLE_SHAPE_PARAMS + 3 + d];
 }
 
-/* Per (face, needle): the tip's penetration p into the face, -1 for none, -2 - p for a face the
- * node pass holds [f * needle_count + i]; and the face's force rows cleared for face_tip_forces. */
+/* Per (face, needle) [2 (f * needle_count + i)]: the tip's penetration p into the face (-1 for
+ * none) and 1 when the node pass holds the face (a corner inside the needle), else 0; and the face's
+ * force rows cleared for face_tip_forces. */
 __kernel void face_candidates(const ulong face_count, const int needle_count, __global const REAL *restrict needles,
                               __global const REAL *restrict reference, __global const int *restrict face_nodes,
                               __global const REAL *restrict displacement, __global REAL *restrict candidate,
@@ -237,7 +238,10 @@ __kernel void face_candidates(const ulong face_count, const int needle_count, __
   if (f >= face_count) return;
   for (int k = 0; k < 12; ++k) face_force[f * 12 + k] = 0;
   if (element_eroded[face_element[f]] != 0) { /* eroded: no face here any more */
-    for (int i = 0; i < needle_count; ++i) candidate[f * needle_count + i] = -1;
+    for (int i = 0; i < needle_count; ++i) {
+      candidate[2 * (f * needle_count + i)] = -1;
+      candidate[2 * (f * needle_count + i) + 1] = 0;
+    }
     return;
   }
   REAL x[12];
@@ -250,7 +254,8 @@ __kernel void face_candidates(const ulong face_count, const int needle_count, __
     for (int a = 0; a < 4; ++a) held |= needle_signed_distance(p, x + 3 * a, u) < 0;
     tip_centre(needles, i, C, &R);
     const REAL penetration = patch_penetration(x, C, R, u, N);
-    candidate[f * needle_count + i] = held && penetration > 0 ? -2 - penetration : penetration;
+    candidate[2 * (f * needle_count + i)] = penetration;
+    candidate[2 * (f * needle_count + i) + 1] = held;
   }
 }
 

@@ -2,12 +2,12 @@
  * needle (host/contact), in explicit dynamics:
  *  - a sharp needle driven into a block fast enough that elements erode within a few hundred
  *    steps: the energy balance closes with the erosion term (the stored energy an element held
- *    when it eroded), no state is NaN and no element inverts, eroded elements carry no force and
- *    their damage is 1, and the whole run (needle forces, energies, eroded flags, damage,
+ *    when it eroded), no state is NaN and no element inverts, eroded elements hold no stored energy
+ *    and their damage is 1, and the whole run (needle forces, energies, eroded flags, damage,
  *    displacements) is the same bits on 1, 2 and 4 ranks as a serial run;
  *  - crack-band regularisation (PHYSICS.md 2.3, Bazant and Oh 1983): a bar pulled apart erodes one
  *    element layer, and the energy released per unit cross-section does not depend on the element
- *    size h (it is W+/W x G_c for a homogeneous stretch: the element erodes at W+ = G_c / h and holds
+ *    size h (it is G_c W/W+ for a homogeneous stretch: the element erodes at W+ = G_c / h and holds
  *    W h per unit area), where a plain strain criterion would release W_f h, proportional to h. */
 #include <check.h>
 #include <math.h>
