@@ -370,10 +370,13 @@ static pp_err tip_forces(pp_contact *c, cl_mem displacement, cl_mem element_erod
     if (!accumulate) continue;
     /* the needle pushes the face with -F: its work, trapezoidal as the nodes' */
     for (int d = 0; d < 3; ++d) c->needle_work -= (before[d] + tip[d]) / 2 * c->velocity_host[i * 3 + d] * dt;
-    /* A hand-off: the tip went from one spring (a face, or none while the node pass holds its
-       face) to another, and the energy of the springs may jump without work (a first touch, from
-       no face, is a spring growing from zero). */
-    c->handoffs += c->previous_choice[i] != LLONG_MAX && c->previous_choice[i] != c->choice[i];
+    /* A hand-off: the tip went from its face's spring to the node pass (its nearest face now held)
+       or back, and the springs' energy may jump without work. Moving from one face to the next is
+       not one: the nearest point, and so the penetration, is continuous across their edge (a tip
+       over a node has four faces equally near; rounding picks one). A first touch, from no face,
+       is a spring growing from zero. */
+    c->handoffs += c->previous_choice[i] != LLONG_MAX && c->choice[i] != LLONG_MAX &&
+                   (c->previous_choice[i] & 1) != (c->choice[i] & 1);
   }
   memcpy(c->tip_before, c->tip, K * TIP_VALUES * sizeof *c->tip);
   return PP_OK;

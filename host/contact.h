@@ -57,9 +57,9 @@ typedef struct {
    * balance, t^n): there, with no other external force, needle work = the skin's external work +
    * penalty energy + friction heat, up to the time discretisation of the heat (pp_contact_closure). */
   double start_penalty_energy, start_friction_dissipated, start_needle_work;
-  /* Tip hand-offs so far (all needles), and at the step's start: a tip went from one spring to
-   * another (a face, or none while the node pass holds its face; the two passes are separate
-   * penalties), where the springs' energy may jump without work. Between hand-offs the balance
+  /* Tip hand-offs so far (all needles), and at the step's start: a tip went from its face's spring
+   * to the node pass (its nearest face held: a corner inside the needle) or back; the two passes are
+   * separate penalties, so the springs' energy may jump without work. Between hand-offs the balance
    * below closes to the time discretisation; at one it changes by what the switch made or lost. */
   long long handoffs, start_handoffs;
 } pp_contact_energy;
