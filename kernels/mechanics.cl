@@ -87,6 +87,17 @@ static void inverse_transpose3(const REAL *A, REAL *out)
   out[8] = (A[0] * A[4] - A[1] * A[3]) / d;
 }
 
+/* C = F^T F. */
+static void right_cauchy_green(const REAL *F, REAL *C)
+{
+  for (int i = 0; i < 3; ++i)
+    for (int j = 0; j < 3; ++j) {
+      REAL sum = 0;
+      for (int k = 0; k < 3; ++k) sum += F[3 * k + i] * F[3 * k + j];
+      C[3 * i + j] = sum;
+    }
+}
+
 /* dN/dX [8][3] at Gauss point q from the reference corners; returns det(dX/dxi). */
 static REAL hex_gradients(const REAL *X, int q, REAL *dNdX)
 {
@@ -364,33 +375,19 @@ static void tensile_state(VREAL AX[3][8], VREAL AU[3][8], const VREAL deviatoric
     tensile[l] = principal[l] = 0;
     const REAL floor = materials[MATERIAL_STRIDE * element_material[element[l]] + 5];
     if (!(energy_l[l] >= floor * volume_l[l]) || !(J_bar_l[l] > 0)) continue;
-    REAL J0[9], G0[9], cJ[9], F[9], C[9];
+    REAL J0[9], G0[9], J0it[9], F[9], C[9];
     for (int k = 0; k < 9; ++k) {
       J0[k] = Jl[k][l];
       G0[k] = Gl[k][l];
     }
-    cJ[0] = J0[4] * J0[8] - J0[5] * J0[7];
-    cJ[1] = J0[5] * J0[6] - J0[3] * J0[8];
-    cJ[2] = J0[3] * J0[7] - J0[4] * J0[6];
-    cJ[3] = J0[2] * J0[7] - J0[1] * J0[8];
-    cJ[4] = J0[0] * J0[8] - J0[2] * J0[6];
-    cJ[5] = J0[1] * J0[6] - J0[0] * J0[7];
-    cJ[6] = J0[1] * J0[5] - J0[2] * J0[4];
-    cJ[7] = J0[2] * J0[3] - J0[0] * J0[5];
-    cJ[8] = J0[0] * J0[4] - J0[1] * J0[3];
-    const REAL detJ0 = J0[0] * cJ[0] + J0[1] * cJ[1] + J0[2] * cJ[2];
+    inverse_transpose3(J0, J0it);
     for (int i = 0; i < 3; ++i)
       for (int j = 0; j < 3; ++j) {
-        REAL sum = 0; /* (G0 J0^-1)_ij = (G0 cof(J0)^T)_ij / det J0 */
-        for (int k = 0; k < 3; ++k) sum += G0[3 * i + k] * cJ[3 * j + k];
-        F[3 * i + j] = (i == j ? (REAL)1 : (REAL)0) + sum / detJ0;
+        REAL sum = 0; /* (G0 J0^-1)_ij */
+        for (int k = 0; k < 3; ++k) sum += G0[3 * i + k] * J0it[3 * j + k];
+        F[3 * i + j] = (i == j ? (REAL)1 : (REAL)0) + sum;
       }
-    for (int i = 0; i < 3; ++i)
-      for (int j = 0; j < 3; ++j) {
-        REAL sum = 0;
-        for (int k = 0; k < 3; ++k) sum += F[3 * k + i] * F[3 * k + j];
-        C[3 * i + j] = sum;
-      }
+    right_cauchy_green(F, C);
     const REAL detF = det3(F);
     if (!(detF > 0)) continue;
     const REAL y = inverse_cbrt(detF), alpha = model_lane[l] == 0 ? (REAL)2 : alpha_lane[l], mu = mu_lane[l];
@@ -927,12 +924,7 @@ __kernel void element_output(const ulong count, __global const REAL *restrict re
         for (int k = 0; k < 8; ++k) sum += u[3 * k + i] * dNdX[3 * k + j];
         F[3 * i + j] = sum;
       }
-    for (int i = 0; i < 3; ++i)
-      for (int j = 0; j < 3; ++j) {
-        REAL sum = 0;
-        for (int k = 0; k < 3; ++k) sum += F[3 * k + i] * F[3 * k + j];
-        C[3 * i + j] = sum;
-      }
+    right_cauchy_green(F, C);
     const REAL detF = det3(F);
     deviatoric(model, mu, alpha, C, detF, S, &s);
     for (int i = 0; i < 3; ++i)

@@ -73,6 +73,14 @@ static inline void pp_test_box_mesh(int n, double length, double jitter, MPI_Com
   free(flags);
 }
 
+/* A soft, nearly incompressible neo-Hookean solid (mu = 0.1 MPa, kappa/mu = 50, 1100 kg/m^3), skin's
+ * order of magnitude: the block of the contact and puncture tests. */
+static inline pp_material pp_test_block_law(void)
+{
+  pp_material law = {PP_MATERIAL_NEO_HOOKEAN, PP_OGDEN_INITIAL_SHEAR_MODULUS, 0.1e6, 2, 50 * 0.1e6, 1100};
+  return law;
+}
+
 typedef struct {
   pp_halo *halo;
   pp_reduce *reduce;

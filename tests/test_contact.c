@@ -59,12 +59,6 @@ static void vertical_needle(double d, double tip_radius, double half_angle, doub
   pp_test_vertical_needle(0, 0, -d, tip_radius, half_angle, shaft_radius, length, p);
 }
 
-static pp_material block_law(void)
-{
-  pp_material law = {PP_MATERIAL_NEO_HOOKEAN, PP_OGDEN_INITIAL_SHEAR_MODULUS, 0.1e6, 2, 50 * 0.1e6, 1100};
-  return law;
-}
-
 /* The quarter block: side and depth `size`, graded towards the axis (x = y = 0) and the surface. */
 static void quarter_block(contact_model *md, double size, double fine, double fine_radius, double max_size,
                           double mass_scaling_step)
@@ -80,7 +74,7 @@ static void quarter_block(contact_model *md, double size, double fine, double fi
   for (int l = 0; l < PP_LAYER_COUNT; ++l) spec.layer_thickness[l] = size / PP_LAYER_COUNT;
   ck_assert_msg(pp_mesh_generate(&spec, runtime.rank, runtime.size, &md->mesh) == PP_OK, "%s", pp_error_message());
   pp_mechanics_options options;
-  const pp_material law = block_law();
+  const pp_material law = pp_test_block_law();
   pp_mechanics_options_default(&options, &law);
   options.base = PP_BASE_FIXED;
   options.mass_scaling_step = mass_scaling_step;
@@ -118,7 +112,7 @@ START_TEST(test_v4_flat_punch)
   const double a = 50 * um, size = 25 * a;
   contact_model md;
   quarter_block(&md, size, a / 10, 1.2 * a, size / 10, 1e-6);
-  const pp_material law = block_law();
+  const pp_material law = pp_test_block_law();
   const double E = pp_material_young(&law), nu = pp_material_poisson(&law), E_star = E / (1 - nu * nu);
   const double depths[2] = {1 * um, 2 * um};
   double force[2];
@@ -148,7 +142,7 @@ START_TEST(test_v4_cone)
   const double psi = 70 * M_PI / 180, d = 50 * um, a = 2 / M_PI * d * tan(psi), size = 25 * a;
   contact_model md;
   quarter_block(&md, size, d / 5, 1.2 * a, size / 10, 1e-6);
-  const pp_material law = block_law();
+  const pp_material law = pp_test_block_law();
   const double E = pp_material_young(&law), nu = pp_material_poisson(&law), E_star = E / (1 - nu * nu);
   double p[PP_CONTACT_SHAPE_PARAMS];
   vertical_needle(d, 0, psi, 2 * a, size, p);
@@ -184,7 +178,7 @@ START_TEST(test_tip_placement)
     contact_model md;
     ck_assert_msg(pp_mesh_generate(&spec, runtime.rank, runtime.size, &md.mesh) == PP_OK, "%s", pp_error_message());
     pp_mechanics_options options;
-    const pp_material law = block_law();
+    const pp_material law = pp_test_block_law();
     pp_mechanics_options_default(&options, &law);
     options.mass_scaling_step = 1e-7;
     pp_test_model_create(&md.core, &md.mesh, clrt, runtime.comm, &options);
@@ -226,7 +220,7 @@ START_TEST(test_v4_resolution)
     contact_model md;
     const double h = a / (10 << fine);
     quarter_block(&md, size, h, 1.2 * a, size / 10, 1e-6);
-    const pp_material law = block_law();
+    const pp_material law = pp_test_block_law();
     const double E_star = pp_material_young(&law) / (1 - pow(pp_material_poisson(&law), 2));
     double p[PP_CONTACT_SHAPE_PARAMS];
     vertical_needle(1 * um, 0, M_PI / 2, a, size, p);
@@ -246,7 +240,7 @@ START_TEST(test_v4_resolution)
     for (int fine = 0; fine < 2; ++fine) {
       contact_model md;
       quarter_block(&md, 25 * a_cone, d / (5 << fine), 1.2 * a_cone, 2.5 * a_cone, 1e-6);
-      const pp_material law = block_law();
+      const pp_material law = pp_test_block_law();
       const double E_star = pp_material_young(&law) / (1 - pow(pp_material_poisson(&law), 2));
       /* pressed in 4 increments: the whole depth at once, 10 elements of d/10 under a sharp tip,
          inverts an element in the first steps */

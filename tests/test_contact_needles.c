@@ -23,13 +23,6 @@ static pp_runtime runtime;
 static pp_clrt *clrt;
 static const double um = 1e-6;
 
-/* A soft, nearly incompressible neo-Hookean solid (kappa/mu = 50), skin's order of magnitude. */
-static pp_material block_law(void)
-{
-  pp_material law = {PP_MATERIAL_NEO_HOOKEAN, PP_OGDEN_INITIAL_SHEAR_MODULUS, 0.1e6, 2, 50 * 0.1e6, 1100};
-  return law;
-}
-
 static double sum_all(double value, MPI_Comm comm)
 {
   MPI_Allreduce(MPI_IN_PLACE, &value, 1, MPI_DOUBLE, MPI_SUM, comm);
@@ -114,7 +107,7 @@ START_TEST(test_coulomb_sliding)
 {
   const double L = 1e-3, depth = 20 * um, mu = 0.3, zero[3] = {0, 0, 0}, start = MPI_Wtime();
   const int n = 4;
-  const pp_material law = block_law();
+  const pp_material law = pp_test_block_law();
   pp_mechanics_options options;
   pp_mechanics_options_default(&options, &law);
   options.base = PP_BASE_FIXED;
@@ -278,7 +271,7 @@ static void four_needle_block(needle_model *md, int rank, int size, MPI_Comm com
   };
   for (int l = 0; l < PP_LAYER_COUNT; ++l) spec.layer_thickness[l] = 48 * um;
   OK(pp_mesh_generate(&spec, rank, size, &md->mesh));
-  const pp_material law = block_law();
+  const pp_material law = pp_test_block_law();
   pp_mechanics_options options;
   pp_mechanics_options_default(&options, &law);
   options.base = PP_BASE_FIXED;

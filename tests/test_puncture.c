@@ -29,12 +29,6 @@ static pp_runtime runtime;
 static pp_clrt *clrt;
 static const double um = 1e-6;
 
-static pp_material block_law(void)
-{
-  pp_material law = {PP_MATERIAL_NEO_HOOKEAN, PP_OGDEN_INITIAL_SHEAR_MODULUS, 0.1e6, 2, 50 * 0.1e6, 1100};
-  return law;
-}
-
 typedef struct {
   pp_mesh mesh;
   pp_test_model core;
@@ -86,7 +80,7 @@ static puncture_run run_puncture(int rank, int size, MPI_Comm comm)
   for (int l = 0; l < PP_LAYER_COUNT; ++l) spec.layer_thickness[l] = 32 * um;
   model md;
   OK(pp_mesh_generate(&spec, rank, size, &md.mesh));
-  const pp_material law = block_law();
+  const pp_material law = pp_test_block_law();
   pp_mechanics_options options;
   pp_mechanics_options_default(&options, &law);
   options.erosion = 1;
@@ -206,7 +200,8 @@ START_TEST(test_puncture_erodes_same_bits)
   ck_assert_msg(damaged > 0 && largest_damage < 1, "damage outside the eroded elements: %lld, largest %g", damaged,
                 largest_damage);
   /* Measured in this run (a 5 m/s impact): 3.4e-4 of the work without erosion (the scheme's own
-     error at this speed; ~1e-6 in slow loading, test_mechanics), 3.6e-4 with 8 eroded elements,
+     error at this speed; ~1e-6 in slow loading, test_mechanics), 2.5e-4 with 4 eroded elements
+     (8 and 3.6e-4 before a change of rounding in the tensile state moved one erosion a step),
      6.5e-4 with 64 at G_c = 0.3 J/m^2; without the half-step correction (kernels/mechanics.cl's
      node_activity) 6.3e-4 and 2.0e-3. Asserted below 3x the scheme's own. */
   ck_assert_msg(parallel.worst_closure < 1e-3, "energy closure %.3e of the work", parallel.worst_closure);
@@ -344,7 +339,7 @@ static double crack_band_release(double h, double G_c, const pp_material *law, i
  * would release twice as much per unit area at h = 10 um as at 5 um. */
 START_TEST(test_crack_band_release)
 {
-  const pp_material law = block_law();
+  const pp_material law = pp_test_block_law();
   const double G_c = 0.083, sizes[2] = {10e-6, 5e-6};
   double release[2];
   for (int k = 0; k < 2; ++k) {
