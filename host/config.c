@@ -135,13 +135,26 @@ static const pp_key_spec key_table[] = {
    "raised until it is not; 0 turns it off (physical insertion speeds need the true inertia). For "
    "quasi-static bench speeds only: the added mass and the kinetic-to-stored energy ratio are reported "
    "(keep the ratio below about 5 %, PHYSICS.md section 9.4)."},
+  {"mechanics.quasi_static_increment", PP_KEY_REAL, "m", "um", "0 um", 0, 1 * MM, NULL,
+   "0: stage 1 is explicit dynamics at the needles' true speed. More than 0: a quasi-static stroke for bench "
+   "speeds (mm/s), where the true inertia would cost millions of steps: the needles advance along their "
+   "trajectories at most this far per increment, each increment relaxed to equilibrium (dynamic relaxation "
+   "with stiffness-proportional fictitious masses; host/stage1.h). The force-depth curve is then the "
+   "rate-independent model's static one; friction is Coulomb's (stick while the tangential force is below "
+   "mu N)."},
+  {"mechanics.quasi_static_tolerance", PP_KEY_REAL, "", "", "1e-3", 1e-9, 0.1, NULL,
+   "Equilibrium of a quasi-static increment: the out-of-balance force at most this fraction of the internal "
+   "forces' norm, and the kinetic energy at most its square times the stored energy."},
+  {"mechanics.quasi_static_max_steps", PP_KEY_INTEGER, "", "", "100000", 10, 100000000, NULL,
+   "Relaxation steps allowed per quasi-static increment; an increment that has not converged by then is "
+   "counted, logged as a warning and reported in run.json (quasi_static_unconverged)."},
   {"mechanics.erosion", PP_KEY_BOOLEAN, NULL, NULL, "true", 1, 0, NULL,
    "Puncture by crack-band erosion in stage 1: an element whose tensile strain-energy density reaches "
    "skin.<layer>.fracture_energy / h_e while its largest principal stress is tensile stops carrying force "
    "(it stays in the output with eroded = 1). false: the skin only deforms."},
   {"mechanics.end_time", PP_KEY_REAL, "s", "us", "100 us", 1e-9, 60, NULL,
    "Stage 1 stops at this time after the start of the stroke even if the needle has not finished its "
-   "trajectory; until puncture is modelled (a later version), the default stops in the pre-puncture "
+   "trajectory (the stroke's time, also in a quasi-static stroke); the default stops in the pre-puncture "
    "indentation (100 us at 0.5 m/s is 50 um of travel)."},
 
   {"needle.preset", PP_KEY_CHOICE, NULL, NULL, "none", 1, 0, "none|dermaroller|pen|polymer",

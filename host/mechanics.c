@@ -175,14 +175,24 @@ static pp_err build_nodes(pp_mechanics *m)
     m->element_volume[e] = volume;
   }
   long long scaled = 0;
+  static const double at_rest[24] = {0};
+  double scaling_step = m->options.mass_scaling_step;
+  if (m->options.mass_scaling_uniform) {
+    double largest = 0;
+    for (size_t e = 0; e < m->owned_elements; ++e)
+      largest = fmax(largest, pp_hex8_stable_step(&m->options.layer[mesh->element_layer[e]],
+                                                   mesh->element_corner_coords + 24 * e, at_rest));
+    /* a maximum is exact: the same on any partition */
+    PP_MPI(MPI_Allreduce(MPI_IN_PLACE, &largest, 1, MPI_DOUBLE, MPI_MAX, m->comm), "the largest element step bound");
+    scaling_step = fmax(scaling_step, largest);
+  }
   for (size_t e = 0; e < m->elements; ++e) {
     m->density_scale[e] = 1;
-    if (m->options.mass_scaling_step > 0) {
-      static const double at_rest[24] = {0};
+    if (scaling_step > 0) {
       const double bound = pp_hex8_stable_step(&m->options.layer[mesh->element_layer[e]],
                                                mesh->element_corner_coords + 24 * e, at_rest);
-      if (bound < m->options.mass_scaling_step) {
-        const double ratio = m->options.mass_scaling_step / bound;
+      if (bound < scaling_step) {
+        const double ratio = scaling_step / bound;
         m->density_scale[e] = ratio * ratio;
         scaled += e < m->owned_elements;
       }
@@ -854,6 +864,13 @@ pp_err pp_mechanics_step(pp_mechanics *m, double dt, pp_mechanics_step_info *inf
 
 pp_err pp_mechanics_relax(pp_mechanics *m, double tolerance, long long max_steps, pp_mechanics_relax_info *info)
 {
+  return pp_mechanics_relax_driven(m, tolerance, max_steps, 0, 0, NULL, NULL, info);
+}
+
+pp_err pp_mechanics_relax_driven(pp_mechanics *m, double tolerance, long long max_steps, double force_scale,
+                                 double energy_scale, pp_mechanics_relax_hook hook, void *context,
+                                 pp_mechanics_relax_info *info)
+{
   pp_mechanics_relax_info result = {0};
   const double damping = m->damping;
   double c = 0;
@@ -861,16 +878,20 @@ pp_err pp_mechanics_relax(pp_mechanics *m, double tolerance, long long max_steps
   while (result.steps < max_steps) {
     pp_mechanics_step_info step;
     m->damping = c;
-    if ((err = pp_mechanics_step(m, 0, &step)) != PP_OK) break;
+    int loading = 0;
+    const double dt = pp_mechanics_automatic_step(m);
+    if (hook && (err = hook(context, result.steps, dt, result.steps ? &result.last : NULL, &loading)) != PP_OK) break;
+    if ((err = pp_mechanics_step(m, dt, &step)) != PP_OK) break;
     result.steps += 1;
+    result.last = step;
     result.residual_ratio = step.force_norm > 0 ? step.residual_norm / step.force_norm : step.residual_norm;
     result.damping = c;
     /* The residual alone can pass through zero while the body swings through equilibrium at full
        speed; the kinetic energy then is ~ the swing's stored energy. At a true rest state the
        error displacement is ~ tolerance of the displacement, so its energy ~ tolerance^2 of the
        stored energy: require both. */
-    if (result.steps > 1 && step.residual_norm <= tolerance * step.force_norm &&
-        step.kinetic <= tolerance * tolerance * step.stored) {
+    if (!loading && result.steps > 1 && step.residual_norm <= tolerance * fmax(step.force_norm, force_scale) &&
+        step.kinetic <= tolerance * tolerance * fmax(step.stored, energy_scale)) {
       result.converged = 1;
       break;
     }

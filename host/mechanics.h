@@ -64,6 +64,11 @@ typedef struct {
                                         limits the step below it (PHYSICS.md 9.4: quasi-static runs;
                                         the added mass is reported and the kinetic-to-stored energy
                                         ratio is in every step's info: keep it small) */
+  int mass_scaling_uniform;          /* 1: every element's density is scaled so that its undeformed
+                                        bound is the same, the largest of any element's (or
+                                        mass_scaling_step if larger): fictitious masses proportional
+                                        to the stiffness, the best conditioned for dynamic relaxation
+                                        (quasi-static strokes, host/stage1.h); no physical inertia */
   /* Crack-band erosion (PHYSICS.md 2.3; kernels/mechanics.cl's erode_elements): when erosion is set,
    * an element erodes once its largest principal stress is tensile and its tensile strain-energy
    * density W+ (only the principal stretches above 1 count) reaches fracture_energy / h_e, h_e the
@@ -112,6 +117,7 @@ typedef struct {
   int converged;
   double residual_ratio;   /* residual_norm / force_norm at the stop */
   double damping;          /* 1/s, the adaptive damping at the stop */
+  pp_mechanics_step_info last; /* the last step's */
 } pp_mechanics_relax_info;
 
 /* COLLECTIVE. Builds the kernels, the lumped masses (rho times each corner's shape-function
@@ -203,6 +209,19 @@ pp_err pp_mechanics_step(pp_mechanics *mechanics, double dt, pp_mechanics_step_i
  * exact global sums: the same on any rank count. */
 pp_err pp_mechanics_relax(pp_mechanics *mechanics, double tolerance, long long max_steps,
                           pp_mechanics_relax_info *info);
+/* The same with a load that moves while it relaxes (a quasi-static needle increment): before each
+ * step, hook(context, index, dt, last, &loading) learns the step's index within this relaxation
+ * (0 first), the step dt it will take and the last step's info (NULL before the first), and may
+ * move the load (pp_mechanics_set_load_factor, the needles); while it sets loading (0 on entry) no
+ * convergence is tested. A hook's error stops the relaxation and is returned. force_scale (N) and
+ * energy_scale (J) are floors under the internal-force norm and the stored energy of the stop test:
+ * a body unloaded to nearly nothing (a needle withdrawn) is at rest when its residual and kinetic
+ * energy are small against the loads it carried, not against what is left (rounding). */
+typedef pp_err (*pp_mechanics_relax_hook)(void *context, long long index, double dt,
+                                          const pp_mechanics_step_info *last, int *loading);
+pp_err pp_mechanics_relax_driven(pp_mechanics *mechanics, double tolerance, long long max_steps, double force_scale,
+                                 double energy_scale, pp_mechanics_relax_hook hook, void *context,
+                                 pp_mechanics_relax_info *info);
 
 /* ---- output and restart ------------------------------------------------------------------------
  * Per owned element, 13 values [e * 13]: the volume-averaged Cauchy stress (9, row-major, Pa),

@@ -264,6 +264,8 @@ typedef struct {
   double contact_balance;      /* pp_contact_closure after the last step */
   long long balance_handoffs;  /* start_handoffs there */
   double smooth_drift, handoff_drift; /* J, sums of |its change| (stage1.h) */
+  double quasi_static_increment, quasi_static_tolerance; /* mechanics.quasi_static_*: 0 = dynamics */
+  long long quasi_static_max_steps;
 } stage;
 
 /* Every needle where it is at time t. */
@@ -332,49 +334,28 @@ static pp_err write_output(stage *st, const pp_mechanics_step_info *info)
   return PP_OK;
 }
 
-static pp_err run_steps(stage *st, const double *times, int time_count, double end_time)
+/* After every step: the needles' side of the balance, at the step's start like the skin's (the
+ * needles are the only external load here), and the step statistics. */
+static void account_step(stage *st, const pp_mechanics_step_info *info)
 {
-  const double sample_interval = end_time / SAMPLES;
-  double next_sample = sample_interval, t = 0;
-  int next_output = 0;
-  while (next_output < time_count && times[next_output] <= 0) ++next_output;
-  pp_mechanics_step_info info = {0};
-  const double start = MPI_Wtime();
-  while (t < end_time) {
-    const double target = next_output < time_count ? fmin(times[next_output], end_time) : end_time;
-    double dt = pp_mechanics_automatic_step(st->mechanics);
-    /* land exactly on the next output or the end; avoid a sliver step just before it */
-    if (t + dt >= target || t + 1.5 * dt > target) dt = t + dt >= target ? target - t : (target - t) / 2;
-    const double t_next = t + dt >= target ? target : t + dt;
-    PP_CALL(place_needles(st, t_next));
-    PP_CALL(pp_mechanics_step(st->mechanics, t_next - t, &info));
-    t = t_next;
-    /* the needles' side of the balance, at the step's start like the skin's (the needles are the
-       only external load here) */
-    pp_contact_energy work;
-    pp_contact_work_terms(st->contact, &work);
-    const double balance = pp_contact_closure(&work, info.external_work);
-    if (work.start_handoffs == st->balance_handoffs)
-      st->smooth_drift += fabs(balance - st->contact_balance);
-    else
-      st->handoff_drift += fabs(balance - st->contact_balance);
-    st->contact_balance = balance;
-    st->balance_handoffs = work.start_handoffs;
-    info.time = t; /* the exact landing time, not t + dt rounded */
-    st->summary->steps += 1;
-    st->summary->smallest_step = st->summary->steps == 1 ? info.dt : fmin(st->summary->smallest_step, info.dt);
-    st->summary->largest_step = fmax(st->summary->largest_step, info.dt);
-    const int at_output = t >= target;
-    if (t >= next_sample || at_output) {
-      PP_CALL(sample(st, &info));
-      while (next_sample <= t) next_sample += sample_interval;
-    }
-    if (at_output) {
-      PP_CALL(write_output(st, &info));
-      if (next_output < time_count && times[next_output] <= t) ++next_output;
-    }
-  }
-  st->summary->wall_seconds = MPI_Wtime() - start;
+  pp_contact_energy work;
+  pp_contact_work_terms(st->contact, &work);
+  const double balance = pp_contact_closure(&work, info->external_work);
+  if (work.start_handoffs == st->balance_handoffs)
+    st->smooth_drift += fabs(balance - st->contact_balance);
+  else
+    st->handoff_drift += fabs(balance - st->contact_balance);
+  st->contact_balance = balance;
+  st->balance_handoffs = work.start_handoffs;
+  st->summary->steps += 1;
+  st->summary->smallest_step = st->summary->steps == 1 ? info->dt : fmin(st->summary->smallest_step, info->dt);
+  st->summary->largest_step = fmax(st->summary->largest_step, info->dt);
+}
+
+/* The summary at the end of the stroke (t, info: the last step's, at stroke time t). */
+static pp_err finish_run(stage *st, double t, const pp_mechanics_step_info *info, double wall_start)
+{
+  st->summary->wall_seconds = MPI_Wtime() - wall_start;
   /* inertia's share once something is stored: against the run's largest stored energy, so that
      the ringing of first contact (nearly nothing stored yet) does not count */
   double largest_stored = 0;
@@ -392,13 +373,194 @@ static pp_err run_steps(stage *st, const double *times, int time_count, double e
   }
   st->summary->worst_closure = st->largest_work > 0 ? st->largest_closure / st->largest_work : 0;
   st->summary->end_time = t;
-  st->summary->work = info.external_work;
-  st->summary->final_kinetic_ratio = info.kinetic_ratio;
+  st->summary->work = info->external_work;
+  st->summary->final_kinetic_ratio = info->kinetic_ratio;
   st->summary->final_tip_depth = pp_needle_tip_depth(&st->needles[0].trajectory, t);
   if (st->summary->wall_seconds > 0)
     st->summary->element_steps_per_second =
       (double)st->mesh->global_element_count * (double)st->summary->steps / st->summary->wall_seconds;
   return PP_OK;
+}
+
+static pp_err run_steps(stage *st, const double *times, int time_count, double end_time)
+{
+  const double sample_interval = end_time / SAMPLES;
+  double next_sample = sample_interval, t = 0;
+  int next_output = 0;
+  while (next_output < time_count && times[next_output] <= 0) ++next_output;
+  pp_mechanics_step_info info = {0};
+  const double start = MPI_Wtime();
+  while (t < end_time) {
+    const double target = next_output < time_count ? fmin(times[next_output], end_time) : end_time;
+    double dt = pp_mechanics_automatic_step(st->mechanics);
+    /* land exactly on the next output or the end; avoid a sliver step just before it */
+    if (t + dt >= target || t + 1.5 * dt > target) dt = t + dt >= target ? target - t : (target - t) / 2;
+    const double t_next = t + dt >= target ? target : t + dt;
+    PP_CALL(place_needles(st, t_next));
+    PP_CALL(pp_mechanics_step(st->mechanics, t_next - t, &info));
+    t = t_next;
+    account_step(st, &info);
+    info.time = t; /* the exact landing time, not t + dt rounded */
+    const int at_output = t >= target;
+    if (t >= next_sample || at_output) {
+      PP_CALL(sample(st, &info));
+      while (next_sample <= t) next_sample += sample_interval;
+    }
+    if (at_output) {
+      PP_CALL(write_output(st, &info));
+      if (next_output < time_count && times[next_output] <= t) ++next_output;
+    }
+  }
+  return finish_run(st, t, &info, start);
+}
+
+/* ---- the quasi-static stroke ---------------------------------------------------------------------
+ * The stroke's time t only says where the needles are. Each increment takes them from t to t' (at
+ * most mechanics.quasi_static_increment of travel) and relaxes the skin to equilibrium there
+ * (pp_mechanics_relax_driven, on the mechanics' own pseudo-time). The needles do not jump: over
+ * the first steps of the relaxation they move from where they were to where they go, at most
+ * RAMP_TRAVEL a step, with the rigid velocity of that motion, so that the contact's Coulomb
+ * friction (its stick test) sees the needle slide past the skin as it does; then they hold while
+ * the skin settles, and a node the static needle can hold (tangential force at most mu N) sticks.
+ * The needles' work is that motion's, so the needles' energy balance still closes; the relaxation's
+ * damping is the skin's dissipated energy. */
+enum { RAMP_TRAVEL_NM = 50 };
+
+typedef struct {
+  stage *st;
+  double from, to; /* stroke times */
+  long long ramp;  /* steps over which the needles move */
+} increment_drive;
+
+/* The needles where they are at stroke time `after`, moving with the velocity that takes them
+ * there from where they were at `before` in one step of dt. */
+static pp_err place_needles_moving(stage *st, double before, double after, double dt)
+{
+  for (int k = 0; k < st->needle_count; ++k) {
+    double a[3], b[3];
+    pp_needle_params(&st->needles[k], after, st->params + (size_t)k * PP_NEEDLE_SHAPE_PARAMS, NULL);
+    pp_needle_tip_position(&st->needles[k].trajectory, before, a);
+    pp_needle_tip_position(&st->needles[k].trajectory, after, b);
+    for (int d = 0; d < 3; ++d) st->velocity[3 * k + d] = (b[d] - a[d]) / dt;
+    st->friction[k] = st->needles[k].shape.friction_coefficient;
+  }
+  PP_CALL(pp_contact_set_needles(st->contact, st->params, st->velocity, st->friction));
+  return PP_OK;
+}
+
+static pp_err drive_increment(void *context, long long index, double dt, const pp_mechanics_step_info *last,
+                              int *loading)
+{
+  increment_drive *drive = context;
+  if (last) account_step(drive->st, last);
+  const long long before = index < drive->ramp ? index : drive->ramp, after = index < drive->ramp ? index + 1 : drive->ramp;
+  const double span = drive->to - drive->from;
+  const double t_before = before == drive->ramp ? drive->to : drive->from + span * (double)before / (double)drive->ramp;
+  const double t_after = after == drive->ramp ? drive->to : drive->from + span * (double)after / (double)drive->ramp;
+  *loading = index < drive->ramp;
+  return place_needles_moving(drive->st, t_before, t_after, dt);
+}
+
+static int compare_doubles(const void *a, const void *b)
+{
+  const double x = *(const double *)a, y = *(const double *)b;
+  return (x > y) - (x < y);
+}
+
+static pp_err run_quasi_static(stage *st, const double *times, int time_count, double end_time)
+{
+  /* land on every output time and on the ends of every needle's phases (the force curve's corners) */
+  const size_t K = (size_t)st->needle_count, capacity = (size_t)time_count + 4 * K + 1;
+  double *stops = malloc(capacity * sizeof *stops);
+  PP_CALL(pp_runtime_agree(st->runtime,
+                           stops ? PP_OK : pp_error_raise(PP_ERR_MEMORY, __FILE__, __LINE__, __func__, "out of memory"),
+                           "quasi-static stops"));
+  size_t stop_count = 0;
+  double speed = 0;
+  for (int i = 0; i < time_count; ++i) stops[stop_count++] = times[i];
+  for (size_t k = 0; k < K; ++k) {
+    const pp_needle_trajectory *t = &st->needles[k].trajectory;
+    const double in = t->start_time + pp_needle_insertion_time(t);
+    stops[stop_count++] = t->start_time;
+    stops[stop_count++] = in;
+    stops[stop_count++] = in + t->dwell;
+    stops[stop_count++] = pp_needle_end_time(t);
+    speed = fmax(speed, fmax(t->insertion_speed, t->withdrawal_speed));
+  }
+  stops[stop_count++] = end_time;
+  qsort(stops, stop_count, sizeof *stops, compare_doubles);
+  const double largest_increment = st->quasi_static_increment / speed;
+  int next_output = 0;
+  while (next_output < time_count && times[next_output] <= 0) ++next_output;
+  size_t next_stop = 0;
+  double t = 0;
+  pp_mechanics_step_info info = {0};
+  const double start = MPI_Wtime();
+  pp_err err = PP_OK;
+  /* stops closer than this to where the needles are count as reached (phase ends and output times
+     computed two ways differ in the last bits) */
+  const double reached = 1e-9 * largest_increment;
+  double largest_force = 0, largest_stored = 0;
+  while (err == PP_OK && t < end_time - reached) {
+    while (next_stop < stop_count && stops[next_stop] <= t + reached) ++next_stop;
+    const double target = next_stop < stop_count ? fmin(stops[next_stop], end_time) : end_time;
+    double span = largest_increment;
+    if (t + span >= target - reached)
+      span = target - t;
+    else if (t + 1.5 * span > target)
+      span = (target - t) / 2;
+    const double t_next = t + span >= target - reached ? target : t + span;
+    double travel = 0;
+    for (size_t k = 0; k < K; ++k) {
+      double a[3], b[3];
+      pp_needle_tip_position(&st->needles[k].trajectory, t, a);
+      pp_needle_tip_position(&st->needles[k].trajectory, t_next, b);
+      travel = fmax(travel, hypot(hypot(b[0] - a[0], b[1] - a[1]), b[2] - a[2]));
+    }
+    increment_drive drive = {st, t, t_next, (long long)fmax(1, ceil(travel / (RAMP_TRAVEL_NM * 1e-9)))};
+    pp_mechanics_relax_info relax;
+    /* the stroke's loads so far set the scale of equilibrium: once withdrawn, the skin holds little */
+    err = pp_mechanics_relax_driven(st->mechanics, st->quasi_static_tolerance, st->quasi_static_max_steps + drive.ramp,
+                                    largest_force, largest_stored, drive_increment, &drive, &relax);
+    if (err != PP_OK) break;
+    account_step(st, &relax.last);
+    t = t_next;
+    info = relax.last;
+    info.time = t;
+    pp_stage1_summary *summary = st->summary;
+    summary->quasi_static_increments += 1;
+    summary->quasi_static_most_steps = relax.steps > summary->quasi_static_most_steps ? relax.steps
+                                                                                       : summary->quasi_static_most_steps;
+    /* out of balance against the stroke's forces so far, as the stop test measured it */
+    const double force_scale = fmax(relax.last.force_norm, largest_force);
+    summary->quasi_static_worst_residual =
+      fmax(summary->quasi_static_worst_residual, force_scale > 0 ? relax.last.residual_norm / force_scale : 0);
+    largest_force = fmax(largest_force, relax.last.force_norm);
+    largest_stored = fmax(largest_stored, relax.last.stored);
+    if (!relax.converged) {
+      summary->quasi_static_unconverged += 1;
+      pp_log(PP_LOG_WARN,
+             "stage 1: the quasi-static increment to t = %.6g s (needle 0 tip %.4g um deep) has not reached "
+             "equilibrium in %lld steps (out-of-balance %.3g of the internal forces, kinetic/stored %.3g; "
+             "mechanics.quasi_static_tolerance %g): its forces are not static",
+             t, pp_needle_tip_depth(&st->needles[0].trajectory, t) * 1e6, relax.steps, relax.residual_ratio,
+             info.kinetic_ratio, st->quasi_static_tolerance);
+    }
+    err = sample(st, &info);
+    if (err == PP_OK) {
+      const force_row *r = &st->log.forces[(st->log.count - 1) * K];
+      pp_log(PP_LOG_DEBUG, "stage 1: increment %lld to t = %.6g s: needle 0 tip %.4g um deep, axial force %.4g mN; "
+             "%lld relaxation steps, out-of-balance %.2e, kinetic/stored %.2e", summary->quasi_static_increments, t,
+             r->depth * 1e6, r->axial * 1e3, relax.steps, relax.residual_ratio, info.kinetic_ratio);
+    }
+    if (err == PP_OK && next_output < time_count && times[next_output] <= t + reached) {
+      err = write_output(st, &info);
+      while (next_output < time_count && times[next_output] <= t + reached) ++next_output;
+    }
+  }
+  free(stops);
+  PP_CALL(err);
+  return finish_run(st, t, &info, start);
 }
 
 static pp_err set_up(stage *st, const pp_config *config, pp_clrt *clrt, pp_halo *halo, pp_mesh *mesh,
@@ -418,6 +580,11 @@ static pp_err set_up(stage *st, const pp_config *config, pp_clrt *clrt, pp_halo 
                            "stage-1 needles"));
   pp_mechanics_options options;
   PP_CALL(pp_mechanics_options_from_config(config, &options));
+  st->quasi_static_increment = pp_config_real(config, "mechanics.quasi_static_increment");
+  st->quasi_static_tolerance = pp_config_real(config, "mechanics.quasi_static_tolerance");
+  st->quasi_static_max_steps = pp_config_integer(config, "mechanics.quasi_static_max_steps");
+  /* a quasi-static stroke has no inertia to keep: the relaxation's masses are its own */
+  options.mass_scaling_uniform = st->quasi_static_increment > 0;
   PP_CALL(pp_reduce_create(&st->reduce, clrt, st->runtime->comm));
   PP_CALL(pp_mechanics_create(&st->mechanics, mesh, clrt, halo, st->reduce, st->runtime->comm, &options));
   st->summary->added_mass = pp_mechanics_added_mass(st->mechanics);
@@ -452,7 +619,8 @@ pp_err pp_stage1_run(const pp_config *config, pp_runtime *runtime, pp_clrt *clrt
            mesh->global_element_count, end_time * 1e6,
            end_time < trajectory_end ? "mechanics.end_time" : "the end of the needle stroke",
            pp_mechanics_stable_step(st.mechanics) * 1e9);
-    err = run_steps(&st, times, time_count, end_time);
+    err = st.quasi_static_increment > 0 ? run_quasi_static(&st, times, time_count, end_time)
+                                        : run_steps(&st, times, time_count, end_time);
   }
   if (err == PP_OK) err = save_logs(runtime, output_dir, &st.log);
   if (err == PP_OK) err = analyse_punctures(runtime, output_dir, &st.log, st.needles, summary);
@@ -490,7 +658,9 @@ void pp_stage1_summary_json(const pp_stage1_summary *s, char *text, size_t size)
            "\"eroded_mass_kg\": %.6g, \"orphan_node_mass_kg\": %.6g, \"erosion_energy_J\": %.9g, "
            "\"worst_kinetic_to_stored\": %.4g, \"puncture\": %s, \"channel_open_depth_m\": %.6g, "
            "\"channel_injury_depth_m\": %.6g, \"channel_surface_diameter_m\": %.6g, \"channel_eroded_volume_m3\": %.6g, "
-           "\"channel_damaged_volume_m3\": %.6g, \"added_mass_kg\": %.6g, \"outputs\": %lld, "
+           "\"channel_damaged_volume_m3\": %.6g, \"added_mass_kg\": %.6g, \"quasi_static_increments\": %lld, "
+           "\"quasi_static_unconverged\": %lld, \"quasi_static_most_steps\": %lld, "
+           "\"quasi_static_worst_residual\": %.3e, \"outputs\": %lld, "
            "\"wall_seconds\": %.4g, \"element_steps_per_second\": %.4g}",
            s->needles, s->steps, s->end_time, s->smallest_step, s->largest_step, s->work, s->worst_closure,
            s->final_kinetic_ratio, s->peak_force, s->final_tip_depth, s->max_penetration, s->friction_dissipated,
@@ -498,5 +668,6 @@ void pp_stage1_summary_json(const pp_stage1_summary *s, char *text, size_t size)
            s->eroded.mass, s->eroded.orphan_mass, s->eroded.energy, s->worst_kinetic_ratio, s->puncture_json,
            s->channel_open_depth, s->channel_injury_depth, s->channel_surface_diameter, s->channel_eroded_volume,
            s->channel_damaged_volume,
-           s->added_mass, s->outputs, s->wall_seconds, s->element_steps_per_second);
+           s->added_mass, s->quasi_static_increments, s->quasi_static_unconverged, s->quasi_static_most_steps,
+           s->quasi_static_worst_residual, s->outputs, s->wall_seconds, s->element_steps_per_second);
 }

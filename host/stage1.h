@@ -4,8 +4,18 @@
  * crack-band erosion (mechanics.erosion; host/mechanics.h); the eroded and damage cell fields show
  * the injury. Stage 2 still takes the needle's volume as its channel.
  *
- * Steps at the automatic (exact stable) step, cut to land on every output time. The needles are
- * moved to where they are at the end of each step before it is taken.
+ * Two ways through the stroke:
+ *  - explicit dynamics (the default): steps at the automatic (exact stable) step, cut to land on
+ *    every output time; the needles are moved to where they are at the end of each step before it
+ *    is taken. The skin's true inertia: for strokes at the devices' speeds (0.1-1 m/s).
+ *  - a quasi-static stroke (mechanics.quasi_static_increment > 0): for bench speeds (mm/s), whose
+ *    true inertia would cost millions of steps and is negligible. The needles advance along their
+ *    trajectories in increments of at most that travel, landing on every output time and every
+ *    end of a stroke phase, and each increment is relaxed to equilibrium (dynamic relaxation with
+ *    fictitious masses proportional to the element stiffness; stage1.c says how the needles move
+ *    within it and why). Every increment is a sample of the logs, at the stroke's time; the
+ *    summary reports the increments that did not converge. Rate-independent: the speed only
+ *    orders the events.
  *
  * Output (folder DIR):
  *   DIR/mechanics.xdmf, DIR/mechanics/   series at output.mechanics_times (s) and at the end:
@@ -71,7 +81,12 @@ typedef struct {
   /* needle 0's channel at the end (host/channel.h): depths along its axis and the surface opening */
   double channel_open_depth, channel_injury_depth, channel_surface_diameter, channel_eroded_volume,
     channel_damaged_volume;
-  double added_mass;           /* kg, mass scaling (0: none) */
+  double added_mass;           /* kg, mass scaling (0: none; a quasi-static stroke's fictitious masses) */
+  /* a quasi-static stroke (mechanics.quasi_static_increment > 0; else all 0): increments relaxed,
+     those that did not reach equilibrium in mechanics.quasi_static_max_steps, the most steps one took
+     and the largest out-of-balance at an increment's end against the stroke's largest internal-force norm so far */
+  long long quasi_static_increments, quasi_static_unconverged, quasi_static_most_steps;
+  double quasi_static_worst_residual;
   long long outputs;           /* series steps written */
   double wall_seconds;
   double element_steps_per_second; /* owned elements x steps / wall time, all ranks */
