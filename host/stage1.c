@@ -547,11 +547,14 @@ static pp_err run_quasi_static(stage *st, const double *times, int time_count, d
              info.kinetic_ratio, st->quasi_static_tolerance);
     }
     err = sample(st, &info);
+    pp_mechanics_erosion_totals eroded = {0};
+    if (err == PP_OK) err = pp_mechanics_erosion(st->mechanics, &eroded);
     if (err == PP_OK) {
       const force_row *r = &st->log.forces[(st->log.count - 1) * K];
       pp_log(PP_LOG_DEBUG, "stage 1: increment %lld to t = %.6g s: needle 0 tip %.4g um deep, axial force %.4g mN; "
-             "%lld relaxation steps, out-of-balance %.2e, kinetic/stored %.2e", summary->quasi_static_increments, t,
-             r->depth * 1e6, r->axial * 1e3, relax.steps, relax.residual_ratio, info.kinetic_ratio);
+             "%lld relaxation steps, out-of-balance %.2e, kinetic/stored %.2e; %lld elements eroded",
+             summary->quasi_static_increments, t, r->depth * 1e6, r->axial * 1e3, relax.steps, relax.residual_ratio,
+             info.kinetic_ratio, eroded.elements);
     }
     if (err == PP_OK && next_output < time_count && times[next_output] <= t + reached) {
       err = write_output(st, &info);
