@@ -419,7 +419,7 @@ static pp_err run_steps(stage *st, const double *times, int time_count, double e
  * most mechanics.quasi_static_increment of travel) and relaxes the skin to equilibrium there
  * (pp_mechanics_relax_driven, on the mechanics' own pseudo-time). The needles do not jump: over
  * the first steps of the relaxation they move from where they were to where they go, at most
- * RAMP_TRAVEL a step, with the rigid velocity of that motion, so that the contact's Coulomb
+ * RAMP_TRAVEL_NM a step, with the rigid velocity of that motion, so that the contact's Coulomb
  * friction (its stick test) sees the needle slide past the skin as it does; then they hold while
  * the skin settles, and a node the static needle can hold (tangential force at most mu N) sticks.
  * The needles' work is that motion's, so the needles' energy balance still closes; the relaxation's
@@ -533,27 +533,29 @@ static pp_err run_quasi_static(stage *st, const double *times, int time_count, d
                                                                                        : summary->quasi_static_most_steps;
     /* out of balance against the stroke's forces so far, as the stop test measured it */
     const double force_scale = fmax(relax.last.force_norm, largest_force);
-    summary->quasi_static_worst_residual =
-      fmax(summary->quasi_static_worst_residual, force_scale > 0 ? relax.last.residual_norm / force_scale : 0);
+    const double out_of_balance = force_scale > 0 ? relax.last.residual_norm / force_scale : 0;
+    summary->quasi_static_worst_residual = fmax(summary->quasi_static_worst_residual, out_of_balance);
     largest_force = fmax(largest_force, relax.last.force_norm);
     largest_stored = fmax(largest_stored, relax.last.stored);
     if (!relax.converged) {
       summary->quasi_static_unconverged += 1;
       pp_log(PP_LOG_WARN,
              "stage 1: the quasi-static increment to t = %.6g s (needle 0 tip %.4g um deep) has not reached "
-             "equilibrium in %lld steps (out-of-balance %.3g of the internal forces, kinetic/stored %.3g; "
-             "mechanics.quasi_static_tolerance %g): its forces are not static",
-             t, pp_needle_tip_depth(&st->needles[0].trajectory, t) * 1e6, relax.steps, relax.residual_ratio,
+             "equilibrium in %lld steps (out-of-balance %.3g of the stroke's largest internal forces, kinetic/stored "
+             "%.3g; mechanics.quasi_static_tolerance %g): its forces are not static",
+             t, pp_needle_tip_depth(&st->needles[0].trajectory, t) * 1e6, relax.steps, out_of_balance,
              info.kinetic_ratio, st->quasi_static_tolerance);
     }
     err = sample(st, &info);
+    /* the eroded count reads the flags back (collective; the log level is every rank's): only for -v */
     pp_mechanics_erosion_totals eroded = {0};
-    if (err == PP_OK) err = pp_mechanics_erosion(st->mechanics, &eroded);
-    if (err == PP_OK) {
+    const int debug = pp_log_get_level() >= PP_LOG_DEBUG;
+    if (err == PP_OK && debug) err = pp_mechanics_erosion(st->mechanics, &eroded);
+    if (err == PP_OK && debug) {
       const force_row *r = &st->log.forces[(st->log.count - 1) * K];
       pp_log(PP_LOG_DEBUG, "stage 1: increment %lld to t = %.6g s: needle 0 tip %.4g um deep, axial force %.4g mN; "
              "%lld relaxation steps, out-of-balance %.2e, kinetic/stored %.2e; %lld elements eroded",
-             summary->quasi_static_increments, t, r->depth * 1e6, r->axial * 1e3, relax.steps, relax.residual_ratio,
+             summary->quasi_static_increments, t, r->depth * 1e6, r->axial * 1e3, relax.steps, out_of_balance,
              info.kinetic_ratio, eroded.elements);
     }
     if (err == PP_OK && next_output < time_count && times[next_output] <= t + reached) {
