@@ -26,6 +26,8 @@ struct pp_contact {
   cl_mem reference, stiffness, params, motion, force, terms, rates, penetration, ones;
   cl_mem *needle_terms; /* [needles]: sub-buffers of terms, one needle's block each */
   double penalty_energy, friction_dissipated, needle_work;
+  double stiffness_work, penalty_before; /* pp_contact_energy; the penalty energy before a new stiffness */
+  int restiffened;                       /* a new stiffness awaits its first evaluation */
   double start_penalty, start_friction, start_work; /* at the last step's start */
   /* the tips against the surface faces (kernels/contact.cl) */
   pp_face_set faces;
@@ -250,6 +252,8 @@ cl_mem pp_contact_force_buffer(const pp_contact *c) { return c->force; }
 
 pp_err pp_contact_set_stiffness(pp_contact *c, const double *stiffness, const double *face_stiffness)
 {
+  c->penalty_before = c->penalty_energy;
+  c->restiffened = 1;
   pp_err err = pp_clrt_write_reals(c->clrt, c->stiffness, stiffness, c->owned, "contact stiffness");
   if (err == PP_OK)
     err = pp_clrt_write_reals(c->clrt, c->face_stiffness, face_stiffness, c->faces.count, "contact face stiffness");
@@ -438,6 +442,10 @@ pp_err pp_contact_evaluate(pp_contact *c, const pp_contact_state *state, double 
     c->needle_work += sums[2] * dt;
   }
   PP_CALL(tip_forces(c, state->displacement, state->element_eroded, dt, accumulate));
+  if (c->restiffened) {
+    c->stiffness_work += c->penalty_energy - c->penalty_before;
+    c->restiffened = 0;
+  }
   return PP_OK;
 }
 
@@ -478,6 +486,7 @@ void pp_contact_work_terms(const pp_contact *c, pp_contact_energy *e)
   e->start_needle_work = c->start_work;
   e->handoffs = c->handoffs;
   e->start_handoffs = c->start_handoffs;
+  e->stiffness_work = c->stiffness_work;
 }
 
 pp_err pp_contact_energy_terms(pp_contact *c, pp_contact_energy *e)

@@ -62,6 +62,10 @@ typedef struct {
    * separate penalties, so the springs' energy may jump without work. Between hand-offs the balance
    * below closes to the time discretisation; at one it changes by what the switch made or lost. */
   long long handoffs, start_handoffs;
+  /* Energy the penalty springs gained, with no needle moving, when their stiffness was set anew
+   * (pp_contact_set_stiffness on a loaded skin: the quasi-static refits, host/stage1.c); it enters
+   * the balance as work done on them. */
+  double stiffness_work;
 } pp_contact_energy;
 
 /* The needles' side of the energy balance at a step's start (J): needle work - skin_work - penalty
@@ -69,7 +73,7 @@ typedef struct {
  * the only external load. */
 static inline double pp_contact_closure(const pp_contact_energy *e, double skin_work)
 {
-  return e->start_needle_work - skin_work - e->start_penalty_energy - e->start_friction_dissipated;
+  return e->start_needle_work + e->stiffness_work - skin_work - e->start_penalty_energy - e->start_friction_dissipated;
 }
 
 /* needle_count rigid needles for the mesh's owned nodes; no needle touches anything until
@@ -82,7 +86,8 @@ int pp_contact_needle_count(const pp_contact *contact);
 /* Penalty stiffness per owned node (N/m) [owned] and per surface face [pp_contact_face_count].
  * host/mechanics sets them from the lumped masses, k = factor m (2 / dt_stable)^2 with m a node's
  * mass, or half a face's element's mass (a surface node's share of its elements, about)
- * (pp_mechanics_set_contact says why). */
+ * (pp_mechanics_set_contact says why). The penalty energy's change at the next evaluation (the
+ * needles where they were) is counted as stiffness_work. */
 pp_err pp_contact_set_stiffness(pp_contact *contact, const double *stiffness, const double *face_stiffness);
 /* The surface faces the tips are checked against (the upper faces of the local elements whose
  * four upper corners are surface nodes, face_set order) and each one's local element. */

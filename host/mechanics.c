@@ -31,6 +31,8 @@ struct pp_mechanics {
   double total_mass, added_mass;
   long long scaled_elements;
   double *density_scale;   /* host [elements]: mass scaling factor per local element (1: none) */
+  double uniform_step;     /* s: the step every element's scaled bound meets (mass_scaling_uniform) */
+  double penalty_factor;   /* the contact's penalty stiffness per node mass (2 / dt_stable)^2 */
   unsigned char *dof_kind; /* host [owned * 3] */
   double *dof_target;      /* host [owned * 3] */
   double load_factor, damping;
@@ -162,6 +164,32 @@ static void base_face_areas(const double X[24], double area[4])
   }
 }
 
+/* Lumped masses of the owned nodes from the elements' density scales, each a sum over the node's
+ * corners in the CSR order (the same bits on any partition), with their total and the part the
+ * scaling added. */
+static pp_err sum_node_masses(pp_mechanics *m)
+{
+  const pp_mesh *mesh = m->mesh;
+  double *added = malloc((m->owned + 1) * sizeof *added);
+  PP_CHECK(added, PP_ERR_MEMORY, "out of memory for the added masses");
+  for (size_t n = 0; n < m->owned; ++n) {
+    double mass = 0, physical_mass = 0;
+    for (int r = mesh->node_element_offset[n]; r < mesh->node_element_offset[n + 1]; ++r) {
+      const int entry = mesh->node_element_entry[r], e = entry / 8, c = entry % 8;
+      const double corner_mass = m->options.layer[mesh->element_layer[e]].density *
+                                 pp_hex8_corner_volume(mesh->element_corner_coords + 24 * (size_t)e, c);
+      physical_mass += corner_mass;
+      mass += corner_mass * m->density_scale[e];
+    }
+    m->mass[n] = mass;
+    added[n] = mass - physical_mass;
+  }
+  pp_err err = pp_reduce_sum_host(m->mass, m->owned, m->comm, &m->total_mass);
+  if (err == PP_OK) err = pp_reduce_sum_host(added, m->owned, m->comm, &m->added_mass);
+  free(added);
+  return err;
+}
+
 /* Masses and foundation springs per owned node, each a sum over the node's corners in the CSR
  * order (the same bits on any partition); default constraints from the base and the sides. */
 static pp_err build_nodes(pp_mechanics *m)
@@ -185,6 +213,7 @@ static pp_err build_nodes(pp_mechanics *m)
     /* a maximum is exact: the same on any partition */
     PP_MPI(MPI_Allreduce(MPI_IN_PLACE, &largest, 1, MPI_DOUBLE, MPI_MAX, m->comm), "the largest element step bound");
     scaling_step = fmax(scaling_step, largest);
+    m->uniform_step = scaling_step;
   }
   for (size_t e = 0; e < m->elements; ++e) {
     m->density_scale[e] = 1;
@@ -203,16 +232,11 @@ static pp_err build_nodes(pp_mechanics *m)
   PP_MALLOC(m->spring, m->owned + 1, "foundation springs");
   PP_MALLOC(m->dof_kind, 3 * m->owned + 1, "DOF kinds");
   PP_MALLOC(m->dof_target, 3 * m->owned + 1, "DOF targets");
-  double *added = malloc((m->owned + 1) * sizeof *added);
-  PP_CHECK(added, PP_ERR_MEMORY, "out of memory for the added masses");
   for (size_t n = 0; n < m->owned; ++n) {
-    double mass = 0, spring = 0, physical_mass = 0;
+    double spring = 0;
     for (int r = mesh->node_element_offset[n]; r < mesh->node_element_offset[n + 1]; ++r) {
       const int entry = mesh->node_element_entry[r], e = entry / 8, c = entry % 8;
       const double *X = mesh->element_corner_coords + 24 * (size_t)e;
-      const double corner_mass = m->options.layer[mesh->element_layer[e]].density * pp_hex8_corner_volume(X, c);
-      physical_mass += corner_mass;
-      mass += corner_mass * m->density_scale[e];
       if (m->options.base == PP_BASE_FOUNDATION && c < 4) {
         int on_base = 1;
         for (int k = 0; k < 4; ++k) on_base &= (mesh->node_boundary[mesh->element_nodes[8 * (size_t)e + k]] & PP_NODE_BASE) != 0;
@@ -223,8 +247,6 @@ static pp_err build_nodes(pp_mechanics *m)
         }
       }
     }
-    m->mass[n] = mass;
-    added[n] = mass - physical_mass;
     m->spring[n] = spring;
     const unsigned char b = mesh->node_boundary[n];
     unsigned char *kind = m->dof_kind + 3 * n;
@@ -237,10 +259,7 @@ static pp_err build_nodes(pp_mechanics *m)
     if (mesh->spec.side_y == PP_SIDE_SYMMETRIC && (b & (PP_NODE_Y_MIN | PP_NODE_Y_MAX))) kind[1] = 1;
     for (int d = 0; d < 3; ++d) m->dof_target[3 * n + d] = 0;
   }
-  pp_err err = pp_reduce_sum_host(m->mass, m->owned, m->comm, &m->total_mass);
-  if (err == PP_OK) err = pp_reduce_sum_host(added, m->owned, m->comm, &m->added_mass);
-  free(added);
-  return err;
+  return sum_node_masses(m);
 }
 
 static pp_err check_options(const pp_mechanics_options *o)
@@ -620,6 +639,8 @@ pp_err pp_mechanics_set_constraints(pp_mechanics *m, const unsigned char *kind, 
 
 void pp_mechanics_set_load_factor(pp_mechanics *m, double factor) { m->load_factor = factor; }
 
+static pp_err set_penalty(pp_mechanics *m);
+
 pp_err pp_mechanics_set_contact(pp_mechanics *m, pp_contact *contact, double penalty_factor)
 {
   m->contact = contact;
@@ -641,6 +662,19 @@ pp_err pp_mechanics_set_contact(pp_mechanics *m, pp_contact *contact, double pen
   PP_CHECK(penalty_factor > 0 && penalty_factor <= 0.2 && safety * safety * (1 + penalty_factor) <= 1, PP_ERR_ARGUMENT,
            "contact penalty factor %g with step safety %g: expected 0 < factor <= 0.2 and safety^2 (1 + factor) <= 1 "
            "(else the penalty makes the explicit step unstable)", penalty_factor, safety);
+  m->penalty_factor = penalty_factor;
+  PP_CALL(set_penalty(m));
+  /* the current state's forces with the needles where they are now */
+  m->contact_dt = pp_mechanics_automatic_step(m);
+  PP_CALL(evaluate(m));
+  return PP_OK;
+}
+
+/* The contact's penalty stiffness from the nodes' masses and the current stable step. */
+static pp_err set_penalty(pp_mechanics *m)
+{
+  pp_contact *contact = m->contact;
+  const double penalty_factor = m->penalty_factor;
   const size_t faces = pp_contact_face_count(contact);
   const int *face_element = pp_contact_face_elements(contact);
   double *stiffness = malloc((m->owned + 1) * sizeof *stiffness), *face_stiffness = malloc((faces + 1) * sizeof *face_stiffness);
@@ -658,10 +692,86 @@ pp_err pp_mechanics_set_contact(pp_mechanics *m, pp_contact *contact, double pen
   if (err == PP_OK) err = pp_contact_set_stiffness(contact, stiffness, face_stiffness);
   free(stiffness);
   free(face_stiffness);
-  PP_CALL(err);
-  /* the current state's forces with the needles where they are now */
-  m->contact_dt = pp_mechanics_automatic_step(m);
-  PP_CALL(evaluate(m));
+  return err;
+}
+
+/* Brings the nodes to rest between two relaxations and closes the energy balance up to the state
+ * that the last step reached: the external work over that step's interval (the trapezoidal rule,
+ * which the next step would have counted), and its kinetic energy as dissipated (the relaxation
+ * damps it anyway; at a converged increment it is at most tolerance^2 of the stored energy). The
+ * next step is a first step from rest, so no force or mass changed in between enters the discrete
+ * kinetic energy: a leapfrog step across a jump of the force (a new penalty) puts (dt df)^2 / 8m
+ * into it from nothing. COLLECTIVE. */
+static pp_err come_to_rest(pp_mechanics *m)
+{
+  const size_t N = m->owned, D = 3 * N;
+  double *v = malloc((D + 1) * sizeof *v), *before = malloc((D + 1) * sizeof *before),
+         *now = malloc((D + 1) * sizeof *now), *work = malloc((N + 1) * sizeof *work),
+         *kinetic = malloc((N + 1) * sizeof *kinetic);
+  pp_err local = v && before && now && work && kinetic
+                   ? PP_OK
+                   : pp_error_raise(PP_ERR_MEMORY, __FILE__, __LINE__, __func__, "out of memory for the rest state");
+  if (local == PP_OK) local = pp_clrt_read_reals(m->clrt, m->velocity, v, D, "velocity");
+  if (local == PP_OK) local = pp_clrt_read_reals(m->clrt, m->applied_force, before, D, "applied forces");
+  if (local == PP_OK) local = pp_clrt_read_reals(m->clrt, m->external_force, now, D, "external forces");
+  double work_sum = 0, kinetic_sum = 0;
+  if (local == PP_OK) {
+    for (size_t n = 0; n < N; ++n) {
+      work[n] = kinetic[n] = 0;
+      for (int d = 0; d < 3; ++d) {
+        const size_t dof = 3 * n + (size_t)d;
+        /* a prescribed DOF held still has no velocity; the relaxations do not move constraints */
+        work[n] += (before[dof] + now[dof]) / 2 * m->dt_previous * v[dof];
+        kinetic[n] += m->mass[n] * v[dof] * v[dof] / 2;
+        v[dof] = 0;
+      }
+    }
+    local = pp_reduce_sum_host(work, N, m->comm, &work_sum);
+    if (local == PP_OK) local = pp_reduce_sum_host(kinetic, N, m->comm, &kinetic_sum);
+  }
+  if (local == PP_OK) local = pp_clrt_write_reals(m->clrt, m->velocity, v, D, "velocity at rest");
+  free(v);
+  free(before);
+  free(now);
+  free(work);
+  free(kinetic);
+  PP_CALL(pp_comm_agree(m->comm, local, "bringing the nodes to rest"));
+  if (m->dt_previous > 0) {
+    m->work += work_sum;
+    m->dissipated += kinetic_sum;
+  }
+  m->dt_previous = 0;
+  return PP_OK;
+}
+
+pp_err pp_mechanics_refit_masses(pp_mechanics *m)
+{
+  PP_CHECK(m->options.mass_scaling_uniform && m->uniform_step > 0, PP_ERR_ARGUMENT,
+           "mechanics: refitting the masses needs mass_scaling_uniform (fictitious masses)");
+  PP_CALL(come_to_rest(m));
+  const size_t E = m->elements;
+  double *step = malloc((E + 1) * sizeof *step);
+  pp_err local = step ? pp_clrt_read_reals(m->clrt, m->element_step, step, E, "element steps")
+                      : pp_error_raise(PP_ERR_MEMORY, __FILE__, __LINE__, __func__, "out of memory for the element steps");
+  if (local == PP_OK) {
+    /* step = bound sqrt(scale); an eroded (1e30) or inverted (-1) element keeps its scale */
+    for (size_t e = 0; e < E; ++e) {
+      if (!(step[e] > 0 && step[e] < 1e29)) continue;
+      const double ratio = m->uniform_step * sqrt(m->density_scale[e]) / step[e];
+      m->density_scale[e] = fmax(1, ratio * ratio);
+    }
+    local = sum_node_masses(m);
+  }
+  free(step);
+  PP_CALL(pp_comm_agree(m->comm, local, "refitting the masses"));
+  local = pp_clrt_write_reals(m->clrt, m->density_scale_buffer, m->density_scale, E, "mass scaling factors");
+  if (local == PP_OK) local = pp_clrt_write_reals(m->clrt, m->mass_buffer, m->mass, m->owned, "mechanics masses");
+  PP_CALL(pp_comm_agree(m->comm, local, "uploading the refitted masses"));
+  PP_CALL(evaluate(m)); /* the element steps and the stable step with the new scales */
+  if (m->contact) {
+    PP_CALL(set_penalty(m));
+    PP_CALL(evaluate(m)); /* the contact forces with the new penalty */
+  }
   return PP_OK;
 }
 

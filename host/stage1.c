@@ -519,6 +519,9 @@ static pp_err run_quasi_static(stage *st, const double *times, int time_count, d
     }
     increment_drive drive = {st, t, t_next, (long long)fmax(1, ceil(travel / (RAMP_TRAVEL_NM * 1e-9)))};
     pp_mechanics_relax_info relax;
+    /* the masses and the penalty follow the skin's stiffening (pp_mechanics_refit_masses) */
+    err = pp_mechanics_refit_masses(st->mechanics);
+    if (err != PP_OK) break;
     /* the stroke's loads so far set the scale of equilibrium: once withdrawn, the skin holds little */
     err = pp_mechanics_relax_driven(st->mechanics, st->quasi_static_tolerance, st->quasi_static_max_steps + drive.ramp,
                                     largest_force, largest_stored, drive_increment, &drive, &relax);
