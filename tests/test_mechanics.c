@@ -28,6 +28,8 @@
 #include "mpi_suite.h"
 #include "reduce.h"
 
+#define OK(call) ck_assert_msg((call) == PP_OK, "%s", pp_error_message())
+
 static pp_runtime runtime;
 static pp_clrt *clrt;        /* the device in use: double_clrt, or float_clrt in the float tests */
 static pp_clrt *double_clrt;
@@ -581,6 +583,77 @@ START_TEST(test_mass_scaling)
 }
 END_TEST
 
+/* Quasi-static strokes refit their fictitious masses to the current state
+ * (pp_mechanics_refit_masses): a block of strain-stiffening Ogden solid (alpha = 12) with uniform
+ * mass scaling, stretched homogeneously (lambda = 1.3 along z, 1/sqrt(lambda) across), has every
+ * element's step shrink below the uniform step; after the refit the exact minimum is the uniform
+ * step again, and every node's mass is the sum over its corners of rho V_c (U / b_e)^2 with b_e the
+ * deformed element's bound from the host element (host/element.c, independent of the device). At
+ * rest a refit changes nothing beyond rounding. */
+START_TEST(test_refit_masses)
+{
+  pp_mesh mesh;
+  pp_test_box_mesh(4, 40e-6, 0.1, runtime.comm, &mesh);
+  const pp_material law = {PP_MATERIAL_OGDEN, PP_OGDEN_INITIAL_SHEAR_MODULUS, 0.1e6, 12, 50 * 0.1e6, 1100};
+  pp_mechanics_options options;
+  pp_mechanics_options_default(&options, &law);
+  options.mass_scaling_uniform = 1;
+  pp_test_model md;
+  pp_test_model_create(&md, &mesh, clrt, runtime.comm, &options);
+  const int owned = mesh.owned_node_count;
+  const double uniform = pp_mechanics_stable_step(md.mechanics);
+  double *rest = malloc(((size_t)owned + 1) * sizeof *rest), *expected = calloc((size_t)owned + 1, sizeof *expected);
+  memcpy(rest, pp_mechanics_node_mass(md.mechanics), (size_t)owned * sizeof *rest);
+  OK(pp_mechanics_refit_masses(md.mechanics));
+  for (int n = 0; n < owned; ++n)
+    ck_assert_msg(fabs(pp_mechanics_node_mass(md.mechanics)[n] - rest[n]) <= 1e-12 * rest[n],
+                  "node %d: mass %.15g after a refit at rest, %.15g before", n, pp_mechanics_node_mass(md.mechanics)[n],
+                  rest[n]);
+  const double lambda = 1.3, across = 1 / sqrt(lambda);
+  double *u = pp_test_owned_array(&mesh, 3);
+  for (int n = 0; n < owned; ++n) {
+    const double *X = mesh.node_coords + 3 * n;
+    u[3 * n] = (across - 1) * X[0];
+    u[3 * n + 1] = (across - 1) * X[1];
+    u[3 * n + 2] = (lambda - 1) * X[2];
+  }
+  OK(pp_mechanics_set_state(md.mechanics, u, NULL));
+  const double stretched = pp_mechanics_stable_step(md.mechanics);
+  ck_assert_msg(stretched < 0.9 * uniform, "stretched step %.6g not below the uniform %.6g", stretched, uniform);
+  OK(pp_mechanics_refit_masses(md.mechanics));
+  const double refit = pp_mechanics_stable_step(md.mechanics);
+  ck_assert_msg(fabs(refit - uniform) <= 1e-12 * uniform, "step %.15g after the refit, uniform %.15g", refit, uniform);
+  for (int e = 0; e < mesh.element_count; ++e) {
+    const double *X = mesh.element_corner_coords + 24 * (size_t)e;
+    double ue[24];
+    for (int c = 0; c < 8; ++c)
+      for (int d = 0; d < 3; ++d) {
+        const double x = X[3 * c + d];
+        ue[3 * c + d] = (d == 2 ? lambda - 1 : across - 1) * x;
+      }
+    const double bound = pp_hex8_stable_step(&law, X, ue), scale = fmax(1, (uniform / bound) * (uniform / bound));
+    for (int c = 0; c < 8; ++c) {
+      const int node = mesh.element_nodes[8 * (size_t)e + (size_t)c];
+      if (node < owned) expected[node] += law.density * pp_hex8_corner_volume(X, c) * scale;
+    }
+  }
+  double largest = 0;
+  for (int n = 0; n < owned; ++n) {
+    const double mass = pp_mechanics_node_mass(md.mechanics)[n];
+    largest = fmax(largest, fabs(mass - expected[n]) / expected[n]);
+    ck_assert_msg(mass > rest[n], "node %d: mass %.6g not above its rest mass %.6g", n, mass, rest[n]);
+  }
+  printf("mass refit: step %.4g ns at rest, %.4g ns stretched to 1.3 (Ogden alpha 12), %.4g ns after the refit; "
+         "masses against the host element's bounds within %.2e\n", uniform * 1e9, stretched * 1e9, refit * 1e9, largest);
+  ck_assert_msg(largest <= 1e-10, "masses differ from the host element's by %.3g", largest);
+  free(u);
+  free(rest);
+  free(expected);
+  pp_test_model_destroy(&md);
+  pp_mesh_free(&mesh);
+}
+END_TEST
+
 /* A dynamic run of the layered block (the indentation ramped over 150 steps, damped) on `size` ranks:
  * steps [first, last) with a checkpoint in `dir` after step `save_at` (0: none); with `restore`
  * the run starts from the newest checkpoint instead of t = 0. Returns every node's displacement. */
@@ -694,6 +767,7 @@ int main(int argc, char **argv)
     tcase_add_test(tc, test_energy_balance);
     tcase_add_test(tc, test_foundation_and_pressure);
     tcase_add_test(tc, test_mass_scaling);
+    tcase_add_test(tc, test_refit_masses);
     tcase_add_loop_test(tc, test_v1_float, 0, 4);
   } else {
     tcase_add_test(tc, test_same_bits_any_rank_count);
