@@ -399,7 +399,8 @@ void pp_clrt_print_devices(FILE *out, const pp_device_info *devices, int count)
     const pp_device_info *d = &devices[i];
     char index[32];
     snprintf(index, sizeof index, "%d:%d", d->platform_index, d->device_index);
-    fprintf(out, "%-5s %-4d  %-28.28s %-36.36s %-11s %-4s %6.2f GiB %6.2f GiB %4u  %s\n", index, d->flat_index,
+    /* whole names, even where they push the columns: a truncated one could name two devices */
+    fprintf(out, "%-5s %-4d  %-28s %-36s %-11s %-4s %6.2f GiB %6.2f GiB %4u  %s\n", index, d->flat_index,
             d->platform_name, d->device_name, pp_clrt_device_type_name(d->type), d->has_fp64 ? "yes" : "no",
             gibibytes(d->global_memory), gibibytes(d->max_alloc), d->compute_units, d->pci_bus_id);
   }

@@ -145,6 +145,11 @@ static const pp_key_spec key_table[] = {
   {"mechanics.quasi_static_tolerance", PP_KEY_REAL, "", "", "1e-3", 1e-9, 0.1, NULL,
    "Equilibrium of a quasi-static increment: the out-of-balance force at most this fraction of the internal "
    "forces' norm, and the kinetic energy at most its square times the stored energy."},
+  {"mechanics.quasi_static_puncture_increment", PP_KEY_REAL, "m", "um", "5 um", 0, 1 * MM, NULL,
+   "Quasi-static strokes: the increment while some element's tensile strain energy is within a quarter of its "
+   "erosion threshold (W+ >= 0.75 G_c / h_e) and no element has eroded yet, so that the force just before "
+   "the first erosion (the peak before puncture) and its drop are resolved; 0 or a value above "
+   "mechanics.quasi_static_increment: no refinement."},
   {"mechanics.quasi_static_max_steps", PP_KEY_INTEGER, "", "", "100000", 10, 100000000, NULL,
    "Relaxation steps allowed per quasi-static increment; an increment that has not converged by then is "
    "counted, logged as a warning and reported in run.json (quasi_static_unconverged)."},

@@ -404,18 +404,20 @@ static pp_err run_case(run_state *state, const cli_options *options, int embedde
   PP_CALL(closed);
   pp_log(PP_LOG_INFO, "mesh written: %s/mesh.xdmf (open it in ParaView)", options->output_dir);
 
-  /* Stage 1: the needle stroke on the skin block (pre-puncture until puncture is modelled). */
+  /* Stage 1: the needle stroke on the skin block, puncture by erosion and the channel left. */
   pp_stage1_summary stage1;
   PP_CALL(pp_runtime_agree(runtime, pp_runtime_fault_point(runtime, "stage1"), "stage 1 set-up"));
   PP_CALL(pp_stage1_run(&state->config, runtime, state->clrt, &state->mesh, state->halo, options->output_dir, &stage1));
   char stage1_json[4096], stage1_note[512];
   pp_stage1_summary_json(&stage1, stage1_json, sizeof stage1_json);
   snprintf(stage1_note, sizeof stage1_note,
-           "%d needle(s) pressed %.4g um into the skin (explicit TLED, penalty contact with friction): %lld steps to "
-           "%.4g us, peak force %.4g mN, worst energy closure %.1e of the work; puncture and the channel: not "
-           "implemented yet (stage 2 takes the needle's volume at full insertion); series %s/mechanics.xdmf",
+           "%d needle(s) to %.4g um (TLED, penalty contact with friction): %lld steps to %.4g us, peak force %.4g mN, "
+           "worst energy closure %.1e of the work; %lld elements eroded, needle 0's channel %.4g um open, surface "
+           "diameter %.4g um (channels.h5; stage 2 still takes the needle's volume at full insertion); series "
+           "%s/mechanics.xdmf",
            stage1.needles, stage1.final_tip_depth * 1e6, stage1.steps, stage1.end_time * 1e6, stage1.peak_force * 1e3,
-           stage1.worst_closure, options->output_dir);
+           stage1.worst_closure, stage1.eroded.elements, stage1.channel_open_depth * 1e6,
+           stage1.channel_surface_diameter * 1e6, options->output_dir);
 
   /* Stage 2: growth factors released by each session's channels, diffusing and decaying. */
   pp_healing_summary healing;

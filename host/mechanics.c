@@ -1113,6 +1113,25 @@ pp_err pp_mechanics_get_damage(pp_mechanics *m, double *eroded, double *damage)
   return err;
 }
 
+pp_err pp_mechanics_erosion_proximity(pp_mechanics *m, double *ratio)
+{
+  *ratio = 0;
+  if (!m->options.erosion) return PP_OK;
+  const size_t E = m->owned_elements;
+  double *values = malloc((3 * E + 1) * sizeof *values);
+  pp_err local = values ? PP_OK : pp_error_raise(PP_ERR_MEMORY, __FILE__, __LINE__, __func__, "out of memory");
+  if (local == PP_OK) local = pp_clrt_read_reals(m->clrt, m->tensile, values, E, "element tensile energies");
+  if (local == PP_OK) local = pp_clrt_read_reals(m->clrt, m->threshold, values + E, E, "erosion thresholds");
+  if (local == PP_OK) local = pp_clrt_read_reals(m->clrt, m->eroded, values + 2 * E, E, "eroded flags");
+  double largest = 0;
+  for (size_t e = 0; local == PP_OK && e < E; ++e)
+    if (values[2 * E + e] == 0 && values[E + e] > 0) largest = fmax(largest, values[e] / values[E + e]);
+  free(values);
+  PP_CALL(pp_comm_agree(m->comm, local, "the erosion proximity"));
+  PP_MPI(MPI_Allreduce(&largest, ratio, 1, MPI_DOUBLE, MPI_MAX, m->comm), "the erosion proximity");
+  return PP_OK;
+}
+
 pp_err pp_mechanics_erosion(pp_mechanics *m, pp_mechanics_erosion_totals *totals)
 {
   memset(totals, 0, sizeof *totals);

@@ -247,6 +247,10 @@ typedef struct {
   double volume, mass, orphan_mass, energy;
 } pp_mechanics_erosion_totals;
 pp_err pp_mechanics_erosion(pp_mechanics *mechanics, pp_mechanics_erosion_totals *totals);
+/* How near the skin is to its first erosion: the largest W+ / (G_c / h_e) over the elements not
+ * eroded, at the last force evaluation (0 without erosion). A maximum: the same on any partition.
+ * COLLECTIVE. */
+pp_err pp_mechanics_erosion_proximity(pp_mechanics *mechanics, double *ratio);
 /* COLLECTIVE. The displacement of every local node, owned and ghost [node_count * 3] (m). */
 pp_err pp_mechanics_get_local_displacement(pp_mechanics *mechanics, double *displacement);
 /* Per owned element: eroded (0 or 1) and damage (0 ... 1); either may be NULL. */

@@ -265,6 +265,7 @@ typedef struct {
   long long balance_handoffs;  /* start_handoffs there */
   double smooth_drift, handoff_drift; /* J, sums of |its change| (stage1.h) */
   double quasi_static_increment, quasi_static_tolerance; /* mechanics.quasi_static_*: 0 = dynamics */
+  double quasi_static_puncture_increment;                /* near the first erosion; 0: none */
   long long quasi_static_max_steps;
 } stage;
 
@@ -490,6 +491,14 @@ static pp_err run_quasi_static(stage *st, const double *times, int time_count, d
   stops[stop_count++] = end_time;
   qsort(stops, stop_count, sizeof *stops, compare_doubles);
   const double largest_increment = st->quasi_static_increment / speed;
+  /* Near the first erosion the increments shrink, so that the force just before it (the peak before
+     puncture) and the drop are sampled finely; W+ grows by about 1 % per um of travel in V9a, so a
+     quarter below the threshold leaves several fine increments before it. */
+  const double puncture_increment = st->quasi_static_puncture_increment > 0 &&
+                                        st->quasi_static_puncture_increment < st->quasi_static_increment
+                                      ? st->quasi_static_puncture_increment / speed
+                                      : largest_increment;
+  int near_puncture = 0;
   int next_output = 0;
   while (next_output < time_count && times[next_output] <= 0) ++next_output;
   size_t next_stop = 0;
@@ -504,7 +513,7 @@ static pp_err run_quasi_static(stage *st, const double *times, int time_count, d
   while (err == PP_OK && t < end_time - reached) {
     while (next_stop < stop_count && stops[next_stop] <= t + reached) ++next_stop;
     const double target = next_stop < stop_count ? fmin(stops[next_stop], end_time) : end_time;
-    double span = largest_increment;
+    double span = near_puncture ? puncture_increment : largest_increment;
     if (t + span >= target - reached)
       span = target - t;
     else if (t + 1.5 * span > target)
@@ -550,6 +559,11 @@ static pp_err run_quasi_static(stage *st, const double *times, int time_count, d
              info.kinetic_ratio, st->quasi_static_tolerance);
     }
     err = sample(st, &info);
+    if (err == PP_OK && puncture_increment < largest_increment) {
+      double proximity = 0;
+      err = pp_mechanics_erosion_proximity(st->mechanics, &proximity);
+      near_puncture = proximity >= 0.75 && info.eroded == 0;
+    }
     /* the eroded count reads the flags back (collective; the log level is every rank's): only for -v */
     pp_mechanics_erosion_totals eroded = {0};
     const int debug = pp_log_get_level() >= PP_LOG_DEBUG;
@@ -591,6 +605,7 @@ static pp_err set_up(stage *st, const pp_config *config, pp_clrt *clrt, pp_halo 
   st->quasi_static_increment = pp_config_real(config, "mechanics.quasi_static_increment");
   st->quasi_static_tolerance = pp_config_real(config, "mechanics.quasi_static_tolerance");
   st->quasi_static_max_steps = pp_config_integer(config, "mechanics.quasi_static_max_steps");
+  st->quasi_static_puncture_increment = pp_config_real(config, "mechanics.quasi_static_puncture_increment");
   /* a quasi-static stroke has no inertia to keep: the relaxation's masses are its own */
   options.mass_scaling_uniform = st->quasi_static_increment > 0;
   PP_CALL(pp_reduce_create(&st->reduce, clrt, st->runtime->comm));
