@@ -171,7 +171,12 @@ static pp_err sum_node_masses(pp_mechanics *m)
 {
   const pp_mesh *mesh = m->mesh;
   double *added = malloc((m->owned + 1) * sizeof *added);
-  PP_CHECK(added, PP_ERR_MEMORY, "out of memory for the added masses");
+  /* agreed before the sums below, which are collective: a rank without memory must not leave the
+     others waiting in them */
+  PP_CALL(pp_comm_agree(m->comm,
+                        added ? PP_OK : pp_error_raise(PP_ERR_MEMORY, __FILE__, __LINE__, __func__,
+                                                       "out of memory for the added masses"),
+                        "node masses"));
   for (size_t n = 0; n < m->owned; ++n) {
     double mass = 0, physical_mass = 0;
     for (int r = mesh->node_element_offset[n]; r < mesh->node_element_offset[n + 1]; ++r) {
@@ -715,6 +720,8 @@ static pp_err come_to_rest(pp_mechanics *m)
   if (local == PP_OK) local = pp_clrt_read_reals(m->clrt, m->applied_force, before, D, "applied forces");
   if (local == PP_OK) local = pp_clrt_read_reals(m->clrt, m->external_force, now, D, "external forces");
   double work_sum = 0, kinetic_sum = 0;
+  /* agreed before the collective sums, so that no rank waits in them for one that failed */
+  local = pp_comm_agree(m->comm, local, "reading the state to bring it to rest");
   if (local == PP_OK) {
     for (size_t n = 0; n < N; ++n) {
       work[n] = kinetic[n] = 0;
@@ -753,17 +760,15 @@ pp_err pp_mechanics_refit_masses(pp_mechanics *m)
   double *step = malloc((E + 1) * sizeof *step);
   pp_err local = step ? pp_clrt_read_reals(m->clrt, m->element_step, step, E, "element steps")
                       : pp_error_raise(PP_ERR_MEMORY, __FILE__, __LINE__, __func__, "out of memory for the element steps");
-  if (local == PP_OK) {
-    /* step = bound sqrt(scale); an eroded (1e30) or inverted (-1) element keeps its scale */
-    for (size_t e = 0; e < E; ++e) {
-      if (!(step[e] > 0 && step[e] < 1e29)) continue;
-      const double ratio = m->uniform_step * sqrt(m->density_scale[e]) / step[e];
-      m->density_scale[e] = fmax(1, ratio * ratio);
-    }
-    local = sum_node_masses(m);
+  /* step = bound sqrt(scale); an eroded (1e30) or inverted (-1) element keeps its scale */
+  for (size_t e = 0; local == PP_OK && e < E; ++e) {
+    if (!(step[e] > 0 && step[e] < 1e29)) continue;
+    const double ratio = m->uniform_step * sqrt(m->density_scale[e]) / step[e];
+    m->density_scale[e] = fmax(1, ratio * ratio);
   }
   free(step);
   PP_CALL(pp_comm_agree(m->comm, local, "refitting the masses"));
+  PP_CALL(sum_node_masses(m)); /* collective: after the agreement */
   local = pp_clrt_write_reals(m->clrt, m->density_scale_buffer, m->density_scale, E, "mass scaling factors");
   if (local == PP_OK) local = pp_clrt_write_reals(m->clrt, m->mass_buffer, m->mass, m->owned, "mechanics masses");
   PP_CALL(pp_comm_agree(m->comm, local, "uploading the refitted masses"));

@@ -559,10 +559,13 @@ static pp_err run_quasi_static(stage *st, const double *times, int time_count, d
              info.kinetic_ratio, st->quasi_static_tolerance);
     }
     err = sample(st, &info);
-    if (err == PP_OK && puncture_increment < largest_increment) {
+    /* once something has eroded the refinement is over: no read-back */
+    if (err == PP_OK && puncture_increment < largest_increment && info.eroded == 0) {
       double proximity = 0;
       err = pp_mechanics_erosion_proximity(st->mechanics, &proximity);
-      near_puncture = proximity >= 0.75 && info.eroded == 0;
+      near_puncture = proximity >= 0.75;
+    } else {
+      near_puncture = 0;
     }
     /* the eroded count reads the flags back (collective; the log level is every rank's): only for -v */
     pp_mechanics_erosion_totals eroded = {0};
