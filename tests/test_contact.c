@@ -272,15 +272,18 @@ int main(int argc, char **argv)
 {
   if (pp_test_start_device(&argc, &argv, &runtime, &clrt)) return EXIT_FAILURE;
   Suite *suite = suite_create("contact");
-  TCase *tc = tcase_create("V4");
-  tcase_set_timeout(tc, 600);
-  tcase_add_test(tc, test_v4_flat_punch);
-  tcase_add_test(tc, test_v4_cone);
-  tcase_add_test(tc, test_tip_placement);
-  if (getenv("PINPRICK_FULL")) {
-    tcase_set_timeout(tc, 3000);
-    tcase_add_test(tc, test_v4_resolution);
+  /* One case per check, so that ctest runs them side by side (tests/CMakeLists.txt picks one with
+   * CK_RUN_CASE); the flat punch and the sharp tip take 1.5 minutes each on 2 cores. */
+  struct { const char *name; const TTest *test; } cases[] = {
+    {"flat_punch", test_v4_flat_punch}, {"cone", test_v4_cone}, {"tip_placement", test_tip_placement},
+    {"resolution", test_v4_resolution},
+  };
+  const int count = getenv("PINPRICK_FULL") ? 4 : 3;
+  for (int i = 0; i < count; ++i) {
+    TCase *tc = tcase_create(cases[i].name);
+    tcase_set_timeout(tc, i == 3 ? 3000 : 600);
+    tcase_add_test(tc, cases[i].test);
+    suite_add_tcase(suite, tc);
   }
-  suite_add_tcase(suite, tc);
   return pp_test_finish_device(suite, &runtime, clrt);
 }
