@@ -59,6 +59,21 @@
    "damage field, damage = W+/W_f capped at 1 (W+ the tensile strain-energy density). 3.6 MJ/m3 is "           \
    "Annaidh's dermis energy to tensile failure (PHYSICS.md 2.3)."}
 
+/* The secretion keys of one growth factor (healing model, PHYSICS.md 6.3): fibroblasts secrete it at
+ * n (beta + sigma g/(Ks + g)), per cell. */
+#define HEALING_SECRETION(STEM, NAME, SIGMA, SIGMA_SOURCE)                                                     \
+  {"healing." STEM ".basal_secretion", PP_KEY_REAL, "kg/s", "pg/d", "0 pg/d", 0, 1e-18, NULL,                  \
+   "Constant secretion beta of the " NAME " factor per fibroblast (per cell). With beta > 0 unwounded "        \
+   "tissue holds a resting level beta Nbar/k and chemotaxis can make it pattern (the resting-state check "     \
+   "refuses such sets); 0 by default."},                                                                       \
+  {"healing." STEM ".autocrine_secretion", PP_KEY_REAL, "kg/s", "pg/d", SIGMA, 0, 1e-18, NULL,                 \
+   "Secretion sigma of the " NAME " factor per fibroblast at saturation, sigma g/(Ks + g) per cell: the "     \
+   "autocrine loop. Unwounded tissue is stable only while sigma Nbar/Ks stays below the decay rate (checked "  \
+   "before a run). " SIGMA_SOURCE},                                                                            \
+  {"healing." STEM ".autocrine_half_saturation", PP_KEY_REAL, "kg/m3", "ng/mL", "1 ng/mL", 1e-12, 1e-3, NULL,  \
+   "Level Ks of the " NAME " factor at which its autocrine secretion is half the largest (0.1-10 ng/mL, "    \
+   "UNCONFIRMED, PHYSICS.md 6.4)."}
+
 #define RATIO_SOFT_LAYER                                                                                         \
   "50 is nu = 0.49, as in NiftySim's example models; 500 (nu = 0.499) is more faithful but shrinks the "        \
   "explicit time step about 3x (PHYSICS.md section 2.2)."
@@ -267,6 +282,9 @@ static const pp_key_spec key_table[] = {
   {"healing.pdgf.release", PP_KEY_REAL, "kg/m3", "ng/mL", "17.5 ng/mL", 0, 1e-2, NULL,
    "Concentration the PDGF-like factor reaches in the injured volume when a session's channels fill "
    "with clotting blood: serum PDGF, 17.5 ng/mL (Bowen-Pope 1984; PHYSICS.md section 5.4)."},
+  HEALING_SECRETION("pdgf", "PDGF-like", "0 pg/d",
+                    "0: PDGF after an injury comes from platelets and macrophages (the release and its time "
+                    "course), not from an autocrine loop of dermal fibroblasts."),
   {"healing.tgf_beta.diffusivity", PP_KEY_REAL, "m2/s", "m2/s", "1e-11 m2/s", 1e-14, 1e-8, NULL,
    "Effective diffusivity of the TGF-beta-like growth factor in the dermis (25 kDa dimer; as PDGF, "
    "PHYSICS.md section 5.2)."},
@@ -276,6 +294,61 @@ static const pp_key_spec key_table[] = {
   {"healing.tgf_beta.release", PP_KEY_REAL, "kg/m3", "ng/mL", "20 ng/mL", 0, 1e-2, NULL,
    "Concentration of the TGF-beta-like factor released in the injured volume; serum TGF-beta1 is about "
    "20-50 ng/mL, mostly latent (unconfirmed, PHYSICS.md section 5.4)."},
+  HEALING_SECRETION("tgf_beta", "TGF-beta-like", "0.004 pg/d",
+                    "0.004 pg/cell/day is Jin 2011's fibroblast TGF-beta secretion (PHYSICS.md 6.4); its loop gain "
+                    "at rest, sigma Nbar/Ks = 12 per day with the defaults, stays below the decay rate, 15 per day."),
+  {"healing.fibroblasts.motility", PP_KEY_REAL, "m2/s", "m2/s", "4e-14 m2/s", 0, 1e-10, NULL,
+   "Random motility D_n of dermal fibroblasts: speed 20 um/h, persistence 1 h, D = v^2 tau/3 (PHYSICS.md "
+   "6.4; 1e-14 to 1e-13 m2/s)."},
+  {"healing.fibroblasts.chemotactic_sensitivity", PP_KEY_REAL, "m5.kg-1.s-1", "m2/s/(ng/mL)",
+   "1e-13 m2/s/(ng/mL)", 0, 1e-3, NULL,
+   "Chemotactic sensitivity chi of fibroblasts up the chemoattractant's gradient (flux chi n grad g): "
+   "1e-13 m2/s per ng/mL gives about 10 um/h up a 1 ng/mL per 100 um gradient (UNCONFIRMED, PHYSICS.md "
+   "6.4 says calibrate). The resting-state check refuses a chi that makes unwounded tissue pattern."},
+  {"healing.fibroblasts.chemoattractant", PP_KEY_CHOICE, NULL, NULL, "pdgf", 1, 0, "pdgf|tgf_beta",
+   "Growth factor whose gradient fibroblasts climb (PDGF is the main fibroblast chemoattractant)."},
+  {"healing.fibroblasts.mitogen", PP_KEY_CHOICE, NULL, NULL, "pdgf", 1, 0, "pdgf|tgf_beta",
+   "Growth factor that raises fibroblast proliferation (PDGF)."},
+  {"healing.fibroblasts.proliferation_rate", PP_KEY_REAL, "1/s", "1/d", "0.25 1/d", 0, 1e-3, NULL,
+   "Baseline (unstimulated) fibroblast proliferation r0; must exceed the apoptosis rate, and the carrying "
+   "capacity then follows from homeostasis, K = Nbar/(1 - apoptosis/r0) (UNCONFIRMED, PHYSICS.md 6.4)."},
+  {"healing.fibroblasts.mitogen_proliferation_rate", PP_KEY_REAL, "1/s", "1/d", "0.674 1/d", 0, 1e-3, NULL,
+   "Extra proliferation r1 at a saturating mitogen level: r0 + r1 = 0.924 per day, an 18 h doubling "
+   "time (Jin 2011, PHYSICS.md 6.4)."},
+  {"healing.fibroblasts.mitogen_half_saturation", PP_KEY_REAL, "kg/m3", "ng/mL", "1 ng/mL", 1e-12, 1e-3, NULL,
+   "Mitogen level Kr of half the extra proliferation (0.1-10 ng/mL, UNCONFIRMED, PHYSICS.md 6.4)."},
+  {"healing.fibroblasts.apoptosis_rate", PP_KEY_REAL, "1/s", "1/d", "0.12 1/d", 0, 1e-3, NULL,
+   "Fibroblast apoptosis rate delta_n, 0.12 per day (Jin 2011, PHYSICS.md 6.4)."},
+  {"healing.fibroblasts.resting_density", PP_KEY_REAL, "m-3", "mm-3", "3000 mm-3", 1, 1e16, NULL,
+   "Fibroblast density Nbar of unwounded dermis, 2100-4100 per mm3 (Exp Dermatol 2003 12:403, PHYSICS.md "
+   "6.4)."},
+  {"healing.collagen.normal_content", PP_KEY_REAL, "kg/m3", "g/cm3", "0.2 g/cm3", 1, 2000, NULL,
+   "Collagen (types I + III) per volume of unwounded dermis, about 0.2 g/cm3 (70-80 % of a 25-30 % dry "
+   "mass; UNCONFIRMED, PHYSICS.md 6.4)."},
+  {"healing.collagen.type_III_fraction", PP_KEY_REAL, "", "", "0.15", 0, 0.9, NULL,
+   "Share of type III in the collagen of unwounded dermis: 15 %, type I 80 % (Adv Wound Care 2015, "
+   "PHYSICS.md 7.1; the rest, types IV-XVII, is not modelled)."},
+  {"healing.collagen.type_I_degradation_rate", PP_KEY_REAL, "1/s", "1/d", "1.266e-4 1/d", 0, 1e-3, NULL,
+   "Turnover of type I collagen at the resting fibroblast density (scaled by n/Nbar): ln 2/15 years, the "
+   "half-life of skin collagen (Verzijl 2000, UNCONFIRMED, PHYSICS.md 7.1)."},
+  {"healing.collagen.type_III_degradation_rate", PP_KEY_REAL, "1/s", "1/d", "0.01667 1/d", 0, 1e-3, NULL,
+   "Turnover of type III collagen at the resting fibroblast density: 1/60 per day, so that wound type "
+   "III is removed over the months of remodelling (UNCONFIRMED, PHYSICS.md 6.4). Sets the resting type III "
+   "synthesis through homeostasis."},
+  {"healing.collagen.maturation_rate", PP_KEY_REAL, "1/s", "1/d", "1e-4 1/d", 0, 1e-3, NULL,
+   "Conversion k31 of type III into type I. Homeostasis needs k31 <= type_I_degradation_rate x (1 - f3)/f3 "
+   "(7.2e-4 per day with the defaults): PHYSICS.md 6.4's 1/60 per day would need a negative type I "
+   "synthesis, and the resting-state check refuses it."},
+  {"healing.collagen.type_III_stimulation", PP_KEY_REAL, "", "", "30", 0, 1e4, NULL,
+   "Factor a3 by which a saturating stimulus multiplies type III synthesis, 1 + a3 g/(Kc + g) (10-50, "
+   "UNCONFIRMED: calibrated to the collagen gains of PHYSICS.md 7.2 in the healing model's calibration)."},
+  {"healing.collagen.type_I_stimulation", PP_KEY_REAL, "", "", "10", 0, 1e4, NULL,
+   "Factor a1 by which a saturating stimulus multiplies type I synthesis (UNCONFIRMED; type III is laid "
+   "down first, so a1 < a3)."},
+  {"healing.collagen.stimulus", PP_KEY_CHOICE, NULL, NULL, "tgf_beta", 1, 0, "pdgf|tgf_beta",
+   "Growth factor that stimulates collagen synthesis (TGF-beta)."},
+  {"healing.collagen.stimulus_half_saturation", PP_KEY_REAL, "kg/m3", "ng/mL", "1 ng/mL", 1e-12, 1e-3, NULL,
+   "Stimulus level Kc of half the extra synthesis (UNCONFIRMED, PHYSICS.md 6.4)."},
 
   {"mesh.file", PP_KEY_STRING, NULL, NULL, "", 1, 0, NULL,
    "Gmsh mesh (MSH 2.2 or 4.1, ASCII or binary, 8-node hexahedra) to use instead of generating the "

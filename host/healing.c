@@ -1,5 +1,6 @@
 /* healing: stage 2's growth factors in a run (see healing.h for the model, schedule and files). */
 #include "healing.h"
+#include "healing_model.h"
 #include "element.h"
 
 #include <errno.h>
@@ -778,6 +779,46 @@ pp_err pp_healing_run(const pp_config *config, const pp_runtime *runtime, pp_clr
   pp_output_schedule_free(&checkpoints);
   pp_output_schedule_free(&sessions);
   stage_free(&st);
+  PP_CALL(err);
+  return PP_OK;
+}
+
+pp_err pp_healing_check_model(const pp_config *config, const pp_runtime *runtime, const pp_mesh *mesh)
+{
+  pp_healing_domain domain;
+  double bounds[6];
+  pp_healing_domain_begin(&domain, bounds);
+  for (int e = 0; e < mesh->owned_element_count; ++e) {
+    double corners[8][3];
+    memcpy(corners, mesh->element_corner_coords + 24 * (size_t)e, sizeof corners);
+    pp_healing_domain_add_element(&domain, bounds, corners);
+  }
+  /* min of every lower bound and size, max of every upper bound: order-independent, the same
+   * numbers on every rank, so every rank reaches the same verdict */
+  double low[6] = {bounds[0], bounds[2], bounds[4], domain.element_size[0], domain.element_size[1],
+                   domain.element_size[2]};
+  double high[3] = {bounds[1], bounds[3], bounds[5]};
+  PP_MPI(MPI_Allreduce(MPI_IN_PLACE, low, 6, MPI_DOUBLE, MPI_MIN, runtime->comm), "the healing check's domain");
+  PP_MPI(MPI_Allreduce(MPI_IN_PLACE, high, 3, MPI_DOUBLE, MPI_MAX, runtime->comm), "the healing check's domain");
+  for (int a = 0; a < 3; ++a) {
+    bounds[2 * a] = low[a];
+    bounds[2 * a + 1] = high[a];
+    domain.element_size[a] = low[3 + a];
+  }
+  const int generated = !mesh->imported;
+  pp_healing_domain_end(&domain, bounds, generated && mesh->spec.side_x == PP_SIDE_PERIODIC,
+                        generated && mesh->spec.side_y == PP_SIDE_PERIODIC);
+  if (generated) { /* the block's own lengths: a periodic side's owned elements end one element short */
+    domain.length[0] = mesh->spec.length_x;
+    domain.length[1] = mesh->spec.length_y;
+  }
+  char text[1024] = "";
+  FILE *summary = runtime->rank == 0 ? fmemopen(text, sizeof text, "w") : NULL;
+  pp_err err = pp_healing_check_resting_state(config, &domain, "", summary);
+  if (summary) fclose(summary);
+  if (err == PP_OK && runtime->rank == 0) {
+    for (char *line = strtok(text, "\n"); line; line = strtok(NULL, "\n")) pp_log(PP_LOG_INFO, "%s", line);
+  }
   PP_CALL(err);
   return PP_OK;
 }

@@ -70,6 +70,11 @@ typedef struct {
 pp_err pp_healing_run(const pp_config *config, const pp_runtime *runtime, pp_clrt *clrt, pp_mesh *mesh,
                       pp_halo *halo, const char *output_dir, int restart, pp_healing_summary *summary);
 
+/* Before any stage runs: the healing model's parameters (healing.*) and the linear stability of
+ * unwounded tissue over every mode the mesh supports (host/healing_model); PP_ERR_CONFIG naming
+ * the parameters when it would not stay at rest. Rank 0 logs the finding. */
+pp_err pp_healing_check_model(const pp_config *config, const pp_runtime *runtime, const pp_mesh *mesh);
+
 /* The summary as one JSON object (for run.json), into text. */
 void pp_healing_summary_json(const pp_healing_summary *summary, char *text, size_t size);
 

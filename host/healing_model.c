@@ -758,3 +758,124 @@ done:
   if (!report->stable) return instability_refusal(p, rest, J, &report->worst);
   return PP_OK;
 }
+
+/* ------------------------------------------------------------------------------------------ */
+/* From the config, and the check before a run                                                */
+/* ------------------------------------------------------------------------------------------ */
+
+static int species_index(const pp_config *config, const char *key, const pp_healing_params *p)
+{
+  const char *name = pp_config_text(config, key);
+  for (int i = 0; i < p->species_count; ++i)
+    if (!strcmp(name, p->species[i].name)) return i;
+  return -1; /* the config's choice list allows only species names */
+}
+
+pp_err pp_healing_params_from_config(const pp_config *config, pp_healing_params *p)
+{
+  static const char *const names[2] = {"pdgf", "tgf_beta"};
+  memset(p, 0, sizeof *p);
+  p->species_count = 2;
+  char key[96];
+  for (int i = 0; i < 2; ++i) {
+    pp_healing_species *s = &p->species[i];
+    snprintf(s->name, sizeof s->name, "%s", names[i]);
+#define SPECIES_REAL(field, stem)                                                                                  \
+  (snprintf(key, sizeof key, "healing.%s." stem, names[i]), s->field = pp_config_real(config, key))
+    SPECIES_REAL(diffusivity, "diffusivity");
+    SPECIES_REAL(decay_rate, "decay_rate");
+    SPECIES_REAL(basal_secretion, "basal_secretion");
+    SPECIES_REAL(autocrine_secretion, "autocrine_secretion");
+    SPECIES_REAL(autocrine_half_saturation, "autocrine_half_saturation");
+#undef SPECIES_REAL
+  }
+  int factor_count = 0;
+  const double *factors = pp_config_real_list(config, "healing.diffusivity_factors", &factor_count);
+  PP_CHECK(factors && factor_count >= 1 && factor_count <= PP_HEALING_MAX_LAYERS, PP_ERR_CONFIG,
+           "healing.diffusivity_factors: expected 1 to %d values, got %d", PP_HEALING_MAX_LAYERS, factor_count);
+  p->layer_count = factor_count;
+  for (int l = 0; l < factor_count; ++l) p->layer_factor[l] = factors[l];
+  pp_healing_fibroblasts *f = &p->fibroblasts;
+  f->motility = pp_config_real(config, "healing.fibroblasts.motility");
+  f->chemotactic_sensitivity = pp_config_real(config, "healing.fibroblasts.chemotactic_sensitivity");
+  f->proliferation_rate = pp_config_real(config, "healing.fibroblasts.proliferation_rate");
+  f->mitogen_proliferation_rate = pp_config_real(config, "healing.fibroblasts.mitogen_proliferation_rate");
+  f->mitogen_half_saturation = pp_config_real(config, "healing.fibroblasts.mitogen_half_saturation");
+  f->apoptosis_rate = pp_config_real(config, "healing.fibroblasts.apoptosis_rate");
+  f->resting_density = pp_config_real(config, "healing.fibroblasts.resting_density");
+  f->mitogen = species_index(config, "healing.fibroblasts.mitogen", p);
+  f->chemoattractant = species_index(config, "healing.fibroblasts.chemoattractant", p);
+  pp_healing_collagen *c = &p->collagen;
+  c->normal_content = pp_config_real(config, "healing.collagen.normal_content");
+  c->type_III_fraction = pp_config_real(config, "healing.collagen.type_III_fraction");
+  c->maturation_rate = pp_config_real(config, "healing.collagen.maturation_rate");
+  c->type_III_degradation_rate = pp_config_real(config, "healing.collagen.type_III_degradation_rate");
+  c->type_I_degradation_rate = pp_config_real(config, "healing.collagen.type_I_degradation_rate");
+  c->type_III_stimulation = pp_config_real(config, "healing.collagen.type_III_stimulation");
+  c->type_I_stimulation = pp_config_real(config, "healing.collagen.type_I_stimulation");
+  c->stimulus_half_saturation = pp_config_real(config, "healing.collagen.stimulus_half_saturation");
+  c->stimulus = species_index(config, "healing.collagen.stimulus", p);
+  return PP_OK;
+}
+
+void pp_healing_domain_begin(pp_healing_domain *domain, double bounds[6])
+{
+  memset(domain, 0, sizeof *domain);
+  for (int a = 0; a < 3; ++a) {
+    bounds[2 * a] = INFINITY;
+    bounds[2 * a + 1] = -INFINITY;
+    domain->element_size[a] = INFINITY;
+  }
+}
+
+void pp_healing_domain_add_element(pp_healing_domain *domain, double bounds[6], const double corners[8][3])
+{
+  for (int a = 0; a < 3; ++a) {
+    double lo = INFINITY, hi = -INFINITY;
+    for (int k = 0; k < 8; ++k) {
+      lo = fmin(lo, corners[k][a]);
+      hi = fmax(hi, corners[k][a]);
+    }
+    bounds[2 * a] = fmin(bounds[2 * a], lo);
+    bounds[2 * a + 1] = fmax(bounds[2 * a + 1], hi);
+    domain->element_size[a] = fmin(domain->element_size[a], hi - lo);
+  }
+}
+
+void pp_healing_domain_end(pp_healing_domain *domain, const double bounds[6], int periodic_x, int periodic_y)
+{
+  for (int a = 0; a < 3; ++a) domain->length[a] = bounds[2 * a + 1] - bounds[2 * a];
+  domain->periodic[0] = periodic_x;
+  domain->periodic[1] = periodic_y;
+}
+
+pp_err pp_healing_check_resting_state(const pp_config *config, const pp_healing_domain *domain, const char *prefix,
+                                      FILE *summary)
+{
+  pp_healing_params params;
+  pp_healing_rest rest;
+  pp_healing_stability_report report;
+  PP_CALL(pp_healing_params_from_config(config, &params));
+  pp_err err = pp_healing_rest_state(&params, &rest);
+  if (err == PP_OK) err = pp_healing_stability(&params, &rest, domain, &report);
+  if (err != PP_OK)
+    return pp_error_context(err, "the healing model's resting state (unwounded tissue) would not stay at rest; "
+                                 "stage 2 refuses this parameter set");
+  if (summary) {
+    const pp_healing_mode *w = &report.worst_coupled;
+    fprintf(summary,
+            "%shealing model: unwounded tissue is stable over %lld modes (%d x %d x %d wavevectors up to the mesh's "
+            "resolution): a uniform disturbance of growth factors and fibroblasts decays at %.4g 1/d, the least "
+            "damped mode (m = %d, %d, %d, layer %d) at %.4g 1/d; collagen returns at %.3g and %.3g 1/d\n",
+            prefix, report.mode_count, report.modes_per_direction[0], report.modes_per_direction[1],
+            report.modes_per_direction[2], report.uniform_decay_rate * day, w->index[0], w->index[1], w->index[2],
+            w->layer, -w->growth_rate * day, -report.collagen_rates[0] * day, -report.collagen_rates[1] * day);
+    fprintf(summary,
+            "%shealing model: resting levels pdgf %.4g ng/mL, tgf_beta %.4g ng/mL; fibroblast capacity %.4g x resting "
+            "density; collagen synthesis per cell at rest: type III %.4g, type I %.4g pg/d\n",
+            prefix, rest.growth_factor[0] / ng_per_mL, rest.growth_factor[1] / ng_per_mL,
+            rest.capacity / params.fibroblasts.resting_density, rest.type_III_synthesis / pg_per_cell_day,
+            rest.type_I_synthesis / pg_per_cell_day);
+  }
+  return PP_OK;
+}

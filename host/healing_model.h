@@ -46,6 +46,7 @@
 #ifndef PP_HEALING_MODEL_H
 #define PP_HEALING_MODEL_H
 
+#include "config.h"
 #include "error.h"
 
 enum {
@@ -194,5 +195,23 @@ typedef struct {
  * or a domain with more than PP_HEALING_MAX_MODE_PAIRS wavevectors; PP_ERR_MEMORY. */
 pp_err pp_healing_stability(const pp_healing_params *params, const pp_healing_rest *rest,
                             const pp_healing_domain *domain, pp_healing_stability_report *report);
+
+/* The model's parameters from the config's healing.* keys (two species, pdgf and tgf_beta, in that
+ * order; healing.diffusivity_factors as the layer factors). Plain function: no MPI. */
+pp_err pp_healing_params_from_config(const pp_config *config, pp_healing_params *params);
+
+/* The domain of a mesh, element by element: start with pp_healing_domain_begin, add each element's 8
+ * reference corners, finish with pp_healing_domain_end (lengths from the bounding box, element sizes
+ * the smallest extent along each axis of any element). */
+void pp_healing_domain_begin(pp_healing_domain *domain, double bounds[6]);
+void pp_healing_domain_add_element(pp_healing_domain *domain, double bounds[6], const double corners[8][3]);
+void pp_healing_domain_end(pp_healing_domain *domain, const double bounds[6], int periodic_x, int periodic_y);
+
+/* What `pinprick check` and `run` do before stage 2: parameters from the config, the resting state and
+ * its stability over the domain's modes (above); PP_ERR_CONFIG naming the parameters when unwounded
+ * tissue would not stay at rest. One line per finding into summary (may be NULL), each starting with
+ * prefix. */
+pp_err pp_healing_check_resting_state(const pp_config *config, const pp_healing_domain *domain, const char *prefix,
+                                      FILE *summary);
 
 #endif

@@ -13,6 +13,7 @@
 #include "error.h"
 #include "halo.h"
 #include "healing.h"
+#include "healing_model.h"
 #include "io.h"
 #include "log.h"
 #include "mechanics.h"
@@ -209,6 +210,30 @@ static pp_err load_config_text(pp_config *config, const char *origin, const char
   return PP_OK;
 }
 
+/* `check`: the healing model's resting state on the planned mesh (pp_healing_check_model in a run).
+ * The generated block's elements are the products of its axes' intervals. */
+static pp_err check_healing_model(const pp_config *config, const pp_mesh_axis *x, const pp_mesh_axis *y,
+                                  const pp_mesh_axis *z, const pp_mesh_spec *spec)
+{
+  pp_healing_domain domain;
+  double bounds[6];
+  pp_healing_domain_begin(&domain, bounds);
+  const pp_mesh_axis *axes[3] = {x, y, z};
+  for (int a = 0; a < 3; ++a) {
+    bounds[2 * a] = axes[a]->position[0];
+    bounds[2 * a + 1] = axes[a]->position[axes[a]->element_count];
+    for (int i = 0; i < axes[a]->element_count; ++i)
+      domain.element_size[a] = fmin(domain.element_size[a], fabs(axes[a]->position[i + 1] - axes[a]->position[i]));
+    if (bounds[2 * a] > bounds[2 * a + 1]) { /* an axis numbered downwards */
+      const double t = bounds[2 * a];
+      bounds[2 * a] = bounds[2 * a + 1];
+      bounds[2 * a + 1] = t;
+    }
+  }
+  pp_healing_domain_end(&domain, bounds, spec->side_x == PP_SIDE_PERIODIC, spec->side_y == PP_SIDE_PERIODIC);
+  return pp_healing_check_resting_state(config, &domain, "#   ", stdout);
+}
+
 /* `check` also reads the mesh the case names (or plans the generated one) and reports it. */
 static pp_err describe_mesh(const pp_config *config)
 {
@@ -218,7 +243,19 @@ static pp_err describe_mesh(const pp_config *config)
     PP_CALL(pp_mesh_import_read(config, &imported));
     printf("# The mesh is read from mesh.file (volumes in cubic file units):\n");
     pp_mesh_import_print_summary(&imported, mesh_file, "#   ", stdout);
+    pp_healing_domain domain;
+    double bounds[6];
+    pp_healing_domain_begin(&domain, bounds);
+    for (long long e = 0; e < imported.global.element_count; ++e) {
+      double corners[8][3];
+      for (int k = 0; k < 8; ++k)
+        memcpy(corners[k], imported.global.node_coords + 3 * imported.global.element_nodes[8 * e + k], sizeof corners[k]);
+      pp_healing_domain_add_element(&domain, bounds, corners);
+    }
+    pp_healing_domain_end(&domain, bounds, 0, 0); /* an imported mesh has no periodic sides */
+    pp_err err = pp_healing_check_resting_state(config, &domain, "#   ", stdout);
     pp_mesh_import_free(&imported);
+    PP_CALL(err);
     return PP_OK;
   }
   pp_mesh_spec spec;
@@ -241,6 +278,7 @@ static pp_err describe_mesh(const pp_config *config)
       pp_mechanics_print_plan(&plan, &mechanics, fmin(stroke_end, pp_config_real(config, "mechanics.end_time")), "#   ",
                               stdout);
   }
+  if (err == PP_OK) err = check_healing_model(config, &plan.axis_x, &plan.axis_y, &plan.axis_z, &spec);
   pp_mesh_free(&plan);
   PP_CALL(err);
   return PP_OK;
@@ -381,6 +419,9 @@ static pp_err run_case(run_state *state, const cli_options *options, int embedde
              state->mesh.owned_y_end - state->mesh.owned_y_first, state->mesh.owned_node_count,
              state->mesh.node_count - state->mesh.owned_node_count, state->mesh.owned_element_count,
              state->mesh.element_count - state->mesh.owned_element_count, pp_halo_neighbour_count(state->halo));
+
+  /* Stage 2's model must hold unwounded tissue at rest on this mesh: refused before any work. */
+  PP_CALL(pp_healing_check_model(&state->config, runtime, &state->mesh));
 
   /* Output folder before any work, so a refused folder costs nothing. */
   local = pp_runtime_fault_point(runtime, "output");

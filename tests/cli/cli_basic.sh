@@ -33,6 +33,15 @@ expect_status "check default case" 0 "$PINPRICK" check "$WORK/case.yaml"
 expect_in "check shows provenance of a file value" "$WORK/out" "case.yaml:"
 expect_status "check with --set" 0 "$PINPRICK" check "$WORK/case.yaml" --set needle.insertion_depth=0.8mm
 expect_in "check shows --set provenance" "$WORK/out" "--set"
+expect_in "check reports the healing model's resting state" "$WORK/out" "unwounded tissue is stable over"
+# The healing model's resting state (host/healing_model): an autocrine loop gain sigma Nbar/Ks of
+# 18/d against a decay of 15/d is refused, and so is a maturation flux type I cannot balance.
+expect_status "check refuses an unstable autocrine loop" 2 "$PINPRICK" check "$WORK/case.yaml" \
+  --set "healing.tgf_beta.autocrine_secretion=0.006 pg/d"
+expect_in "the refusal names the secretion key" "$WORK/err" "healing.tgf_beta.autocrine_secretion"
+expect_status "check refuses maturation beyond homeostasis" 2 "$PINPRICK" check "$WORK/case.yaml" \
+  --set "healing.collagen.maturation_rate=0.0167 1/d"
+expect_in "the refusal names the maturation key" "$WORK/err" "healing.collagen.maturation_rate"
 expect_status "check with wrong dimension in --set" 2 "$PINPRICK" check "$WORK/case.yaml" --set needle.tip_radius=3s
 expect_in "--set error names the key" "$WORK/err" "needle.tip_radius"
 expect_status "check missing file" 1 "$PINPRICK" check "$WORK/does-not-exist.yaml"

@@ -31,6 +31,13 @@ expect_in "bad config message names the key" "$WORK/err" "needle.length"
 [ ! -e "$WORK/run3" ] && pass "bad config leaves no output folder" || fail "bad config created $WORK/run3"
 [ "$(grep -c 'needle.length' "$WORK/err")" -le 2 ] && pass "the error is printed once, not once per rank" || fail "error repeated per rank"
 
+# A healing model whose unwounded tissue would not stay at rest is refused before any work, on every
+# rank, and leaves no output folder.
+expect_status "unstable healing model refused" 2 "${MPI[@]}" 2 "$PINPRICK" run "$WORK/case.yaml" --output "$WORK/run5" \
+  "${QUICK[@]}" --set "healing.tgf_beta.autocrine_secretion=0.006 pg/d"
+expect_in "the refusal names the parameter" "$WORK/err" "healing.tgf_beta.autocrine_secretion"
+[ ! -e "$WORK/run5" ] && pass "refused healing model leaves no output folder" || fail "refused run created $WORK/run5"
+
 expect_status "demo on 2 ranks" 0 "${MPI[@]}" 2 "$PINPRICK" demo --output "$WORK/run4" "${QUICK[@]}"
 expect_in "run.json records 2 ranks" "$WORK/run4/run.json" '"ranks": 2'
 expect_in "run.json has rank 1's device" "$WORK/run4/run.json" '"rank 1 on '
