@@ -4,6 +4,7 @@
 #include "contact.h"
 #include "element.h"
 #include "face_set.h"
+#include "nonlocal.h"
 #include "runtime.h"
 
 #include <math.h>
@@ -73,6 +74,11 @@ struct pp_mechanics {
   double *element_volume;  /* host [elements]: undeformed */
   double eroded_total;     /* J, exact sum of eroded_energy over owned elements */
   double eroded_correction; /* J, exact sum of erosion_correction: the half-step work of eroding elements */
+  /* the non-local criterion (options.nonlocal) */
+  pp_nonlocal *nonlocal;
+  double *band_threshold;  /* host [elements]: fracture_energy / nonlocal_length */
+  double *nonlocal_work;   /* host [5 * elements]: tensile, principal, eroded, average, thresholds */
+  double nonlocal_proximity;
 };
 
 void pp_mechanics_options_default(pp_mechanics_options *options, const pp_material *material)
@@ -97,6 +103,8 @@ pp_err pp_mechanics_options_from_config(const pp_config *config, pp_mechanics_op
   options->step_safety = pp_config_real(config, "mechanics.step_safety");
   options->mass_scaling_step = pp_config_real(config, "mechanics.mass_scaling_step");
   options->erosion = pp_config_boolean(config, "mechanics.erosion");
+  options->nonlocal = !strcmp(pp_config_text(config, "mechanics.puncture_criterion"), "nonlocal");
+  options->nonlocal_length = pp_config_real(config, "mechanics.nonlocal_length");
   for (int l = 0; l < PP_LAYER_COUNT; ++l) {
     char key[96];
     snprintf(key, sizeof key, "skin.%s.fracture_energy", pp_mesh_layer_key(l));
@@ -396,7 +404,10 @@ static pp_err build_device(pp_mechanics *m)
   for (size_t e = 0; e < E; ++e) {
     layer[e] = mesh->element_layer[e];
     /* the crack band: G_c / h_e with h_e the cube root of the undeformed volume */
-    threshold[e] = m->options.erosion ? m->options.fracture_energy[layer[e]] / cbrt(m->element_volume[e]) : INFINITY;
+    threshold[e] = m->options.erosion && !m->options.nonlocal
+                     ? m->options.fracture_energy[layer[e]] / cbrt(m->element_volume[e])
+                     : INFINITY;
+    if (m->band_threshold) m->band_threshold[e] = m->options.fracture_energy[layer[e]] / m->options.nonlocal_length;
     failure[e] = m->options.erosion ? m->options.failure_energy_density[layer[e]] : 1;
   }
   for (size_t i = 0; i < N * TERM_COUNT; ++i) ones[i] = 1;
@@ -580,10 +591,19 @@ pp_err pp_mechanics_create(pp_mechanics **mechanics, const pp_mesh *mesh, pp_clr
   m->load_factor = 1;
   m->rayleigh_scale = 1;
   m->damping = options->damping;
-  pp_err err = build_nodes(m);
+  pp_err err = PP_OK;
+  if (options->erosion && options->nonlocal) {
+    m->band_threshold = malloc((m->elements + 1) * sizeof *m->band_threshold);
+    m->nonlocal_work = malloc((5 * m->elements + 1) * sizeof *m->nonlocal_work);
+    if (!m->band_threshold || !m->nonlocal_work)
+      err = pp_error_raise(PP_ERR_MEMORY, __FILE__, __LINE__, __func__, "out of memory for the non-local criterion");
+  }
+  if (err == PP_OK) err = build_nodes(m);
   if (err == PP_OK) err = build_device(m);
   if (err == PP_OK) err = upload_constraints(m);
   err = pp_comm_agree(comm, err, "mechanics set-up");
+  if (err == PP_OK && m->band_threshold)
+    err = pp_nonlocal_create(&m->nonlocal, mesh, clrt, halo, reduce, comm, options->nonlocal_length);
   if (err == PP_OK) err = evaluate(m);
   if (err != PP_OK) {
     pp_mechanics_destroy(m);
@@ -614,6 +634,9 @@ void pp_mechanics_destroy(pp_mechanics *m)
   free(m->saved_damage);
   free(m->density_scale);
   free(m->element_volume);
+  pp_nonlocal_destroy(m->nonlocal);
+  free(m->band_threshold);
+  free(m->nonlocal_work);
   free(m);
 }
 
@@ -1118,10 +1141,54 @@ pp_err pp_mechanics_get_damage(pp_mechanics *m, double *eroded, double *damage)
   return err;
 }
 
+pp_err pp_mechanics_nonlocal_mark(pp_mechanics *m, long long *marked)
+{
+  *marked = 0;
+  PP_CHECK(m->nonlocal, PP_ERR_ARGUMENT, "mechanics: the non-local criterion is not on (options.nonlocal)");
+  const size_t E = m->elements, owned = m->owned_elements;
+  double *tensile = m->nonlocal_work, *principal = tensile + E, *eroded = principal + E, *average = eroded + E,
+         *threshold = average + E;
+  pp_err local = pp_clrt_read_reals(m->clrt, m->tensile, tensile, E, "element tensile energies");
+  if (local == PP_OK) local = pp_clrt_read_reals(m->clrt, m->principal, principal, E, "largest principal stresses");
+  if (local == PP_OK) local = pp_clrt_read_reals(m->clrt, m->eroded, eroded, E, "eroded flags");
+  PP_CALL(pp_comm_agree(m->comm, local, "the non-local criterion's inputs"));
+  /* an eroded element holds no energy: it enters the average as 0 */
+  for (size_t e = 0; e < E; ++e)
+    if (eroded[e] != 0) tensile[e] = 0;
+  PP_CALL(pp_nonlocal_average(m->nonlocal, tensile, average, NULL));
+  long long count = 0;
+  double largest = 0;
+  for (size_t e = 0; e < E; ++e) {
+    const int alive = eroded[e] == 0, reached = alive && average[e] >= m->band_threshold[e];
+    threshold[e] = reached ? 0 : INFINITY;
+    if (e < owned && alive) largest = fmax(largest, average[e] / m->band_threshold[e]);
+    if (e < owned && reached && principal[e] > 0) ++count;
+  }
+  local = pp_clrt_write_reals(m->clrt, m->threshold, threshold, E, "erosion thresholds");
+  PP_CALL(pp_comm_agree(m->comm, local, "marking elements to erode"));
+  PP_MPI(MPI_Allreduce(&count, marked, 1, MPI_LONG_LONG, MPI_SUM, m->comm), "the non-local criterion");
+  PP_MPI(MPI_Allreduce(&largest, &m->nonlocal_proximity, 1, MPI_DOUBLE, MPI_MAX, m->comm), "the non-local criterion");
+  return PP_OK;
+}
+
+pp_err pp_mechanics_nonlocal_release(pp_mechanics *m)
+{
+  PP_CHECK(m->nonlocal, PP_ERR_ARGUMENT, "mechanics: the non-local criterion is not on (options.nonlocal)");
+  double *threshold = m->nonlocal_work;
+  for (size_t e = 0; e < m->elements; ++e) threshold[e] = INFINITY;
+  PP_CALL(pp_comm_agree(m->comm, pp_clrt_write_reals(m->clrt, m->threshold, threshold, m->elements,
+                                                     "erosion thresholds"), "clearing the erosion marks"));
+  return PP_OK;
+}
+
 pp_err pp_mechanics_erosion_proximity(pp_mechanics *m, double *ratio)
 {
   *ratio = 0;
   if (!m->options.erosion) return PP_OK;
+  if (m->nonlocal) {
+    *ratio = m->nonlocal_proximity;
+    return PP_OK;
+  }
   const size_t E = m->owned_elements;
   double *values = malloc((3 * E + 1) * sizeof *values);
   pp_err local = values ? PP_OK : pp_error_raise(PP_ERR_MEMORY, __FILE__, __LINE__, __func__, "out of memory");

@@ -75,6 +75,11 @@ typedef struct {
    * cube root of its undeformed volume, so that the energy dissipated per unit crack area is G_c
    * whatever the element size. damage = W+ / failure_energy_density, capped at 1, the largest so far. */
   int erosion;
+  /* nonlocal: an element erodes when W+ averaged over nonlocal_length (host/nonlocal.h) reaches
+   * fracture_energy / nonlocal_length, decided by pp_mechanics_nonlocal_mark (the drivers call it);
+   * between its calls nothing erodes. 0: the crack band above, decided in every force evaluation. */
+  int nonlocal;
+  double nonlocal_length;                         /* m */
   double fracture_energy[PP_LAYER_COUNT];         /* J/m^2, G_c per layer */
   double failure_energy_density[PP_LAYER_COUNT];  /* J/m^3, W_f per layer (the damage scale) */
 } pp_mechanics_options;
@@ -251,6 +256,15 @@ pp_err pp_mechanics_erosion(pp_mechanics *mechanics, pp_mechanics_erosion_totals
  * eroded, at the last force evaluation (0 without erosion). A maximum: the same on any partition.
  * COLLECTIVE. */
 pp_err pp_mechanics_erosion_proximity(pp_mechanics *mechanics, double *ratio);
+/* The non-local criterion (options.nonlocal): averages the tensile energy of the last force
+ * evaluation, and marks every element not eroded whose average reaches fracture_energy/nonlocal_length
+ * to erode at the next force evaluation (where its largest principal stress is tensile); the rest
+ * cannot erode. marked: how many owned elements will erode then (marked, principal stress tensile
+ * now), summed over ranks. Also sets what pp_mechanics_erosion_proximity reports: the largest
+ * average over its threshold. COLLECTIVE; the same decisions on any partition. */
+pp_err pp_mechanics_nonlocal_mark(pp_mechanics *mechanics, long long *marked);
+/* Clears the marks: nothing erodes until the next pp_mechanics_nonlocal_mark. */
+pp_err pp_mechanics_nonlocal_release(pp_mechanics *mechanics);
 /* COLLECTIVE. The displacement of every local node, owned and ghost [node_count * 3] (m). */
 pp_err pp_mechanics_get_local_displacement(pp_mechanics *mechanics, double *displacement);
 /* Per owned element: eroded (0 or 1) and damage (0 ... 1); either may be NULL. */

@@ -266,6 +266,7 @@ typedef struct {
   double smooth_drift, handoff_drift; /* J, sums of |its change| (stage1.h) */
   double quasi_static_increment, quasi_static_tolerance; /* mechanics.quasi_static_*: 0 = dynamics */
   double quasi_static_puncture_increment;                /* near the first erosion; 0: none */
+  int nonlocal;                                          /* mechanics.puncture_criterion: nonlocal */
   long long quasi_static_max_steps;
 } stage;
 
@@ -383,6 +384,10 @@ static pp_err finish_run(stage *st, double t, const pp_mechanics_step_info *info
   return PP_OK;
 }
 
+/* Steps between the non-local criterion's checks in a dynamic run (an average over the mesh costs
+ * a CG solve: a few steps' worth; a needle at 0.5 m/s moves 0.5 um in 100 steps of 10 ns). */
+enum { NONLOCAL_INTERVAL = 100 };
+
 static pp_err run_steps(stage *st, const double *times, int time_count, double end_time)
 {
   const double sample_interval = end_time / SAMPLES;
@@ -401,6 +406,10 @@ static pp_err run_steps(stage *st, const double *times, int time_count, double e
     PP_CALL(pp_mechanics_step(st->mechanics, t_next - t, &info));
     t = t_next;
     account_step(st, &info);
+    if (st->nonlocal && info.step % NONLOCAL_INTERVAL == 0) { /* erodes at the next step's evaluation */
+      long long marked = 0;
+      PP_CALL(pp_mechanics_nonlocal_mark(st->mechanics, &marked));
+    }
     info.time = t; /* the exact landing time, not t + dt rounded */
     const int at_output = t >= target;
     if (t >= next_sample || at_output) {
@@ -426,6 +435,9 @@ static pp_err run_steps(stage *st, const double *times, int time_count, double e
  * The needles' work is that motion's, so the needles' energy balance still closes; the relaxation's
  * damping is the skin's dissipated energy. */
 enum { RAMP_TRAVEL_NM = 50 };
+/* Erode-and-settle rounds of the non-local criterion per increment (each erodes at least one
+ * element); what is still marked after them waits for the next increment. */
+enum { NONLOCAL_ROUNDS = 50 };
 
 typedef struct {
   stage *st;
@@ -536,6 +548,24 @@ static pp_err run_quasi_static(stage *st, const double *times, int time_count, d
                                     largest_force, largest_stored, drive_increment, &drive, &relax);
     if (err != PP_OK) break;
     account_step(st, &relax.last);
+    /* the non-local criterion judges the equilibrium: what it marks erodes, the skin settles again
+       without the needles moving, and so on until nothing more reaches the threshold */
+    for (int round = 0; err == PP_OK && st->nonlocal && round < NONLOCAL_ROUNDS; ++round) {
+      long long marked = 0;
+      err = pp_mechanics_nonlocal_mark(st->mechanics, &marked);
+      if (err != PP_OK || marked == 0) break;
+      pp_mechanics_relax_info settle;
+      increment_drive hold = {st, t_next, t_next, 1};
+      err = pp_mechanics_relax_driven(st->mechanics, st->quasi_static_tolerance, st->quasi_static_max_steps + 1,
+                                      largest_force, largest_stored, drive_increment, &hold, &settle);
+      if (err != PP_OK) break;
+      account_step(st, &settle.last);
+      relax.steps += settle.steps;
+      relax.converged = settle.converged;
+      relax.last = settle.last;
+    }
+    if (err == PP_OK && st->nonlocal) err = pp_mechanics_nonlocal_release(st->mechanics);
+    if (err != PP_OK) break;
     t = t_next;
     info = relax.last;
     info.time = t;
@@ -573,10 +603,14 @@ static pp_err run_quasi_static(stage *st, const double *times, int time_count, d
     if (err == PP_OK && debug) err = pp_mechanics_erosion(st->mechanics, &eroded);
     if (err == PP_OK && debug) {
       const force_row *r = &st->log.forces[(st->log.count - 1) * K];
+      char nearness[64] = "";
+      double proximity = 0;
+      if (st->nonlocal && pp_mechanics_erosion_proximity(st->mechanics, &proximity) == PP_OK)
+        snprintf(nearness, sizeof nearness, "; largest non-local W+ / threshold %.3g", proximity);
       pp_log(PP_LOG_DEBUG, "stage 1: increment %lld to t = %.6g s: needle 0 tip %.4g um deep, axial force %.4g mN; "
-             "%lld relaxation steps, out-of-balance %.2e, kinetic/stored %.2e; %lld elements eroded",
+             "%lld relaxation steps, out-of-balance %.2e, kinetic/stored %.2e; %lld elements eroded%s",
              summary->quasi_static_increments, t, r->depth * 1e6, r->axial * 1e3, relax.steps, out_of_balance,
-             info.kinetic_ratio, eroded.elements);
+             info.kinetic_ratio, eroded.elements, nearness);
     }
     if (err == PP_OK && next_output < time_count && times[next_output] <= t + reached) {
       err = write_output(st, &info);
@@ -609,6 +643,7 @@ static pp_err set_up(stage *st, const pp_config *config, pp_clrt *clrt, pp_halo 
   st->quasi_static_tolerance = pp_config_real(config, "mechanics.quasi_static_tolerance");
   st->quasi_static_max_steps = pp_config_integer(config, "mechanics.quasi_static_max_steps");
   st->quasi_static_puncture_increment = pp_config_real(config, "mechanics.quasi_static_puncture_increment");
+  st->nonlocal = options.erosion && options.nonlocal;
   /* a quasi-static stroke has no inertia to keep: the relaxation's masses are its own */
   options.mass_scaling_uniform = st->quasi_static_increment > 0;
   PP_CALL(pp_reduce_create(&st->reduce, clrt, st->runtime->comm));
