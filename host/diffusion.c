@@ -32,6 +32,7 @@ struct pp_diffusion {
   size_t owned, nodes;
   double *volume;                 /* host: [owned] lumped volumes */
   double *corner_volume;          /* host: [element_count * 8], for element sources */
+  double *edge_geometry;          /* host: [owned * SLOTS] geometric conductances |S.t|/|t|^2 (no D) */
   long long non_orthogonal_edges; /* global */
   int interior_count, boundary_count;
   double current_dt;              /* dt the shift and diagonal were built for (0: none yet) */
@@ -130,6 +131,7 @@ static pp_err build(pp_diffusion *d)
   long long skewed = 0;
   PP_MALLOC(d->volume, owned + 1, "lumped volumes");
   PP_MALLOC(d->corner_volume, 8 * (size_t)mesh->element_count + 1, "corner volumes");
+  PP_MALLOC(d->edge_geometry, owned * SLOTS + 1, "geometric edge conductances");
   neighbour = malloc((owned * SLOTS + 1) * sizeof *neighbour);
   interior = malloc((owned + 1) * sizeof *interior);
   boundary = malloc((owned + 1) * sizeof *boundary);
@@ -161,6 +163,7 @@ static pp_err build(pp_diffusion *d)
         *stored = m;
         double w = edge_weight(xyz, c < other ? c : other, c < other ? other : c, axis, &skew);
         skewed += skew;
+        d->edge_geometry[n * SLOTS + (size_t)slot] += w;
         for (int s = 0; s < S; ++s)
           conductance[(n * SLOTS + (size_t)slot) * (size_t)S + (size_t)s] +=
             d->parameters[s].diffusivity[mesh->element_layer[e]] * w;
@@ -331,6 +334,7 @@ void pp_diffusion_destroy(pp_diffusion *d)
     if (buffers[i]) clReleaseMemObject(buffers[i]);
   free(d->volume);
   free(d->corner_volume);
+  free(d->edge_geometry);
   free(d->source_host);
   free(d->checkpoint_field);
   free(d->checkpoint_source);
@@ -606,12 +610,13 @@ static pp_err output_mesh(const pp_diffusion *d, pp_mesh **mesh)
   return PP_OK;
 }
 
-/* owned [owned * S] -> per species in output order, out [S][output count]; ghosts exchanged. */
-static pp_err owned_to_output(pp_diffusion *d, const double *owned_values, double *out)
+/* owned [owned * S] -> per component in output order, out [S][output count]; ghosts exchanged
+ * (d's mesh, halo and communicator; S components). */
+static pp_err components_to_output(const pp_diffusion *d, size_t S, const double *owned_values, double *out)
 {
   pp_mesh *mesh = NULL;
   PP_CALL(output_mesh(d, &mesh));
-  const size_t S = (size_t)d->species, count = (size_t)mesh->output_node_count;
+  const size_t count = (size_t)mesh->output_node_count;
   double *local = calloc(d->nodes * S + 1, sizeof *local), *single = malloc((d->nodes + 1) * sizeof *single);
   pp_err err = PP_OK;
   if (!local || !single) err = pp_error_raise(PP_ERR_MEMORY, __FILE__, __LINE__, __func__, "out of memory for output");
@@ -619,7 +624,7 @@ static pp_err owned_to_output(pp_diffusion *d, const double *owned_values, doubl
   err = pp_comm_agree(d->comm, err, "diffusion output buffers");
   if (err == PP_OK) {
     memcpy(local, owned_values, d->owned * S * sizeof *local);
-    if (d->halo) err = pp_halo_exchange_host(d->halo, local, d->species); /* collective: every rank */
+    if (d->halo) err = pp_halo_exchange_host(d->halo, local, (int)S); /* collective: every rank */
   }
   for (size_t s = 0; s < S && err == PP_OK; ++s) {
     for (size_t n = 0; n < d->nodes; ++n) single[n] = local[n * S + s];
@@ -632,11 +637,11 @@ static pp_err owned_to_output(pp_diffusion *d, const double *owned_values, doubl
 }
 
 /* in [S][output count] -> owned [owned * S]. Not collective. */
-static pp_err output_to_owned(pp_diffusion *d, const double *in, double *owned_values)
+static pp_err components_from_output(const pp_diffusion *d, size_t S, const double *in, double *owned_values)
 {
   pp_mesh *mesh = NULL;
   PP_CALL(output_mesh(d, &mesh));
-  const size_t S = (size_t)d->species, count = (size_t)mesh->output_node_count;
+  const size_t count = (size_t)mesh->output_node_count;
   double *single = malloc((d->owned + 1) * sizeof *single);
   PP_CHECK(single, PP_ERR_MEMORY, "out of memory for restart");
   pp_err err = PP_OK;
@@ -646,6 +651,18 @@ static pp_err output_to_owned(pp_diffusion *d, const double *in, double *owned_v
   }
   free(single);
   PP_CALL(err);
+  return PP_OK;
+}
+
+static pp_err owned_to_output(pp_diffusion *d, const double *owned_values, double *out)
+{
+  PP_CALL(components_to_output(d, (size_t)d->species, owned_values, out));
+  return PP_OK;
+}
+
+static pp_err output_to_owned(pp_diffusion *d, const double *in, double *owned_values)
+{
+  PP_CALL(components_from_output(d, (size_t)d->species, in, owned_values));
   return PP_OK;
 }
 
@@ -760,6 +777,384 @@ pp_err pp_diffusion_write_step(pp_diffusion *d, pp_io_series *series, const char
   if (err == PP_OK) err = owned_to_output(d, owned, out);
   for (size_t s = 0; s < S && err == PP_OK; ++s)
     err = pp_io_write_node_field(series, names[s], units[s], 1, out + s * count);
+  free(owned);
+  free(out);
+  PP_CALL(err);
+  return PP_OK;
+}
+
+cl_mem pp_diffusion_field_buffer(const pp_diffusion *d) { return d->c; }
+
+/* ---- fibroblast transport: motility and chemotaxis (diffusion.h) ------------------------------- */
+
+struct pp_chemotaxis {
+  pp_diffusion *diffusion;        /* mesh, device, halo, reduce, neighbours, volumes, lists */
+  double motility, sensitivity;   /* D_n (m^2/s), chi */
+  pp_solver *solver;              /* one system */
+  pp_solver_options options;
+  cl_mem conductance;             /* [owned * 6] geometric T per edge slot */
+  cl_mem field;                   /* [owned] n */
+  cl_mem psi;                     /* [nodes] potential, ghosts exchanged */
+  cl_mem v;                       /* [nodes] scaled unknown (the CG's x) */
+  cl_mem b, coupling, diagonal, inverse_diagonal, half_factor, contrast;
+  cl_mem product;                 /* [owned] A v, for the true residual */
+  cl_mem terms;                   /* [owned * 2] reduction terms */
+  cl_mem staging;                 /* [owned] attractant values from the host (step_host) */
+  cl_kernel potential, weights, rhs, apply, unscale, mass_terms, residual_terms;
+  double *checkpoint_field;       /* [output count], registered */
+};
+
+pp_err pp_chemotaxis_set_parameters(pp_chemotaxis *c, double motility, double sensitivity)
+{
+  PP_CHECK(motility > 0 && isfinite(motility), PP_ERR_ARGUMENT,
+           "chemotaxis: fibroblast motility must be positive, got %g m^2/s", motility);
+  PP_CHECK(isfinite(sensitivity) && isfinite(sensitivity / motility), PP_ERR_ARGUMENT,
+           "chemotaxis: chemotactic sensitivity must be finite (and chi / D_n too), got %g with D_n = %g m^2/s",
+           sensitivity, motility);
+  c->motility = motility;
+  c->sensitivity = sensitivity;
+  return PP_OK;
+}
+
+void pp_chemotaxis_destroy(pp_chemotaxis *c)
+{
+  if (!c) return;
+  pp_solver_destroy(c->solver);
+  cl_mem buffers[] = {c->conductance, c->field,       c->psi,      c->v,     c->b,
+                      c->coupling,    c->diagonal,    c->inverse_diagonal, c->half_factor,
+                      c->contrast,    c->product,     c->terms,            c->staging};
+  for (size_t i = 0; i < sizeof buffers / sizeof buffers[0]; ++i)
+    if (buffers[i]) clReleaseMemObject(buffers[i]);
+  free(c->checkpoint_field);
+  free(c);
+}
+
+pp_err pp_chemotaxis_create(pp_chemotaxis **chemotaxis, pp_diffusion *diffusion, double motility, double sensitivity)
+{
+  *chemotaxis = NULL;
+  pp_chemotaxis *c = calloc(1, sizeof *c);
+  PP_CHECK(c, PP_ERR_MEMORY, "out of memory for the chemotaxis solver");
+  c->diffusion = diffusion;
+  pp_solver_options_default(&c->options);
+  pp_err err = pp_chemotaxis_set_parameters(c, motility, sensitivity);
+  const pp_diffusion *d = diffusion;
+  const size_t owned = d->owned, nodes = d->nodes, rs = (size_t)pp_clrt_real_size(d->clrt);
+  struct {
+    cl_mem *buffer;
+    size_t count;
+    const char *what;
+  } plan[] = {{&c->conductance, owned * SLOTS, "chemotaxis conductances"},
+              {&c->field, owned, "fibroblast density"},
+              {&c->psi, nodes, "chemotactic potential"},
+              {&c->v, nodes, "chemotaxis scaled unknown"},
+              {&c->b, owned, "chemotaxis right-hand side"},
+              {&c->coupling, owned * SLOTS, "chemotaxis couplings"},
+              {&c->diagonal, owned, "chemotaxis diagonal"},
+              {&c->inverse_diagonal, owned, "chemotaxis inverse diagonal"},
+              {&c->half_factor, owned, "chemotaxis scale"},
+              {&c->contrast, owned, "chemotaxis edge contrast"},
+              {&c->product, owned, "chemotaxis operator product"},
+              {&c->terms, 2 * owned, "chemotaxis reduction terms"}};
+  for (size_t i = 0; i < sizeof plan / sizeof plan[0] && err == PP_OK; ++i)
+    err = pp_clrt_buffer(d->clrt, CL_MEM_READ_WRITE, plan[i].count * rs, plan[i].what, plan[i].buffer);
+  /* The geometric conductances build() summed: the same bits at both ends of an edge. */
+  if (err == PP_OK)
+    err = pp_clrt_write_reals(d->clrt, c->conductance, d->edge_geometry, owned * SLOTS, "chemotaxis conductances");
+  if (err == PP_OK) {
+    /* Zero field; v and psi defined everywhere (their ghosts are exchanged before each use). */
+    double *zeros = calloc(nodes + 1, sizeof *zeros);
+    if (!zeros) err = pp_error_raise(PP_ERR_MEMORY, __FILE__, __LINE__, __func__, "out of memory for zeros");
+    if (err == PP_OK) err = pp_clrt_write_reals(d->clrt, c->field, zeros, owned, "fibroblast density");
+    if (err == PP_OK) err = pp_clrt_write_reals(d->clrt, c->v, zeros, nodes, "chemotaxis scaled unknown");
+    if (err == PP_OK) err = pp_clrt_write_reals(d->clrt, c->psi, zeros, nodes, "chemotactic potential");
+    free(zeros);
+  }
+  static const char *const names[] = {"chemotaxis_potential", "chemotaxis_weights",    "chemotaxis_rhs",
+                                      "chemotaxis_apply",     "chemotaxis_unscale",    "chemotaxis_mass_terms",
+                                      "chemotaxis_residual_terms"};
+  cl_kernel *kernels[] = {&c->potential, &c->weights,    &c->rhs,           &c->apply,
+                          &c->unscale,   &c->mass_terms, &c->residual_terms};
+  for (size_t i = 0; i < sizeof names / sizeof names[0] && err == PP_OK; ++i)
+    err = pp_clrt_kernel(d->clrt, "chemotaxis", names[i], kernels[i]);
+  if (err == PP_OK) err = pp_solver_create(&c->solver, d->clrt, d->reduce, d->comm, owned, nodes, 1);
+  /* The parameter checks are the same on every rank; device failures may not be. */
+  err = pp_comm_agree(d->comm, err, "creating the chemotaxis solver");
+  if (err != PP_OK) {
+    pp_chemotaxis_destroy(c);
+    return pp_error_trace(err, __FILE__, __LINE__, __func__);
+  }
+  *chemotaxis = c;
+  return PP_OK;
+}
+
+void pp_chemotaxis_set_solver_options(pp_chemotaxis *c, const pp_solver_options *options) { c->options = *options; }
+
+pp_err pp_chemotaxis_set_field(pp_chemotaxis *c, const double *owned_values)
+{
+  PP_CALL(pp_clrt_write_reals(c->diffusion->clrt, c->field, owned_values, c->diffusion->owned, "fibroblast density"));
+  return PP_OK;
+}
+
+pp_err pp_chemotaxis_get_field(pp_chemotaxis *c, double *owned_values)
+{
+  PP_CALL(pp_clrt_read_reals(c->diffusion->clrt, c->field, owned_values, c->diffusion->owned, "fibroblast density"));
+  return PP_OK;
+}
+
+cl_mem pp_chemotaxis_field_buffer(const pp_chemotaxis *c) { return c->field; }
+
+pp_err pp_chemotaxis_total_mass(pp_chemotaxis *c, double *mass)
+{
+  pp_diffusion *d = c->diffusion;
+  if (d->owned) {
+    cl_ulong n = d->owned;
+    PP_CL(clSetKernelArg(c->mass_terms, 0, sizeof n, &n), "chemotaxis mass terms");
+    cl_mem args[] = {d->mass, c->field, c->terms};
+    PP_CALL(set_buffers(c->mass_terms, 1, 3, args, "chemotaxis mass terms"));
+    PP_CALL(pp_clrt_launch(d->clrt, c->mass_terms, "chemotaxis_mass_terms", d->owned, LOCAL_SIZE));
+  }
+  PP_CALL(pp_reduce_sum(d->reduce, c->terms, d->owned, mass));
+  return PP_OK;
+}
+
+static pp_err launch_chemotaxis_apply(pp_chemotaxis *c, cl_mem list, int count, cl_mem x, cl_mem y, const char *label)
+{
+  if (count == 0) return PP_OK;
+  cl_ulong n = (cl_ulong)count;
+  PP_CL(clSetKernelArg(c->apply, 0, sizeof n, &n), label);
+  cl_mem args[] = {list, c->diffusion->neighbour, c->coupling, c->diagonal, x, y};
+  PP_CALL(set_buffers(c->apply, 1, 6, args, label));
+  PP_CALL(pp_clrt_launch(c->diffusion->clrt, c->apply, label, (size_t)count, LOCAL_SIZE));
+  return PP_OK;
+}
+
+/* The solver's callback, as the diffusion operator's: ghosts of x begun, interior nodes, ghosts
+ * ended, boundary nodes. */
+static pp_err chemotaxis_apply_callback(void *context, cl_mem x, cl_mem y)
+{
+  pp_chemotaxis *c = context;
+  pp_diffusion *d = c->diffusion;
+  if (d->halo) PP_CALL(pp_halo_begin(d->halo, x, 1));
+  pp_err err = launch_chemotaxis_apply(c, d->interior, d->interior_count, x, y, "chemotaxis_apply_interior");
+  if (d->halo) {
+    pp_err ended = pp_halo_end(d->halo); /* always end what was begun */
+    if (err == PP_OK) err = ended;
+  }
+  PP_CALL(err);
+  PP_CALL(launch_chemotaxis_apply(c, d->boundary, d->boundary_count, x, y, "chemotaxis_apply_boundary"));
+  return PP_OK;
+}
+
+/* psi from g, its exact global range, its ghosts, then the step's matrix and scale (chemotaxis.cl).
+ * *lo, *hi: psi's range; *contrast: the largest |delta| over the edges. */
+static pp_err chemotaxis_prepare(pp_chemotaxis *c, double dt, cl_mem attractant, size_t offset, size_t stride,
+                                 double *lo, double *hi, double *contrast)
+{
+  pp_diffusion *d = c->diffusion;
+  const cl_ulong n = d->owned;
+  if (n) {
+    cl_ulong first = offset, step = stride;
+    PP_CL(clSetKernelArg(c->potential, 0, sizeof n, &n), "chemotactic potential");
+    PP_CL(clSetKernelArg(c->potential, 1, sizeof first, &first), "chemotactic potential");
+    PP_CL(clSetKernelArg(c->potential, 2, sizeof step, &step), "chemotactic potential");
+    PP_CALL(pp_clrt_set_real_arg(d->clrt, c->potential, 3, c->sensitivity / c->motility, "chemotactic potential"));
+    cl_mem args[] = {attractant, c->psi};
+    PP_CALL(set_buffers(c->potential, 4, 2, args, "chemotactic potential"));
+    PP_CALL(pp_clrt_launch(d->clrt, c->potential, "chemotaxis_potential", d->owned, LOCAL_SIZE));
+  }
+  /* Exact min and max (host/reduce): the same shift on every rank. The check is on those global
+   * values, so every rank raises it together. h = e^((psi - shift)/2) stays within e^(+-range/4)
+   * of 1 (shift: the midpoint, halves first), which must stay representable, and n = h v with it. */
+  PP_CALL(pp_reduce_min_max(d->reduce, c->psi, d->owned, lo, hi));
+  const double limit = 4 * ((pp_clrt_real_size(d->clrt) == 8 ? 709.0 : 88.0) - 20);
+  if (!(isfinite(*lo) && isfinite(*hi) && 0.5 * *hi - 0.5 * *lo < 0.5 * limit)) {
+    pp_err err = pp_error_raise(PP_ERR_ARGUMENT, __FILE__, __LINE__, __func__,
+                                "chemotaxis: the potential chi g / D_n spans %g to %g; it must be finite and span "
+                                "less than %g in a %s build (chi %g, D_n %g m^2/s)",
+                                *lo, *hi, limit, pp_clrt_real_name(d->clrt), c->sensitivity, c->motility);
+    int rank = 0;
+    MPI_Comm_rank(d->comm, &rank);
+    pp_error_set_collective(rank == 0 ? PP_ERROR_COLLECTIVE : PP_ERROR_COLLECTIVE_QUIET);
+    return err;
+  }
+  const double shift = 0.5 * *lo + 0.5 * *hi;
+  if (d->halo) {
+    PP_CALL(pp_halo_begin(d->halo, c->psi, 1));
+    PP_CALL(pp_halo_end(d->halo));
+  }
+  if (n) {
+    PP_CL(clSetKernelArg(c->weights, 0, sizeof n, &n), "chemotaxis weights");
+    PP_CALL(pp_clrt_set_real_arg(d->clrt, c->weights, 1, 1.0 / dt, "chemotaxis weights"));
+    PP_CALL(pp_clrt_set_real_arg(d->clrt, c->weights, 2, c->motility, "chemotaxis weights"));
+    PP_CALL(pp_clrt_set_real_arg(d->clrt, c->weights, 3, shift, "chemotaxis weights"));
+    cl_mem args[] = {d->neighbour,         c->conductance,  d->mass,    c->psi,     c->coupling,
+                     c->diagonal,          c->inverse_diagonal, c->half_factor, c->contrast};
+    PP_CALL(set_buffers(c->weights, 4, 9, args, "chemotaxis weights"));
+    PP_CALL(pp_clrt_launch(d->clrt, c->weights, "chemotaxis_weights", d->owned, LOCAL_SIZE));
+  }
+  PP_CALL(pp_reduce_max(d->reduce, c->contrast, d->owned, contrast));
+  return PP_OK;
+}
+
+/* sum |R| / sum M |n| / dt for the current v (diffusion.h: the residual in the fibroblasts' rows). */
+static pp_err number_residual(pp_chemotaxis *c, double *ratio)
+{
+  pp_diffusion *d = c->diffusion;
+  PP_CALL(chemotaxis_apply_callback(c, c->v, c->product));
+  if (d->owned) {
+    cl_ulong n = d->owned;
+    PP_CL(clSetKernelArg(c->residual_terms, 0, sizeof n, &n), "chemotaxis residual terms");
+    cl_mem args[] = {c->half_factor, c->b, c->product, c->terms};
+    PP_CALL(set_buffers(c->residual_terms, 1, 4, args, "chemotaxis residual terms"));
+    PP_CALL(pp_clrt_launch(d->clrt, c->residual_terms, "chemotaxis_residual_terms", d->owned, LOCAL_SIZE));
+  }
+  double sums[2];
+  for (int k = 0; k < 2; ++k) PP_CALL(pp_reduce_sum_strided(d->reduce, c->terms, (size_t)k, 2, d->owned, &sums[k]));
+  *ratio = sums[1] > 0 ? sums[0] / sums[1] : 0;
+  return PP_OK;
+}
+
+/* Rounds of Jacobi-PCG (diffusion.h): the first with the caller's tolerance; while the residual in
+ * the fibroblasts' rows is above it, CG again from the last iterate with its D^-1 tolerance
+ * tightened by the missing factor (and a margin of 2), at most CHEMOTAXIS_ROUNDS rounds, stopping
+ * early when a round gains less than a factor 2 (the floating-point floor). Every decision is
+ * taken on exact global sums: the same on every rank. */
+enum { CHEMOTAXIS_ROUNDS = 8 };
+static pp_err chemotaxis_solve(pp_chemotaxis *c, pp_solver_stats *stats, int *rounds, double *residual)
+{
+  pp_solver_options options = c->options;
+  const double target = c->options.relative_tolerance;
+  pp_solver_operator op = {chemotaxis_apply_callback, c, c->inverse_diagonal, NULL};
+  int iterations = 0;
+  double previous = INFINITY;
+  for (*rounds = 1;; ++*rounds) {
+    PP_CALL(pp_solver_pcg(c->solver, &op, &options, c->b, c->v, stats));
+    iterations += stats->iterations;
+    PP_CALL(number_residual(c, residual));
+    if (*residual <= target || *rounds == CHEMOTAXIS_ROUNDS || !(*residual < 0.5 * previous)) break;
+    previous = *residual;
+    double reached = fmin(stats->relative_residual[0], options.relative_tolerance);
+    options.relative_tolerance = fmax(reached * 0.5 * target / *residual, 1e-300);
+  }
+  stats->iterations = stats->species_iterations[0] = iterations;
+  return PP_OK;
+}
+
+pp_err pp_chemotaxis_step(pp_chemotaxis *c, double dt, cl_mem attractant, size_t offset, size_t stride,
+                          pp_chemotaxis_step_info *info)
+{
+  pp_diffusion *d = c->diffusion;
+  PP_CHECK(dt > 0 && isfinite(dt), PP_ERR_ARGUMENT, "chemotaxis time step must be positive, got %g s", dt);
+  PP_CHECK(stride >= 1, PP_ERR_ARGUMENT, "chemotaxis: attractant stride must be >= 1");
+  double lo = 0, hi = 0, contrast = 0;
+  PP_CALL(chemotaxis_prepare(c, dt, attractant, offset, stride, &lo, &hi, &contrast));
+  if (d->owned) {
+    cl_ulong n = d->owned;
+    PP_CL(clSetKernelArg(c->rhs, 0, sizeof n, &n), "chemotaxis right-hand side");
+    PP_CALL(pp_clrt_set_real_arg(d->clrt, c->rhs, 1, 1.0 / dt, "chemotaxis right-hand side"));
+    cl_mem args[] = {d->mass, c->half_factor, c->field, c->v, c->b};
+    PP_CALL(set_buffers(c->rhs, 2, 5, args, "chemotaxis right-hand side"));
+    PP_CALL(pp_clrt_launch(d->clrt, c->rhs, "chemotaxis_rhs", d->owned, LOCAL_SIZE));
+  }
+  pp_solver_stats stats;
+  int rounds = 0;
+  double residual = 0;
+  pp_err err = chemotaxis_solve(c, &stats, &rounds, &residual);
+  if (err != PP_OK) {
+    pp_error_context(err, "in a chemotaxis step with dt = %.9g s (potential %.6g to %.6g, edge contrast %.6g)", dt,
+                     lo, hi, contrast);
+    return pp_error_trace(err, __FILE__, __LINE__, __func__);
+  }
+  if (d->owned) {
+    cl_ulong n = d->owned;
+    PP_CL(clSetKernelArg(c->unscale, 0, sizeof n, &n), "chemotaxis unscale");
+    cl_mem args[] = {c->half_factor, c->v, c->field};
+    PP_CALL(set_buffers(c->unscale, 1, 3, args, "chemotaxis unscale"));
+    PP_CALL(pp_clrt_launch(d->clrt, c->unscale, "chemotaxis_unscale", d->owned, LOCAL_SIZE));
+  }
+  if (info) {
+    info->dt = dt;
+    info->solver = stats;
+    info->potential_min = lo;
+    info->potential_max = hi;
+    info->edge_contrast = contrast;
+    info->rounds = rounds;
+    info->number_residual = residual;
+    PP_CALL(pp_chemotaxis_total_mass(c, &info->mass));
+  }
+  return PP_OK;
+}
+
+pp_err pp_chemotaxis_step_host(pp_chemotaxis *c, double dt, const double *attractant, size_t offset, size_t stride,
+                               pp_chemotaxis_step_info *info)
+{
+  pp_diffusion *d = c->diffusion;
+  PP_CHECK(stride >= 1, PP_ERR_ARGUMENT, "chemotaxis: attractant stride must be >= 1");
+  pp_err err = PP_OK;
+  if (!c->staging)
+    err = pp_clrt_buffer(d->clrt, CL_MEM_READ_WRITE, d->owned * (size_t)pp_clrt_real_size(d->clrt),
+                         "chemotaxis attractant", &c->staging);
+  double *owned = malloc((d->owned + 1) * sizeof *owned);
+  if (err == PP_OK && !owned)
+    err = pp_error_raise(PP_ERR_MEMORY, __FILE__, __LINE__, __func__, "out of memory for the attractant");
+  for (size_t n = 0; n < d->owned && err == PP_OK; ++n) owned[n] = attractant[offset + n * stride];
+  if (err == PP_OK) err = pp_clrt_write_reals(d->clrt, c->staging, owned, d->owned, "chemotaxis attractant");
+  free(owned);
+  PP_CALL(pp_comm_agree(d->comm, err, "staging the chemoattractant"));
+  PP_CALL(pp_chemotaxis_step(c, dt, c->staging, 0, 1, info));
+  return PP_OK;
+}
+
+pp_err pp_chemotaxis_register_checkpoint(pp_chemotaxis *c, pp_checkpoint *checkpoint, const char *name,
+                                         const char *units)
+{
+  pp_mesh *mesh = NULL;
+  PP_CALL(output_mesh(c->diffusion, &mesh));
+  PP_CHECK(!c->checkpoint_field, PP_ERR_ARGUMENT, "chemotaxis state registered twice");
+  PP_MALLOC(c->checkpoint_field, (size_t)mesh->output_node_count + 1, "chemotaxis checkpoint field");
+  PP_CALL(pp_checkpoint_register_node_field(checkpoint, name, units, 1, c->checkpoint_field));
+  return PP_OK;
+}
+
+pp_err pp_chemotaxis_checkpoint_save(pp_chemotaxis *c)
+{
+  PP_CHECK(c->checkpoint_field, PP_ERR_ARGUMENT, "chemotaxis state saved before pp_chemotaxis_register_checkpoint");
+  pp_diffusion *d = c->diffusion;
+  double *owned = malloc((d->owned + 1) * sizeof *owned);
+  pp_err err = owned ? pp_chemotaxis_get_field(c, owned)
+                     : pp_error_raise(PP_ERR_MEMORY, __FILE__, __LINE__, __func__, "out of memory saving the field");
+  err = pp_comm_agree(d->comm, err, "reading the fibroblast density for a checkpoint");
+  if (err == PP_OK) err = components_to_output(d, 1, owned, c->checkpoint_field);
+  free(owned);
+  PP_CALL(err);
+  return PP_OK;
+}
+
+pp_err pp_chemotaxis_checkpoint_restore(pp_chemotaxis *c)
+{
+  PP_CHECK(c->checkpoint_field, PP_ERR_ARGUMENT, "chemotaxis state restored before pp_chemotaxis_register_checkpoint");
+  pp_diffusion *d = c->diffusion;
+  double *owned = malloc((d->owned + 1) * sizeof *owned);
+  pp_err err = owned ? components_from_output(d, 1, c->checkpoint_field, owned)
+                     : pp_error_raise(PP_ERR_MEMORY, __FILE__, __LINE__, __func__, "out of memory restoring");
+  if (err == PP_OK) err = pp_chemotaxis_set_field(c, owned);
+  free(owned);
+  PP_CALL(pp_comm_agree(d->comm, err, "restoring the fibroblast density"));
+  return PP_OK;
+}
+
+pp_err pp_chemotaxis_write_step(pp_chemotaxis *c, pp_io_series *series, const char *name, const char *units)
+{
+  pp_diffusion *d = c->diffusion;
+  pp_mesh *mesh = NULL;
+  PP_CALL(output_mesh(d, &mesh));
+  double *owned = malloc((d->owned + 1) * sizeof *owned);
+  double *out = malloc(((size_t)mesh->output_node_count + 1) * sizeof *out);
+  pp_err err = owned && out ? pp_chemotaxis_get_field(c, owned)
+                            : pp_error_raise(PP_ERR_MEMORY, __FILE__, __LINE__, __func__, "out of memory for output");
+  err = pp_comm_agree(d->comm, err, "reading the fibroblast density for output");
+  if (err == PP_OK) err = components_to_output(d, 1, owned, out);
+  if (err == PP_OK) err = pp_io_write_node_field(series, name, units, 1, out);
   free(owned);
   free(out);
   PP_CALL(err);

@@ -234,4 +234,125 @@ pp_err pp_diffusion_checkpoint_restore(pp_diffusion *diffusion);
 pp_err pp_diffusion_write_step(pp_diffusion *diffusion, pp_io_series *series, const char *const *names,
                                const char *const *units);
 
+/* The device buffer of the field, [node_count * S] REALs (owned nodes first; the ghost entries are
+ * only current inside a step). Read it (a chemoattractant for pp_chemotaxis_step, a kernel of the
+ * healing stage) between calls; write only through pp_diffusion_set_field (the BDF2 history). */
+cl_mem pp_diffusion_field_buffer(const pp_diffusion *diffusion);
+
+/* ---- fibroblast transport: random motility and chemotaxis (issue 10) ---------------------------
+ *
+ *   dn/dt = div(D_n grad n - chi n grad g),  no flux through the outer sides,
+ * for a chemoattractant g held fixed over the step (a transport step of the Strang split: no
+ * reactions here). D_n (m^2/s) and chi are scalars (PHYSICS.md 6.4: not per layer); chi may be
+ * negative (chemorepulsion).
+ *
+ * Discretisation: the same control volumes (lumped volumes M_a) and mesh edges as the diffusion
+ * object, with T_ab the geometric conductance of the edge, |S.t| / |t|^2 summed over the edge's
+ * elements in ascending global element id (the diffusion conductance without D; the same bits
+ * from both ends). Potential psi = chi g / D_n at the nodes; along an edge a->b,
+ * delta = psi_b - psi_a, and the Scharfetter-Gummel flux (Scharfetter and Gummel, IEEE Trans.
+ * Electron Devices 16, 1969; as an exponentially fitted finite volume scheme: Brezzi, Marini and
+ * Pietra, SIAM J. Numer. Anal. 26, 1989; Bessemoulin-Chatard, Numer. Math. 121, 2012):
+ *   F_ab = D_n T_ab [B(-delta) n_a - B(delta) n_b],   B(x) = x / (e^x - 1),  B(0) = 1.
+ * It vanishes exactly when n_b / n_a = e^delta, so with no-flux sides the discrete steady state is
+ * n = C e^psi at the nodes (whatever the mesh), and it is plain two-point diffusion at chi = 0.
+ * With u = n e^-psi the flux is symmetric, D_n T_ab w_ab (u_a - u_b), w_ab = B(delta) e^psi_b =
+ * B(-delta) e^psi_a, and backward Euler reads (diag(M e^psi) / dt + K_w) u' = M n / dt: SPD and an
+ * M-matrix. That form over- and underflows (psi = 2.5 per ng/mL at the default chi / D_n of
+ * 2.5e6 m^3/kg: e^psi spans e^44 at PDGF's serum level of 17.5 ng/mL). Scaled symmetrically by
+ * E^-1/2, E = diag(e^(psi - c)), with the unknown v = n e^-(psi - c)/2 and c the midpoint of psi's
+ * global range (exact min and max), the system is
+ *   A v = M n / (h dt),  h_a = e^((psi_a - c)/2),  n' = h v,
+ *   A_aa = M_a / dt + sum_b D_n T_ab B(-delta_ab),  A_ab = -D_n T_ab s_ab,
+ *   s_ab = (d/2) / sinh(d/2) = B(-d) e^(-d/2),  d = |delta_ab|,
+ * (row a of A v times h_a is row a of M n'/dt + div F = M n/dt: the same scheme). The matrix depends
+ * only on the differences: B(-d) lies in [1, 1 + d], e^(-d/2) in (0, 1], and B(-delta) is B(-d) at
+ * an edge's lower end, s_ab e^(-d/2) at its upper one, so nothing overflows for any |delta| (a
+ * weight underflows to 0 beyond d ~ 1490, where the edge carries nothing that counts). No global
+ * maximum enters the matrix; only h sees psi itself, within e^(+-range/4) of 1 (a psi range up to
+ * 2756 in double, 272 in a float build: refused beyond). A is symmetric in bits (s_ab from the
+ * unordered pair's max - min), positive definite, and an M-matrix (a positive diagonal scaling of
+ * the unscaled one), so n' >= 0 for n >= 0, and sum_a M_a n'_a = sum M n (h^T times the coupling part of A is 0), both
+ * exactly in exact arithmetic and to the solver's accuracy below. B is evaluated as x / expm1(x)
+ * (accurate near 0, 0 for large x, -x for very negative x) and by its Taylor series
+ * 1 - x/2 + x^2/12 - x^4/720 + x^6/30240 - x^8/1209600 for |x| < 0.1 (truncation 2e-18 relative).
+ *
+ * Solver: Jacobi-PCG (host/solver) on the device, the operator exchanging ghost values as the
+ * diffusion operator does. CG's test, ||r||_{D^-1} <= tol ||b||_{D^-1}, is blind to where n is
+ * large: in the fibroblasts' rows the residual is R = h r, and h spans e^(range/2), so with that
+ * test alone a step carrying cells from psi = 8 into a bump of psi = 60 (test_chemotaxis) moved the
+ * total number by 7e-5 at tol 1e-14.
+ * What matters is sum |R| <= tol sum M |n| / dt: the rows of M n'/dt + K_n n' sum to M/dt in every
+ * column (conservation), so it bounds both the relative change of the total number and
+ * sum M |n' - n*| / sum M |n| (the mass-weighted l1 error) by tol. So after each CG the true
+ * residual is computed and, while that bound is missed, CG runs again from its last iterate with
+ * its tolerance tightened by the missing factor (and 2), at most 8 rounds, stopping early when a
+ * round gains less than a factor 2: the floor set by the rounding of A v, about 1e-16 lambda_max dt
+ * per row (1e-11 in sum |R| for lambda_max dt = 2e4; the total number then moves by ~1e-13 per
+ * step). The step info reports the rounds and the bound reached. Measured (test_chemotaxis, 4624
+ * nodes, tol 1e-14): where psi spans 60, 2-4 rounds reaching CG residuals of 1e-21 to 4e-25 and
+ * number changes below 1e-13 per step; at chi = 0, 441 CG iterations over 3 steps where the
+ * diffusion path's single test takes 337.
+ *
+ * The weights are recomputed on the device at every step from g (psi computed at the owned nodes,
+ * exchanged to the ghosts, then per edge from its two end values), node sums in the fixed slot
+ * order, every global sum and extreme through host/reduce: the same bits on any rank count.
+ *
+ * The object shares the diffusion object's mesh, device, halo, reduce, neighbour lists and lumped
+ * volumes (which must outlive it); it has its own field n (owned nodes) and solver. Every function
+ * taking a pp_chemotaxis is COLLECTIVE over the diffusion object's communicator. */
+typedef struct pp_chemotaxis pp_chemotaxis;
+
+/* What one chemotaxis step did. */
+typedef struct {
+  double dt;                    /* s */
+  pp_solver_stats solver;       /* one system (species 0): iterations summed over the rounds, residuals
+                                   of the last round */
+  double mass;                  /* sum M n after the step (reduce) */
+  double potential_min, potential_max; /* psi = chi g / D_n over all owned nodes */
+  double edge_contrast;         /* largest |psi_b - psi_a| over the mesh edges */
+  int rounds;                   /* CG rounds (see the solver options) */
+  double number_residual;       /* sum |R| / (sum M |n| / dt): bounds the relative change of the total
+                                   number in the step and the mass-weighted l1 error of n' */
+} pp_chemotaxis_step_info;
+
+/* motility D_n > 0 (m^2/s), sensitivity chi (m^2/s per unit of g, finite). Field n starts at 0.
+ * Solver options as the diffusion's defaults (relative tolerance 1e-12, here the bound on
+ * sum |R| / (sum M |n| / dt) above; max_iterations and require_convergence per CG round). */
+pp_err pp_chemotaxis_create(pp_chemotaxis **chemotaxis, pp_diffusion *diffusion, double motility, double sensitivity);
+void pp_chemotaxis_destroy(pp_chemotaxis *chemotaxis);
+pp_err pp_chemotaxis_set_parameters(pp_chemotaxis *chemotaxis, double motility, double sensitivity);
+void pp_chemotaxis_set_solver_options(pp_chemotaxis *chemotaxis, const pp_solver_options *options);
+
+/* Fibroblast density of the owned nodes, [owned_node_count] (cells per m^3). */
+pp_err pp_chemotaxis_set_field(pp_chemotaxis *chemotaxis, const double *owned_values);
+pp_err pp_chemotaxis_get_field(pp_chemotaxis *chemotaxis, double *owned_values);
+/* The device buffer of n, [owned_node_count] REALs; a caller (the reactions) may read and write it
+ * between steps. */
+cl_mem pp_chemotaxis_field_buffer(const pp_chemotaxis *chemotaxis);
+/* sum over the owned nodes of all ranks of M n (exact reduce). */
+pp_err pp_chemotaxis_total_mass(pp_chemotaxis *chemotaxis, double *mass);
+
+/* One backward-Euler transport step of length dt (s) in the chemoattractant g, read on the device
+ * at attractant[offset + n * stride] for the owned nodes n (ghosts are not read): offset s and
+ * stride S for species s of the diffusion object's interleaved field (pp_diffusion_field_buffer),
+ * offset a * node_count and stride 1 for a structure-of-arrays state. A solver failure is an error
+ * whose context names dt; the field is then left as it was. A g that gives a non-finite psi, or a
+ * psi range beyond what e^(range/4) can hold (2756 in double, 272 in float), is refused
+ * (PP_ERR_ARGUMENT) on every rank. info may be NULL. */
+pp_err pp_chemotaxis_step(pp_chemotaxis *chemotaxis, double dt, cl_mem attractant, size_t offset, size_t stride,
+                          pp_chemotaxis_step_info *info);
+/* The same with g on the host, attractant[offset + n * stride] for the owned nodes. */
+pp_err pp_chemotaxis_step_host(pp_chemotaxis *chemotaxis, double dt, const double *attractant, size_t offset,
+                               size_t stride, pp_chemotaxis_step_info *info);
+
+/* Restart and output, as the diffusion object's (the mesh's output view must have been built):
+ * the state is the field, registered as node field `name` in `units`; the parameters come from
+ * the config. Save before pp_checkpoint_write, restore after pp_checkpoint_read_latest. */
+pp_err pp_chemotaxis_register_checkpoint(pp_chemotaxis *chemotaxis, pp_checkpoint *checkpoint, const char *name,
+                                         const char *units);
+pp_err pp_chemotaxis_checkpoint_save(pp_chemotaxis *chemotaxis);
+pp_err pp_chemotaxis_checkpoint_restore(pp_chemotaxis *chemotaxis);
+pp_err pp_chemotaxis_write_step(pp_chemotaxis *chemotaxis, pp_io_series *series, const char *name, const char *units);
+
 #endif
