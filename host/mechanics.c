@@ -76,7 +76,7 @@ struct pp_mechanics {
   double eroded_correction; /* J, exact sum of erosion_correction: the half-step work of eroding elements */
   /* the non-local criterion (options.nonlocal) */
   pp_nonlocal *nonlocal;
-  double *band_threshold;  /* host [elements]: fracture_energy / nonlocal_length */
+  double *band_threshold;  /* host [elements]: fracture_energy / nonlocal_radius */
   double *nonlocal_work;   /* host [5 * elements]: tensile, principal, eroded, average, thresholds */
   double nonlocal_proximity;
 };
@@ -104,7 +104,7 @@ pp_err pp_mechanics_options_from_config(const pp_config *config, pp_mechanics_op
   options->mass_scaling_step = pp_config_real(config, "mechanics.mass_scaling_step");
   options->erosion = pp_config_boolean(config, "mechanics.erosion");
   options->nonlocal = !strcmp(pp_config_text(config, "mechanics.puncture_criterion"), "nonlocal");
-  options->nonlocal_length = pp_config_real(config, "mechanics.nonlocal_length");
+  options->nonlocal_radius = pp_config_real(config, "mechanics.nonlocal_radius");
   for (int l = 0; l < PP_LAYER_COUNT; ++l) {
     char key[96];
     snprintf(key, sizeof key, "skin.%s.fracture_energy", pp_mesh_layer_key(l));
@@ -407,7 +407,7 @@ static pp_err build_device(pp_mechanics *m)
     threshold[e] = m->options.erosion && !m->options.nonlocal
                      ? m->options.fracture_energy[layer[e]] / cbrt(m->element_volume[e])
                      : INFINITY;
-    if (m->band_threshold) m->band_threshold[e] = m->options.fracture_energy[layer[e]] / m->options.nonlocal_length;
+    if (m->band_threshold) m->band_threshold[e] = m->options.fracture_energy[layer[e]] / m->options.nonlocal_radius;
     failure[e] = m->options.erosion ? m->options.failure_energy_density[layer[e]] : 1;
   }
   for (size_t i = 0; i < N * TERM_COUNT; ++i) ones[i] = 1;
@@ -603,7 +603,7 @@ pp_err pp_mechanics_create(pp_mechanics **mechanics, const pp_mesh *mesh, pp_clr
   if (err == PP_OK) err = upload_constraints(m);
   err = pp_comm_agree(comm, err, "mechanics set-up");
   if (err == PP_OK && m->band_threshold)
-    err = pp_nonlocal_create(&m->nonlocal, mesh, clrt, halo, reduce, comm, options->nonlocal_length);
+    err = pp_nonlocal_create(&m->nonlocal, mesh, comm, options->nonlocal_radius);
   if (err == PP_OK) err = evaluate(m);
   if (err != PP_OK) {
     pp_mechanics_destroy(m);

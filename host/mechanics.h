@@ -75,11 +75,12 @@ typedef struct {
    * cube root of its undeformed volume, so that the energy dissipated per unit crack area is G_c
    * whatever the element size. damage = W+ / failure_energy_density, capped at 1, the largest so far. */
   int erosion;
-  /* nonlocal: an element erodes when W+ averaged over nonlocal_length (host/nonlocal.h) reaches
-   * fracture_energy / nonlocal_length, decided by pp_mechanics_nonlocal_mark (the drivers call it);
-   * between its calls nothing erodes. 0: the crack band above, decided in every force evaluation. */
+  /* nonlocal: an element erodes when W+ averaged over a sphere of nonlocal_radius within its layer
+   * (host/nonlocal.h) reaches fracture_energy / nonlocal_radius, decided by pp_mechanics_nonlocal_mark
+   * (the drivers call it); between its calls nothing erodes. 0: the crack band above, decided in every
+   * force evaluation. */
   int nonlocal;
-  double nonlocal_length;                         /* m */
+  double nonlocal_radius;                         /* m */
   double fracture_energy[PP_LAYER_COUNT];         /* J/m^2, G_c per layer */
   double failure_energy_density[PP_LAYER_COUNT];  /* J/m^3, W_f per layer (the damage scale) */
 } pp_mechanics_options;
@@ -257,7 +258,7 @@ pp_err pp_mechanics_erosion(pp_mechanics *mechanics, pp_mechanics_erosion_totals
  * COLLECTIVE. */
 pp_err pp_mechanics_erosion_proximity(pp_mechanics *mechanics, double *ratio);
 /* The non-local criterion (options.nonlocal): averages the tensile energy of the last force
- * evaluation, and marks every element not eroded whose average reaches fracture_energy/nonlocal_length
+ * evaluation, and marks every element not eroded whose average reaches fracture_energy/nonlocal_radius
  * to erode at the next force evaluation (where its largest principal stress is tensile); the rest
  * cannot erode. marked: how many owned elements will erode then (marked, principal stress tensile
  * now), summed over ranks. Also sets what pp_mechanics_erosion_proximity reports: the largest

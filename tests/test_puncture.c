@@ -68,6 +68,11 @@ typedef struct {
  * 1 um, half-angle 15 degrees) descending at 5 m/s from 1 um above the surface, with friction 0.2;
  * G_c = 1 J/m^2 in every layer (so that the tip, 30 um deep after 600 steps, cuts its way in: the
  * tensile energy under a sharp tip reaches G_c / h there). */
+/* 1: the non-local criterion (mechanics.puncture_criterion: nonlocal) with a 12 um radius and G_c = 0.5 J/m^2,
+ * checked every NONLOCAL_INTERVAL steps, instead of the crack band. */
+static int nonlocal_criterion = 0;
+enum { NONLOCAL_INTERVAL = 20 };
+
 static puncture_run run_puncture(int rank, int size, MPI_Comm comm)
 {
   static const double axis[1] = {120e-6};
@@ -85,9 +90,11 @@ static puncture_run run_puncture(int rank, int size, MPI_Comm comm)
   pp_mechanics_options_default(&options, &law);
   options.erosion = 1;
   for (int l = 0; l < PP_LAYER_COUNT; ++l) {
-    options.fracture_energy[l] = 1;
+    options.fracture_energy[l] = nonlocal_criterion ? 0.5 : 1;
     options.failure_energy_density[l] = 3.6e6;
   }
+  options.nonlocal = nonlocal_criterion;
+  options.nonlocal_radius = 12 * um;
   pp_test_model_create(&md.core, &md.mesh, clrt, comm, &options);
   OK(pp_contact_create(&md.contact, &md.mesh, clrt, md.core.reduce, comm, 1));
   OK(pp_mechanics_set_contact(md.core.mechanics, md.contact, 0.1));
@@ -101,6 +108,10 @@ static puncture_run run_puncture(int rank, int size, MPI_Comm comm)
     OK(pp_contact_set_needles(md.contact, params, velocity, &mu));
     OK(pp_mechanics_step(md.core.mechanics, dt, &info));
     t = t_next;
+    if (nonlocal_criterion && step % NONLOCAL_INTERVAL == 0) {
+      long long marked = 0;
+      OK(pp_mechanics_nonlocal_mark(md.core.mechanics, &marked));
+    }
     if (!isfinite(info.kinetic) || !isfinite(info.stored) || !(info.next_stable_step > 0)) run.bad_state = 1;
     largest_closure = fmax(largest_closure, fabs(info.closure));
     largest_work = fmax(largest_work, fabs(info.external_work));
@@ -159,7 +170,7 @@ static size_t mismatches(const double *a, const double *b, size_t count)
  * the scheme's own O(dt^2) per step. Source for the same bits: the design (ghost elements erode by
  * the same arithmetic on every rank that holds them; exact global sums), against the serial run in
  * the same process. */
-START_TEST(test_puncture_erodes_same_bits)
+static void puncture_erodes_same_bits(void)
 {
   puncture_run parallel = run_puncture(runtime.rank, runtime.size, runtime.comm);
   puncture_run serial = {0};
@@ -214,6 +225,22 @@ START_TEST(test_puncture_erodes_same_bits)
   free(serial.displacement);
   free(serial.eroded);
   free(serial.damage);
+}
+
+START_TEST(test_puncture_erodes_same_bits)
+{
+  nonlocal_criterion = 0;
+  puncture_erodes_same_bits();
+}
+END_TEST
+
+/* The same with the non-local criterion: the averages (host/nonlocal) and the marks are the same on
+ * every rank that holds an element, so the run is the serial run's bits too. */
+START_TEST(test_nonlocal_puncture_same_bits)
+{
+  nonlocal_criterion = 1;
+  puncture_erodes_same_bits();
+  nonlocal_criterion = 0;
 }
 END_TEST
 
@@ -385,8 +412,10 @@ int main(int argc, char **argv)
      partitioning, and thousands of relaxations that the sanitizer passes would make too slow */
   if (getenv("PINPRICK_CRACK_BAND"))
     tcase_add_test(tc, test_crack_band_release);
-  else
+  else {
     tcase_add_test(tc, test_puncture_erodes_same_bits);
+    tcase_add_test(tc, test_nonlocal_puncture_same_bits);
+  }
   suite_add_tcase(suite, tc);
   return pp_test_finish_device(suite, &runtime, clrt);
 }
