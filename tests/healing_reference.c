@@ -2,6 +2,7 @@
 #include "healing_reference.h"
 
 #include <math.h>
+#include <stdio.h>
 #include <string.h>
 
 enum { MAX_N = PP_HEALING_MAX_STATE + 1 };
@@ -94,4 +95,62 @@ void pp_healing_well_mixed_rhs(double t, const double *y, double *dydt, void *co
   const double pulse = exp(-t / model->release_time) / model->release_time;
   for (int i = 0; i < G; ++i) source[i] = model->release[i] * pulse;
   pp_healing_full_rates(model->flat, y, source, dydt);
+}
+
+static const double day = 86400.0;
+static const double per_day = 1.0 / 86400.0;
+static const double ng_per_mL = 1e-6;                  /* kg/m^3 */
+static const double pg_per_cell_day = 1e-15 / 86400.0; /* kg/(cell s) */
+
+/* PHYSICS.md 6.4's defaults: two species (PDGF-like: mitogen and chemoattractant; TGF-beta-like:
+ * the collagen stimulus), D_g 1e-11 m^2/s, k_g 15/d, sigma 0.004 pg/cell/d (Jin 2011), Ks = Kr =
+ * Kc = 1 ng/mL, D_n 4e-14 m^2/s, r0 0.25/d, r0 + r1 0.924/d, delta_n 0.12/d, Nbar 3e3/mm^3,
+ * C 0.2 g/cm^3, f3 0.15; collagen rates chosen so that p1 >= 0 (PHYSICS.md's k31 = 1/60 1/d is
+ * not: test_refusals): kd1 = ln 2/(15 years) (Verzijl 2000), kd3 = 1/60 1/d, k31 = 1e-4 1/d,
+ * a3 = 30, a1 = 10. chi = 1e-12 m^2/s per ng/mL (a cell speed of ~40 um/h up a 1 ng/mL per 100 um
+ * gradient). */
+void pp_healing_test_default_params(pp_healing_params *p)
+{
+  memset(p, 0, sizeof *p);
+  p->species_count = 2;
+  const char *names[2] = {"pdgf", "tgf_beta"};
+  for (int i = 0; i < 2; ++i) {
+    pp_healing_species *s = &p->species[i];
+    snprintf(s->name, sizeof s->name, "%s", names[i]);
+    s->diffusivity = 1e-11;
+    s->decay_rate = 15 * per_day;
+    s->basal_secretion = 0;
+    s->autocrine_secretion = 0.004 * pg_per_cell_day;
+    s->autocrine_half_saturation = 1 * ng_per_mL;
+  }
+  p->layer_count = 5;
+  for (int l = 0; l < 5; ++l) p->layer_factor[l] = 1;
+  pp_healing_fibroblasts *f = &p->fibroblasts;
+  f->motility = 4e-14;
+  f->chemotactic_sensitivity = 1e-12 / ng_per_mL;
+  f->proliferation_rate = 0.25 * per_day;
+  f->mitogen_proliferation_rate = (0.924 - 0.25) * per_day;
+  f->mitogen_half_saturation = 1 * ng_per_mL;
+  f->apoptosis_rate = 0.12 * per_day;
+  f->resting_density = 3e3 * 1e9;
+  f->mitogen = 0;
+  f->chemoattractant = 0;
+  pp_healing_collagen *collagen = &p->collagen;
+  collagen->normal_content = 0.2e3;
+  collagen->type_III_fraction = 0.15;
+  collagen->maturation_rate = 1e-4 * per_day;
+  collagen->type_III_degradation_rate = per_day / 60;
+  collagen->type_I_degradation_rate = log(2) / (15 * 365.25 * day);
+  collagen->type_III_stimulation = 30;
+  collagen->type_I_stimulation = 10;
+  collagen->stimulus_half_saturation = 1 * ng_per_mL;
+  collagen->stimulus = 1;
+}
+
+/* With basal secretion: PDGF at 0.0025 pg/cell/d, TGF-beta at 0.001 (rest levels ~0.9 and 0.2 ng/mL). */
+void pp_healing_test_basal_params(pp_healing_params *p)
+{
+  pp_healing_test_default_params(p);
+  p->species[0].basal_secretion = 0.0025 * pg_per_cell_day;
+  p->species[1].basal_secretion = 0.001 * pg_per_cell_day;
 }

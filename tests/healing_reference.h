@@ -48,4 +48,10 @@ typedef struct {
 
 void pp_healing_well_mixed_rhs(double t, const double *y, double *dydt, void *context);
 
+/* The parameter set both healing suites test with (definitions and sources in healing_reference.c):
+ * PHYSICS.md 6.4's defaults, two species (PDGF-like mitogen and chemoattractant, TGF-beta-like
+ * collagen stimulus); the basal variant adds constant secretion (rest levels ~0.9 and 0.2 ng/mL). */
+void pp_healing_test_default_params(pp_healing_params *p);
+void pp_healing_test_basal_params(pp_healing_params *p);
+
 #endif

@@ -32,59 +32,6 @@ static const double pg_per_cell_day = 1e-15 / 86400.0; /* kg/(cell s) */
 
 enum { N_MAX = PP_HEALING_MAX_STATE };
 
-/* PHYSICS.md 6.4's defaults: two species (PDGF-like: mitogen and chemoattractant; TGF-beta-like:
- * the collagen stimulus), D_g 1e-11 m^2/s, k_g 15/d, sigma 0.004 pg/cell/d (Jin 2011), Ks = Kr =
- * Kc = 1 ng/mL, D_n 4e-14 m^2/s, r0 0.25/d, r0 + r1 0.924/d, delta_n 0.12/d, Nbar 3e3/mm^3,
- * C 0.2 g/cm^3, f3 0.15; collagen rates chosen so that p1 >= 0 (PHYSICS.md's k31 = 1/60 1/d is
- * not: test_refusals): kd1 = ln 2/(15 years) (Verzijl 2000), kd3 = 1/60 1/d, k31 = 1e-4 1/d,
- * a3 = 30, a1 = 10. chi = 1e-12 m^2/s per ng/mL (a cell speed of ~40 um/h up a 1 ng/mL per 100 um
- * gradient). */
-static void default_params(pp_healing_params *p)
-{
-  memset(p, 0, sizeof *p);
-  p->species_count = 2;
-  const char *names[2] = {"pdgf", "tgf_beta"};
-  for (int i = 0; i < 2; ++i) {
-    pp_healing_species *s = &p->species[i];
-    snprintf(s->name, sizeof s->name, "%s", names[i]);
-    s->diffusivity = 1e-11;
-    s->decay_rate = 15 * per_day;
-    s->basal_secretion = 0;
-    s->autocrine_secretion = 0.004 * pg_per_cell_day;
-    s->autocrine_half_saturation = 1 * ng_per_mL;
-  }
-  p->layer_count = 5;
-  for (int l = 0; l < 5; ++l) p->layer_factor[l] = 1;
-  pp_healing_fibroblasts *f = &p->fibroblasts;
-  f->motility = 4e-14;
-  f->chemotactic_sensitivity = 1e-12 / ng_per_mL;
-  f->proliferation_rate = 0.25 * per_day;
-  f->mitogen_proliferation_rate = (0.924 - 0.25) * per_day;
-  f->mitogen_half_saturation = 1 * ng_per_mL;
-  f->apoptosis_rate = 0.12 * per_day;
-  f->resting_density = 3e3 * 1e9;
-  f->mitogen = 0;
-  f->chemoattractant = 0;
-  pp_healing_collagen *c = &p->collagen;
-  c->normal_content = 0.2e3;
-  c->type_III_fraction = 0.15;
-  c->maturation_rate = 1e-4 * per_day;
-  c->type_III_degradation_rate = per_day / 60;
-  c->type_I_degradation_rate = log(2) / (15 * 365.25 * day);
-  c->type_III_stimulation = 30;
-  c->type_I_stimulation = 10;
-  c->stimulus_half_saturation = 1 * ng_per_mL;
-  c->stimulus = 1;
-}
-
-/* With basal secretion: PDGF at 0.0025 pg/cell/d, TGF-beta at 0.001 (rest levels ~0.9 and 0.2 ng/mL). */
-static void basal_params(pp_healing_params *p)
-{
-  default_params(p);
-  p->species[0].basal_secretion = 0.0025 * pg_per_cell_day;
-  p->species[1].basal_secretion = 0.001 * pg_per_cell_day;
-}
-
 /* xorshift64*: reproducible uniform numbers in [0, 1). */
 static double uniform(unsigned long long *state)
 {
@@ -140,7 +87,7 @@ START_TEST(test_homeostasis)
 {
   pp_healing_params p;
   pp_healing_rest rest;
-  default_params(&p);
+  pp_healing_test_default_params(&p);
   ck_assert_int_eq(pp_healing_rest_state(&p, &rest), PP_OK);
   const double Nbar = p.fibroblasts.resting_density, C = p.collagen.normal_content;
   const pp_healing_collagen *c = &p.collagen;
@@ -163,7 +110,7 @@ START_TEST(test_homeostasis)
   check_rest_rates(&p, &rest);
 
   /* with basal secretion: gbar > 0 solves k g = Nbar (beta + sigma g/(Ks + g)), the stimulus enters p1, p3 */
-  basal_params(&p);
+  pp_healing_test_basal_params(&p);
   ck_assert_int_eq(pp_healing_rest_state(&p, &rest), PP_OK);
   for (int i = 0; i < 2; ++i) {
     const pp_healing_species *s = &p.species[i];
@@ -191,8 +138,8 @@ START_TEST(test_split_form)
   for (int set = 0; set < 2; ++set) {
     pp_healing_params p;
     pp_healing_rest rest;
-    if (set == 0) default_params(&p);
-    else basal_params(&p);
+    if (set == 0) pp_healing_test_default_params(&p);
+    else pp_healing_test_basal_params(&p);
     ck_assert_int_eq(pp_healing_rest_state(&p, &rest), PP_OK);
     double flat[PP_HEALING_PARAMS];
     pp_healing_pack(&p, &rest, flat);
@@ -265,7 +212,7 @@ START_TEST(test_jacobian)
   pp_healing_params p;
   pp_healing_rest rest;
   double u[N_MAX];
-  default_params(&p);
+  pp_healing_test_default_params(&p);
   ck_assert_int_eq(pp_healing_rest_state(&p, &rest), PP_OK);
   pp_healing_rest_vector(&p, &rest, u);
   check_jacobian(&p, &rest, u, "defaults at rest");
@@ -273,7 +220,7 @@ START_TEST(test_jacobian)
   const double Nbar = p.fibroblasts.resting_density;
   const double wounded[N_MAX] = {5.3 * ng_per_mL, 2.1 * ng_per_mL, 1.7 * Nbar, 1.3 * rest.type_III, 0.9 * rest.type_I};
   check_jacobian(&p, &rest, wounded, "defaults, wounded");
-  basal_params(&p);
+  pp_healing_test_basal_params(&p);
   ck_assert_int_eq(pp_healing_rest_state(&p, &rest), PP_OK);
   pp_healing_rest_vector(&p, &rest, u);
   check_jacobian(&p, &rest, u, "basal secretion at rest");
@@ -530,7 +477,7 @@ START_TEST(test_stability_defaults)
 {
   pp_healing_params p;
   pp_healing_rest rest;
-  default_params(&p);
+  pp_healing_test_default_params(&p);
   ck_assert_int_eq(pp_healing_rest_state(&p, &rest), PP_OK);
   const pp_healing_domain domain = needle_cell();
   pp_healing_stability_report report;
@@ -582,7 +529,7 @@ START_TEST(test_autocrine_boundary)
 {
   pp_healing_params p;
   pp_healing_rest rest;
-  default_params(&p);
+  pp_healing_test_default_params(&p);
   const double Nbar = p.fibroblasts.resting_density, Ks = p.species[0].autocrine_half_saturation,
                k = p.species[0].decay_rate;
   const pp_healing_domain domain = {{1e-3, 1e-3, 1e-3}, {0, 0}, {50e-6, 50e-6, 50e-6}};
@@ -608,7 +555,7 @@ START_TEST(test_autocrine_boundary)
   ck_assert_double_eq_tol(report.worst.growth_rate, 0.01 * k, 1e-12 * k);
   pp_error_clear();
   /* the second species alone */
-  default_params(&p);
+  pp_healing_test_default_params(&p);
   p.species[1].autocrine_secretion = 1.01 * k * Ks / Nbar;
   ck_assert_int_eq(pp_healing_rest_state(&p, &rest), PP_ERR_CONFIG);
   ck_assert(contains(pp_error_message(), "healing.tgf_beta.autocrine_secretion"));
@@ -667,7 +614,7 @@ START_TEST(test_keller_segel)
 {
   pp_healing_params p;
   pp_healing_rest rest;
-  basal_params(&p);
+  pp_healing_test_basal_params(&p);
   ck_assert_int_eq(pp_healing_rest_state(&p, &rest), PP_OK);
   const double Nbar = p.fibroblasts.resting_density;
   const keller_segel ks = keller_segel_of(&p, &rest, 1);
@@ -785,7 +732,7 @@ START_TEST(test_mode_enumeration)
 {
   pp_healing_params p;
   pp_healing_rest rest;
-  default_params(&p);
+  pp_healing_test_default_params(&p);
   ck_assert_int_eq(pp_healing_rest_state(&p, &rest), PP_OK);
   pp_healing_stability_report report;
   long long previous = 0;
@@ -825,7 +772,7 @@ START_TEST(test_refusals)
   pp_healing_rest rest;
   /* (d) r0 <= delta_n: no resting density */
   for (int equal = 0; equal < 2; ++equal) {
-    default_params(&p);
+    pp_healing_test_default_params(&p);
     p.fibroblasts.proliferation_rate = equal ? p.fibroblasts.apoptosis_rate : 0.1 * per_day;
     ck_assert_int_eq(pp_healing_rest_state(&p, &rest), PP_ERR_CONFIG);
     const char *message = pp_error_message();
@@ -836,7 +783,7 @@ START_TEST(test_refusals)
     pp_error_clear();
   }
   /* (e) p1 < 0: PHYSICS.md 6.4's k31 = 1/60 1/d with a 15-year type I half-life and f3 = 0.15 */
-  default_params(&p);
+  pp_healing_test_default_params(&p);
   p.collagen.maturation_rate = per_day / 60;
   ck_assert_int_eq(pp_healing_rest_state(&p, &rest), PP_ERR_CONFIG);
   const char *message = pp_error_message();
@@ -846,49 +793,49 @@ START_TEST(test_refusals)
             contains(message, "healing.collagen.type_III_fraction"));
   pp_error_clear();
   /* the largest k31 allowed, kd1 (1 - f3)/f3, is accepted with p1 ~ 0 */
-  default_params(&p);
+  pp_healing_test_default_params(&p);
   const pp_healing_collagen *c = &p.collagen;
   p.collagen.maturation_rate = c->type_I_degradation_rate * (1 - c->type_III_fraction) / c->type_III_fraction * (1 - 1e-12);
   ck_assert_int_eq(pp_healing_rest_state(&p, &rest), PP_OK);
   ck_assert(rest.type_I_synthesis >= 0 && rest.type_I_synthesis < 1e-9 * rest.type_III_synthesis);
   /* parameters out of range name their keys */
-  default_params(&p);
+  pp_healing_test_default_params(&p);
   p.species[1].decay_rate = 0;
   ck_assert_int_eq(pp_healing_rest_state(&p, &rest), PP_ERR_CONFIG);
   ck_assert(contains(pp_error_message(), "healing.tgf_beta.decay_rate"));
   pp_error_clear();
-  default_params(&p);
+  pp_healing_test_default_params(&p);
   p.species[0].autocrine_half_saturation = -1;
   ck_assert_int_eq(pp_healing_rest_state(&p, &rest), PP_ERR_CONFIG);
   ck_assert(contains(pp_error_message(), "healing.pdgf.autocrine_half_saturation"));
   pp_error_clear();
-  default_params(&p);
+  pp_healing_test_default_params(&p);
   p.species[0].basal_secretion = NAN;
   ck_assert_int_eq(pp_healing_rest_state(&p, &rest), PP_ERR_CONFIG);
   ck_assert(contains(pp_error_message(), "healing.pdgf.basal_secretion"));
   pp_error_clear();
-  default_params(&p);
+  pp_healing_test_default_params(&p);
   p.fibroblasts.resting_density = 0;
   ck_assert_int_eq(pp_healing_rest_state(&p, &rest), PP_ERR_CONFIG);
   ck_assert(contains(pp_error_message(), "healing.fibroblasts.resting_density"));
   pp_error_clear();
-  default_params(&p);
+  pp_healing_test_default_params(&p);
   p.collagen.type_III_fraction = 1.5;
   ck_assert_int_eq(pp_healing_rest_state(&p, &rest), PP_ERR_CONFIG);
   ck_assert(contains(pp_error_message(), "healing.collagen.type_III_fraction"));
   pp_error_clear();
-  default_params(&p);
+  pp_healing_test_default_params(&p);
   p.collagen.stimulus = 2;
   ck_assert_int_eq(pp_healing_rest_state(&p, &rest), PP_ERR_CONFIG);
   ck_assert(contains(pp_error_message(), "healing.collagen.stimulus"));
   pp_error_clear();
-  default_params(&p);
+  pp_healing_test_default_params(&p);
   p.layer_factor[3] = 0;
   ck_assert_int_eq(pp_healing_rest_state(&p, &rest), PP_ERR_CONFIG);
   ck_assert(contains(pp_error_message(), "healing.diffusivity_factors[3]"));
   pp_error_clear();
   /* collagen that does not decay: the uniform mode is neutral, refused by the sweep */
-  default_params(&p);
+  pp_healing_test_default_params(&p);
   p.collagen.type_III_fraction = 0;
   p.collagen.type_I_degradation_rate = 0;
   ck_assert_int_eq(pp_healing_rest_state(&p, &rest), PP_OK);
@@ -923,7 +870,7 @@ START_TEST(test_well_mixed_closed_forms)
 {
   pp_healing_params p;
   pp_healing_rest rest;
-  default_params(&p);
+  pp_healing_test_default_params(&p);
   for (int i = 0; i < 2; ++i) p.species[i].autocrine_secretion = 0;
   p.fibroblasts.mitogen_proliferation_rate = 0;
   p.collagen.type_III_stimulation = p.collagen.type_I_stimulation = 0;
@@ -988,7 +935,7 @@ START_TEST(test_well_mixed_return_to_rest)
 {
   pp_healing_params p;
   pp_healing_rest rest;
-  default_params(&p);
+  pp_healing_test_default_params(&p);
   ck_assert_int_eq(pp_healing_rest_state(&p, &rest), PP_OK);
   const pp_healing_domain domain = {{1e-3, 1e-3, 1e-3}, {0, 0}, {100e-6, 100e-6, 100e-6}};
   pp_healing_stability_report report;

@@ -41,9 +41,7 @@ static pp_clrt *clrt;
 
 static const double day = 86400.0;
 static const double hour = 3600.0;
-static const double per_day = 1.0 / 86400.0;
 static const double ng_per_mL = 1e-6;                  /* kg/m^3 */
-static const double pg_per_cell_day = 1e-15 / 86400.0; /* kg/(cell s) */
 
 enum { N_MAX = PP_HEALING_MAX_STATE };
 
@@ -68,54 +66,6 @@ static double now(void)
   return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
 }
 
-/* PHYSICS.md 6.4's defaults, as tests/test_healing_model.c sets them (two species: PDGF-like,
- * mitogen and chemoattractant; TGF-beta-like, the collagen stimulus). */
-static void default_params(pp_healing_params *p)
-{
-  memset(p, 0, sizeof *p);
-  p->species_count = 2;
-  const char *names[2] = {"pdgf", "tgf_beta"};
-  for (int i = 0; i < 2; ++i) {
-    pp_healing_species *s = &p->species[i];
-    snprintf(s->name, sizeof s->name, "%s", names[i]);
-    s->diffusivity = 1e-11;
-    s->decay_rate = 15 * per_day;
-    s->basal_secretion = 0;
-    s->autocrine_secretion = 0.004 * pg_per_cell_day;
-    s->autocrine_half_saturation = 1 * ng_per_mL;
-  }
-  p->layer_count = 5;
-  for (int l = 0; l < 5; ++l) p->layer_factor[l] = 1;
-  pp_healing_fibroblasts *f = &p->fibroblasts;
-  f->motility = 4e-14;
-  f->chemotactic_sensitivity = 1e-12 / ng_per_mL;
-  f->proliferation_rate = 0.25 * per_day;
-  f->mitogen_proliferation_rate = (0.924 - 0.25) * per_day;
-  f->mitogen_half_saturation = 1 * ng_per_mL;
-  f->apoptosis_rate = 0.12 * per_day;
-  f->resting_density = 3e3 * 1e9;
-  f->mitogen = 0;
-  f->chemoattractant = 0;
-  pp_healing_collagen *c = &p->collagen;
-  c->normal_content = 0.2e3;
-  c->type_III_fraction = 0.15;
-  c->maturation_rate = 1e-4 * per_day;
-  c->type_III_degradation_rate = per_day / 60;
-  c->type_I_degradation_rate = log(2) / (15 * 365.25 * day);
-  c->type_III_stimulation = 30;
-  c->type_I_stimulation = 10;
-  c->stimulus_half_saturation = 1 * ng_per_mL;
-  c->stimulus = 1;
-}
-
-/* With basal secretion (rest levels ~0.9 and 0.2 ng/mL): PDGF at 0.0025 pg/cell/d, TGF-beta 0.001. */
-static void basal_params(pp_healing_params *p)
-{
-  default_params(p);
-  p->species[0].basal_secretion = 0.0025 * pg_per_cell_day;
-  p->species[1].basal_secretion = 0.001 * pg_per_cell_day;
-}
-
 /* The set-up every case shares: parameters, rest state, flat array, component scales. */
 typedef struct {
   pp_healing_params params;
@@ -128,8 +78,8 @@ typedef struct {
 
 static void setup_model(model_setup *m, int basal)
 {
-  if (basal) basal_params(&m->params);
-  else default_params(&m->params);
+  if (basal) pp_healing_test_basal_params(&m->params);
+  else pp_healing_test_default_params(&m->params);
   ck_assert_int_eq(pp_healing_rest_state(&m->params, &m->rest), PP_OK);
   pp_healing_pack(&m->params, &m->rest, m->flat);
   m->G = m->params.species_count;
@@ -408,7 +358,7 @@ END_TEST
 START_TEST(test_pulse_closed_form)
 {
   model_setup m;
-  default_params(&m.params);
+  pp_healing_test_default_params(&m.params);
   for (int i = 0; i < 2; ++i) m.params.species[i].autocrine_secretion = 0;
   ck_assert_int_eq(pp_healing_rest_state(&m.params, &m.rest), PP_OK);
   pp_healing_pack(&m.params, &m.rest, m.flat);
