@@ -41,7 +41,13 @@ static pp_err build(pp_nonlocal *n)
   PP_MPI(MPI_Comm_size(n->comm, &size), "the non-local average");
   n->counts = malloc((size_t)size * sizeof *n->counts);
   n->offsets = malloc((size_t)size * sizeof *n->offsets);
-  PP_CHECK(n->counts && n->offsets, PP_ERR_MEMORY, "out of memory for the non-local average");
+  /* every rank agrees before each collective: a rank that failed must not leave the others waiting */
+  PP_CALL(pp_comm_agree(n->comm,
+                        n->counts && n->offsets
+                          ? PP_OK
+                          : pp_error_raise(PP_ERR_MEMORY, __FILE__, __LINE__, __func__,
+                                           "out of memory for the non-local average"),
+                        "the non-local average's counts"));
   PP_MPI(MPI_Allgather(&owned, 1, MPI_INT, n->counts, 1, MPI_INT, n->comm), "the non-local average");
   long long total = 0;
   for (int r = 0; r < size; ++r) {
@@ -60,9 +66,19 @@ static pp_err build(pp_nonlocal *n)
   n->values = malloc((T + 1) * sizeof *n->values);
   n->gathered_id = malloc((T + 1) * sizeof *n->gathered_id);
   double *mine = malloc((5 * (size_t)owned + 1) * sizeof *mine);
-  PP_CHECK(n->centroid && n->volume && n->layer && n->owned_values && n->gathered && n->values && n->gathered_id &&
-             mine,
-           PP_ERR_MEMORY, "out of memory for the non-local average (%lld elements)", total);
+  int *counts5 = malloc((size_t)size * sizeof *counts5), *offsets5 = malloc((size_t)size * sizeof *offsets5);
+  const int allocated = n->centroid && n->volume && n->layer && n->owned_values && n->gathered && n->values &&
+                        n->gathered_id && mine && counts5 && offsets5;
+  pp_err local = allocated ? PP_OK
+                           : pp_error_raise(PP_ERR_MEMORY, __FILE__, __LINE__, __func__,
+                                            "out of memory for the non-local average (%lld elements)", total);
+  local = pp_comm_agree(n->comm, local, "the non-local average's arrays");
+  if (local != PP_OK) {
+    free(mine);
+    free(counts5);
+    free(offsets5);
+    PP_CALL(local);
+  }
   for (int e = 0; e < owned; ++e) {
     const double *corners = mesh->element_corner_coords + 24 * (size_t)e;
     double c[3] = {0, 0, 0};
@@ -76,8 +92,6 @@ static pp_err build(pp_nonlocal *n)
     mine[5 * e + 3] = pp_hex8_volume(corners);
     mine[5 * e + 4] = mesh->element_layer[e];
   }
-  int *counts5 = malloc((size_t)size * sizeof *counts5), *offsets5 = malloc((size_t)size * sizeof *offsets5);
-  PP_CHECK(counts5 && offsets5, PP_ERR_MEMORY, "out of memory for the non-local average");
   for (int r = 0; r < size; ++r) {
     counts5[r] = 5 * n->counts[r];
     offsets5[r] = 5 * n->offsets[r];
