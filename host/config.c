@@ -253,20 +253,24 @@ static const pp_key_spec key_table[] = {
 
   {"healing.duration", PP_KEY_REAL, "s", "d", "180 d", 1 * DAY, 3650 * DAY, NULL,
    "Simulated healing time, counted from the first session; must outlast the last session."},
-  {"healing.time_scheme", PP_KEY_CHOICE, NULL, NULL, "backward_euler", 1, 0, "backward_euler|bdf2",
-   "Implicit time stepping of stage-2 diffusion and decay: backward_euler (first order; keeps every "
-   "concentration non-negative on any mesh) or bdf2 (second order with variable steps; not positivity "
-   "preserving, see host/diffusion.h; each release pulse restarts it with one backward-Euler step)."},
   {"healing.first_step", PP_KEY_REAL, "s", "min", "1 min", 1, 1 * DAY, NULL,
-   "Stage-2 time step right after each session's release pulse; growth factors decay within hours "
-   "(PHYSICS.md section 5.3), so the first steps are minutes."},
-  {"healing.step_growth", PP_KEY_REAL, "", "", "1.2", 1, 3, NULL,
-   "Factor by which the stage-2 step grows after each step, from healing.first_step up to "
-   "healing.max_step (steps are also cut to land on sessions and output times)."},
+   "Stage-2 time step tried first at the start of each session (the release begins): growth factors "
+   "rise within minutes and decay within hours (PHYSICS.md section 5.3); the error controller then "
+   "grows or shrinks it."},
+  {"healing.step_growth", PP_KEY_REAL, "", "", "2", 1.05, 5, NULL,
+   "Largest factor by which the error controller lets the stage-2 step grow from one step to the "
+   "next (steps are also cut to land on sessions and output times)."},
+  {"healing.tolerance", PP_KEY_REAL, "", "", "1e-2", 1e-8, 0.1, NULL,
+   "Relative tolerance of the stage-2 error controller (step doubling): a step is accepted when the "
+   "difference between one step and two half steps is at most tolerance x (|value| + scale) in every "
+   "node and component, scale being each growth factor's half-saturation level (or its resting "
+   "level), the resting fibroblast density and the normal collagen content; rejected steps are "
+   "retried shorter and logged. The per-node reaction integrator runs at tolerance / 100."},
   {"healing.max_step", PP_KEY_REAL, "s", "h", "24 h", 60, 30 * DAY, NULL,
    "Largest stage-2 time step (months of healing at about a step per day)."},
-  {"healing.solver_tolerance", PP_KEY_REAL, "", "", "1e-10", 1e-15, 1e-3, NULL,
+  {"healing.solver_tolerance", PP_KEY_REAL, "", "", "1e-8", 1e-15, 1e-3, NULL,
    "Relative residual at which stage-2 conjugate gradients stop (Jacobi-weighted norm, host/solver.h); "
+   "1e-8 keeps the solves' error far below the time error healing.tolerance allows; "
    "with runtime.precision float a value below 1e-6 is raised to 1e-6 (with a warning), which float "
    "arithmetic can reach."},
   {"healing.preconditioner", PP_KEY_CHOICE, NULL, NULL, "jacobi", 1, 0, "jacobi|z_lines",
@@ -282,6 +286,15 @@ static const pp_key_spec key_table[] = {
    "(the mass removed is logged): one PDGF molecule in a (10 um)^3 element is 0.05 ng/mL, so 1e-9 ng/mL "
    "carries no information, while solving it would cost hundreds of CG iterations per step. 0 keeps "
    "every field to the end."},
+  {"healing.initial_perturbation", PP_KEY_REAL, "", "", "0", -0.5, 0.5, NULL,
+   "A verification aid: start stage 2 from the resting state disturbed uniformly by this relative amount "
+   "(fibroblasts x (1 + value); each growth factor + value x its half-saturation level); 0 starts at rest."},
+  {"healing.platelet_release_time", PP_KEY_REAL, "s", "min", "10 min", 1, 1 * DAY, NULL,
+   "Time constant tau_1 of the platelet phase of each session's release, e^(-t/tau_1)/tau_1 "
+   "(degranulation takes minutes; PHYSICS.md 6.4, UNCONFIRMED)."},
+  {"healing.macrophage_release_time", PP_KEY_REAL, "s", "d", "4 d", 60, 60 * DAY, NULL,
+   "Time constant tau_2 of the macrophage phase of each session's release, e^(-t/tau_2)/tau_2 "
+   "(tau_mac about 3-5 days; PHYSICS.md 6.4, UNCONFIRMED)."},
   {"healing.diffusivity_factors", PP_KEY_REAL_LIST, "", "", "[1, 1, 1, 1, 1]", 1e-6, 1e3, NULL,
    "Growth-factor diffusivity of each skin layer, from the stratum corneum down, relative to each "
    "species' diffusivity; five values. No layer-resolved data were found (PHYSICS.md section 5.2), so "
@@ -293,8 +306,14 @@ static const pp_key_spec key_table[] = {
    "First-order decay rate k = ln 2 / half-life of the PDGF-like factor in tissue; 15 per day (half-life "
    "1.1 h) as in Jin 2011 (PHYSICS.md section 5.3)."},
   {"healing.pdgf.release", PP_KEY_REAL, "kg/m3", "ng/mL", "17.5 ng/mL", 0, 1e-2, NULL,
-   "Concentration the PDGF-like factor reaches in the injured volume when a session's channels fill "
-   "with clotting blood: serum PDGF, 17.5 ng/mL (Bowen-Pope 1984; PHYSICS.md section 5.4)."},
+   "PDGF-like factor released per injured volume by platelets when a session's channels fill with "
+   "clotting blood (over healing.platelet_release_time): serum PDGF, 17.5 ng/mL (Bowen-Pope 1984; "
+   "PHYSICS.md section 5.4)."},
+  {"healing.pdgf.macrophage_release", PP_KEY_REAL, "kg/m3", "ng/mL", "840 ng/mL", 0, 1, NULL,
+   "PDGF-like factor released per injured volume by the macrophages of the injury over the macrophage "
+   "phase (healing.macrophage_release_time): 0.07 pg/cell/day (Jin 2011, macrophage TGF-beta; the same "
+   "assumed for PDGF) x 3000 macrophages per mm3 of injured tissue (assumed, the resident fibroblast "
+   "density; UNCONFIRMED) x 4 days."},
   HEALING_SECRETION("pdgf", "PDGF-like", "0 pg/d",
                     "0: PDGF after an injury comes from platelets and macrophages (the release and its time "
                     "course), not from an autocrine loop of dermal fibroblasts."),
@@ -304,6 +323,10 @@ static const pp_key_spec key_table[] = {
   {"healing.tgf_beta.decay_rate", PP_KEY_REAL, "1/s", "1/d", "15 1/d", 0, 1, NULL,
    "First-order decay rate of the TGF-beta-like factor; 15 per day in the tissue model of Jin 2011 "
    "(PHYSICS.md section 5.3; an ECM-bound pool would last about a day)."},
+  {"healing.tgf_beta.macrophage_release", PP_KEY_REAL, "kg/m3", "ng/mL", "840 ng/mL", 0, 1, NULL,
+   "TGF-beta-like factor released per injured volume by the macrophages of the injury over the "
+   "macrophage phase: 0.07 pg/cell/day (Jin 2011) x 3000 macrophages per mm3 (assumed; UNCONFIRMED) "
+   "x 4 days."},
   {"healing.tgf_beta.release", PP_KEY_REAL, "kg/m3", "ng/mL", "20 ng/mL", 0, 1e-2, NULL,
    "Concentration of the TGF-beta-like factor released in the injured volume; serum TGF-beta1 is about "
    "20-50 ng/mL, mostly latent (unconfirmed, PHYSICS.md section 5.4)."},
@@ -414,6 +437,8 @@ static const pp_key_spec key_table[] = {
    "Wavelength of the junction undulation; 110 um derived from 84 papillae per mm2. With periodic "
    "sides the block length must be a whole number of wavelengths."},
 
+  {"output.growth_factor_unit", PP_KEY_CHOICE, NULL, NULL, "ng/mL", 1, 0, "ng/mL|pg/mL|kg/m3",
+   "Unit of the growth factors in the healing series, step log and summaries."},
   {"output.healing_interval", PP_KEY_REAL, "s", "d", "1 d", 60, 365 * DAY, NULL,
    "Time between two healing-stage outputs."},
   {"output.checkpoint_interval", PP_KEY_REAL, "s", "d", "28 d", 3600, 3650 * DAY, NULL,

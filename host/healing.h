@@ -1,37 +1,62 @@
-/* healing: stage 2 of a run on the skin block — so far the growth factors. At the start of every
- * treatment session the injured volume of each needle channel releases a PDGF-like and a
- * TGF-beta-like factor (healing.pdgf.*, healing.tgf_beta.*), which then diffuse, with one
- * diffusivity per skin layer, and decay (host/diffusion, implicit, CG on the device). Fibroblasts
- * and collagen join in the healing-model issue; this module owns the stage's schedule, injury,
- * outputs, diagnostics and checkpoints.
+/* healing: stage 2 of a run on the skin block — the healing model (host/healing_model: growth
+ * factors, fibroblasts, collagen III and I; equations and parameters in the README) after each
+ * treatment session's injury. This module owns the stage's schedule, injury source, time
+ * integration, outputs, summaries and checkpoints.
  *
- * Injury. Until the puncture stage writes its channel library, a channel is the volume the
- * needle fills at full insertion: a cone frustum around each needle axis (every pair of
- * mesh.refine_x x mesh.refine_y: the lattice a periodic cell stands for), from radius
- * r_tip + (r_base - r_tip) d / L at the surface down to r_tip at the insertion depth d (the
- * rounded tip itself is left out). Each element's injured volume comes from a 4x4x4-point
- * quadrature of the channel's indicator; per channel the element volumes are scaled so that
- * their sum is the frustum's exact volume, so the released mass (release concentration x
- * channel volume) does not depend on the mesh. A pulse adds its mass to the nodes by their
- * corner-volume shares (conservative; the released and the added mass are both logged).
+ * Injury. Until the puncture stage's channel library feeds it, a channel is the volume the needle
+ * fills at full insertion: a cone frustum around each needle axis (every pair of mesh.refine_x x
+ * mesh.refine_y: the lattice a periodic cell stands for), from radius r_tip + (r_base - r_tip) d / L
+ * at the surface down to r_tip at the insertion depth d (the rounded tip itself is left out). Each
+ * element's injured volume comes from a 4x4x4-point quadrature of the channel's indicator; per
+ * channel the element volumes are scaled so that their sum is the frustum's exact volume. A node's
+ * injured share A is its corner-volume share of those volumes over its control volume, so sum M A
+ * is the channels' volume exactly (logged, and in the summary). From the start of session k (t_k =
+ * k x treatment.session_interval) each growth factor is released at
+ *   A(x) [e_1 exp(-(t - t_k)/tau_1)/tau_1 + e_2 exp(-(t - t_k)/tau_2)/tau_2]
+ * (healing.<f>.release over the platelet phase, healing.<f>.macrophage_release over the macrophage
+ * phase, per injured volume), the sessions adding up.
  *
- * Time. t = 0 is the first session; session k starts at k x treatment.session_interval with an
- * instantaneous pulse. Steps start at healing.first_step after each pulse and grow by
- * healing.step_growth up to healing.max_step, cut to land exactly on sessions, output times and
- * checkpoint times. With bdf2 the history restarts (two backward-Euler steps) at each pulse:
- * BDF2 across a jump in the field would turn the jump into an undershoot; and its steps are kept
- * to k dt <= 1/2 for every species, beyond which a decaying field changes sign (diffusion.h).
+ * Time integration. State per node u = [g_pdgf, g_tgf, n, c3, c1]. One step of length h:
+ *  1. n, c3, c1: their reactions over h/2 (host/healing_reaction: Dormand-Prince 5(4) per node at
+ *     healing.tolerance / 100, growth factors held, positivity kept);
+ *  2. transport over h, backward Euler: the fibroblasts' motility and chemotaxis in the growth factors
+ *     as they are (pp_chemotaxis: Scharfetter-Gummel, an M-matrix); the growth factors' diffusion and
+ *     decay (pp_diffusion) with the fibroblasts' secretion at the same state and the release averaged
+ *     exactly over the step as implicit right-hand side (IMEX Euler);
+ *  3. n, c3, c1: reactions over h/2.
+ * Why the growth factors are not split: their decay (15/d) nearly balances the release and the
+ * secretion, and a split of decay from source leaves an O(h) offset of the quasi-steady level (a
+ * first version, with decay and release in the reactions, was held to 2-6 s steps by it); IMEX Euler
+ * keeps every steady state of the growth-factor equation exactly. The scheme is first order in h
+ * (backward Euler and the explicit coupling; tests/test_healing_stage.c measures it). Every value
+ * stays >= 0: the transport matrices are M-matrices (CG's round-off negatives, ~1e-14 of the
+ * maximum, are set to 0) and the reaction integrator rejects negative sub-steps.
+ * Adaptive steps by step doubling: one step of h and two of h/2 from the same state; the error
+ * max over nodes and components of |u_h/2 - u_h| / (tol (scale + |u_h/2|)) (scale: each growth
+ * factor's half-saturation or resting level, the resting fibroblast density, the normal collagen
+ * content) decides: <= 1 accepts the two half steps, else the step is retried shorter and a "reject"
+ * row is logged (so is a reaction node giving up: retried at h/4). The next step is
+ * h min(healing.step_growth, max(0.2, 0.9/sqrt(error))), at most healing.max_step, cut to land on
+ * sessions, outputs, checkpoints and the end; each session starts again from healing.first_step.
+ * The error is a global maximum (exact), so every rank takes the same decisions.
  *
  * Output (folder DIR):
- *   DIR/healing.xdmf, DIR/healing/   series, time in days: node fields pdgf and tgf_beta in ng/mL,
- *                                    cell field injury (injured fraction of each element)
- *   DIR/healing_steps.csv            one row per step and per pulse: time, dt, per species CG
- *                                    iterations, relative residual, total mass, the mass-balance
- *                                    error against the scheme's discrete decay, min and max; and a
- *                                    "clear" row where a species fell below
- *                                    healing.concentration_floor and was set to zero (its mass
- *                                    column then says how much was removed)
- *   DIR/checkpoint/                  every output.checkpoint_interval and at the end
+ *   DIR/healing.xdmf, DIR/healing/   series, time in days: node fields pdgf and tgf_beta (in
+ *                                    output.growth_factor_unit), fibroblasts (1/mm3), collagen_III,
+ *                                    collagen_I (mg/mL), collagen_gain ((c3 + c1)/C_total - 1); cell
+ *                                    field injury (injured fraction of each element)
+ *   DIR/healing_summary.csv          per output time: the largest growth factors and fibroblast
+ *                                    density; volume means of the collagen gain, the type III share,
+ *                                    the fibroblasts (relative to rest) and the stimulus in the
+ *                                    treated upper dermis (dermal nodes no deeper than the insertion
+ *                                    depth) and in untreated tissue (dermal nodes farther than three
+ *                                    growth-factor lengths sqrt(D/k) from every channel; nan if none)
+ *   DIR/healing_steps.csv            one row per step tried (step / reject), session and clearing:
+ *                                    time, dt, the controller's error, CG iterations per transport,
+ *                                    reaction sub-steps, min and max of every component
+ *   DIR/checkpoint/                  every output.checkpoint_interval and at the end: the state and the
+ *                                    controller's (time, next step, counters); a restart continues bit
+ *                                    for bit on any rank count
  * and a summary (pp_healing_summary) for the run record.
  *
  * All functions are COLLECTIVE over the runtime's communicator. */
@@ -48,20 +73,27 @@
 enum { PP_HEALING_SPECIES = 2 };
 
 typedef struct {
-  long long steps;                       /* time steps taken over the whole run (restarts included) */
-  int pulses;                            /* release pulses applied */
-  int cleared;                            /* times a species fell below healing.concentration_floor */
+  long long steps;                       /* accepted time steps over the whole run (restarts included) */
+  long long rejected_steps;              /* steps the error controller rejected and retried shorter */
+  int pulses;                            /* treatment sessions begun */
+  int cleared;                           /* times a growth factor fell below healing.concentration_floor */
   int channels;                          /* channels per session */
   double channel_volume;                 /* m^3, all channels of one session */
-  long long cg_iterations;               /* summed over steps, slowest species per step */
-  int max_cg_iterations;                 /* in one step */
-  double worst_residual;                 /* largest final relative residual of any step */
-  double worst_mass_error;               /* largest relative mass-balance error of any step */
-  double peak[PP_HEALING_SPECIES];       /* kg/m^3, largest nodal value seen at a step end */
-  double most_negative[PP_HEALING_SPECIES]; /* min(0, smallest value / peak), over the run */
+  double source_volume_error;            /* |sum M A - channel volume| / channel volume (A: node injured share) */
+  long long cg_iterations;               /* summed over every transport solve, rejected steps included */
+  int max_cg_iterations;                 /* in one step (its three split steps, all species) */
+  long long reaction_substeps;           /* accepted reaction sub-steps, all nodes */
+  double peak[PP_HEALING_SPECIES];       /* kg/m^3, largest nodal value after any accepted step */
+  double peak_fibroblasts;               /* cells/m^3 */
+  double treated_volume, untreated_volume; /* m^3 of the two summary regions (0: absent) */
+  double treated_collagen_gain;          /* at the end: volume mean of c/c0 - 1 in the treated upper dermis */
+  double treated_type_III_share;         /* at the end: c3 / (c1 + c3) there */
+  double untreated_collagen_gain;        /* at the end, untreated tissue (NAN when absent) */
   long long outputs;                     /* series steps written (this invocation and before) */
   long long checkpoints;                 /* written by this invocation */
   double restarted_from;                 /* s; -1 when the run started at t = 0 */
+  double factor_per_si;                  /* output.growth_factor_unit per kg/m^3 */
+  char factor_unit[8];
 } pp_healing_summary;
 
 /* Runs stage 2 on the mesh (whose output view pp_mesh_io_view must have been built) and writes

@@ -360,7 +360,7 @@ pp_err pp_healing_reaction_advance(pp_healing_reaction *rx, cl_mem state, double
   }
   const cl_ulong count = Nn, node_stride = rx->node_stride, component_stride = rx->component_stride;
   const cl_int pulse_count = pulses, max_substeps = rx->options.max_substeps,
-               include_decay = rx->options.include_decay ? 1 : 0;
+               mode = (rx->options.include_decay ? 1 : 0) | (rx->options.freeze_growth_factors ? 2 : 0);
   cl_kernel k = rx->kernel;
   PP_CL(clSetKernelArg(k, 0, sizeof count, &count), "setting healing reaction argument node_count");
   PP_CL(clSetKernelArg(k, 1, sizeof node_stride, &node_stride), "setting healing reaction argument node_stride");
@@ -378,8 +378,7 @@ pp_err pp_healing_reaction_advance(pp_healing_reaction *rx, cl_mem state, double
   PP_CALL(pp_clrt_set_real_arg(rx->clrt, k, 13, rx->options.relative_tolerance, "healing reaction argument rtol"));
   PP_CALL(pp_clrt_set_real_arg(rx->clrt, k, 14, rx->options.min_substep, "healing reaction argument min_substep"));
   PP_CL(clSetKernelArg(k, 15, sizeof max_substeps, &max_substeps), "setting healing reaction argument max_substeps");
-  PP_CL(clSetKernelArg(k, 16, sizeof include_decay, &include_decay),
-        "setting healing reaction argument include_decay");
+  PP_CL(clSetKernelArg(k, 16, sizeof mode, &mode), "setting healing reaction argument mode");
   PP_CL(clSetKernelArg(k, 17, sizeof rx->report, &rx->report), "setting healing reaction argument report");
   PP_CL(clSetKernelArg(k, 18, sizeof rx->detail, &rx->detail), "setting healing reaction argument detail");
   PP_CALL(pp_clrt_set_real_arg(rx->clrt, k, 19, rx->options.loss_cap, "healing reaction argument cap_factor"));

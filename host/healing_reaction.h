@@ -35,7 +35,7 @@
 #include "error.h"
 #include "healing_model.h"
 
-enum { PP_HEALING_MAX_PULSES = 16 };
+enum { PP_HEALING_MAX_PULSES = 20 };
 
 /* One species' release profile (see the top). A phase with weight 0 is off (its time unused). */
 typedef struct {
@@ -52,6 +52,9 @@ typedef struct {
   int max_substeps;       /* sub-steps tried (accepted + rejected) per node and call, >= 1 */
   double min_substep;     /* s: a node whose controller asks for less fails (>= 0) */
   int include_decay;      /* 1: add -k_i g_i (well-mixed runs, tests); 0: the transport has it */
+  int freeze_growth_factors; /* 1: the growth factors do not change (their rates are set to 0): the
+                             healing stage integrates them in its transport step, secretion and
+                             release included, and only n, c3, c1 here */
   double loss_cap;        /* sub-step x (largest loss rate) <= loss_cap (1; 0: no cap, tests only:
                              see kernels/healing_reaction.cl) */
 } pp_healing_reaction_options;

@@ -2,7 +2,9 @@
  * device. Every node integrates, on its own,
  *   du/dt = R(u) + s(t)    over [t0, t0 + h]
  * with R kernels/healing_rates.cl's reaction part (no transport; the decay -k_i g_i only when
- * include_decay is set: the well-mixed mode and the tests) and s the injury source. The host
+ * include_decay is set: the well-mixed mode and the tests) and s the injury source; with
+ * freeze_factors the growth factors' rates are 0 (the healing stage's split: they are integrated
+ * with their transport, host/healing.c). Argument `mode`: bit 0 include_decay, bit 1 freeze. The host
  * (host/healing_reaction.c) builds this file behind kernels/healing_rates.cl, with
  * -DHEALING_MAX_PULSES=... besides clrt's -DREAL and -DREAL_IS_DOUBLE.
  *
@@ -84,7 +86,7 @@ typedef struct {
   REAL p[HEALING_PARAMS];
   REAL c[RX_CONTROL];
   REAL amplitude[HEALING_MAX_SPECIES];
-  int G, N, include_decay, has_source;
+  int G, N, include_decay, freeze_factors, has_source;
 } reaction_node;
 
 /* f = R(u) + s(t) (- k_i g_i with include_decay), `active` pulses on, t from t0. */
@@ -109,6 +111,8 @@ static void reaction_rhs(const reaction_node *r, int active, REAL t, const REAL 
   healing_rates(r->p, u, source, f);
   if (r->include_decay)
     for (int i = 0; i < r->G; ++i) f[i] -= r->p[HEALING_P_DECAY + i] * u[i];
+  if (r->freeze_factors)
+    for (int i = 0; i < r->G; ++i) f[i] = 0;
 }
 
 /* The weight atol_a + rtol |u_a| of the error norm. */
@@ -158,7 +162,7 @@ static REAL loss_cap(const reaction_node *r, const REAL *u, REAL interval, REAL 
   for (int i = 0; i < HEALING_MAX_SPECIES; ++i) no_source[i] = 0;
   healing_rates_split(r->p, u, no_source, production, loss);
   REAL fastest = 0;
-  for (int a = 0; a < r->N; ++a)
+  for (int a = r->freeze_factors ? r->G : 0; a < r->N; ++a)
     fastest = fmax(fastest, loss[a] + (r->include_decay && a < r->G ? r->p[HEALING_P_DECAY + a] : (REAL)0));
   return fastest > 0 ? fmin(interval, cap_factor / fastest) : interval;
 }
@@ -186,7 +190,7 @@ __kernel void healing_reaction_advance(const ulong node_count, const ulong node_
                                        __global const REAL *restrict amplitude_2,
                                        __global const REAL *restrict amplitude_3, const int amplitude_mask,
                                        const REAL interval, const REAL rtol, const REAL min_substep,
-                                       const int max_substeps, const int include_decay, __global int *restrict report,
+                                       const int max_substeps, const int mode, __global int *restrict report,
                                        __global REAL *restrict detail, const REAL cap_factor)
 {
   const size_t node = get_global_id(0);
@@ -197,7 +201,8 @@ __kernel void healing_reaction_advance(const ulong node_count, const ulong node_
   for (int a = 0; a < RX_CONTROL; ++a) r.c[a] = control[a];
   r.G = (int)r.p[HEALING_P_SPECIES];
   r.N = r.G + 3;
-  r.include_decay = include_decay;
+  r.include_decay = (mode & 1) != 0;
+  r.freeze_factors = (mode & 2) != 0;
   r.amplitude[0] = (amplitude_mask & 1) ? amplitude_0[node] : (REAL)0;
   r.amplitude[1] = (amplitude_mask & 2) ? amplitude_1[node] : (REAL)0;
   r.amplitude[2] = (amplitude_mask & 4) ? amplitude_2[node] : (REAL)0;

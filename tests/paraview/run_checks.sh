@@ -49,9 +49,10 @@ if [ -n "${PINPRICK:-}" ]; then
       --points 18125 --cells 16128 --times 1e-6,2e-6 --point-arrays displacement:3,velocity:3 \
       --cell-arrays layer:1,rank:1,cauchy_stress:9,von_mises:1,principal_stretch:3,dilatation:1,eroded:1,damage:1 \
       --value "cell:layer:16127:0:4" --png "$build/paraview_demo_mechanics.png" --colour-by von_mises || status=1
-    # The growth factors: no channel reaches the base element, so its injured fraction is 0.
+    # Stage 2: no channel reaches the base element, so its injured fraction is 0.
     xvfb-run -a pvpython "$here/check_series.py" "$build/paraview_demo/healing.xdmf" \
-      --points 18125 --cells 16128 --times 0,0.5,1 --point-arrays pdgf:1,tgf_beta:1 \
+      --points 18125 --cells 16128 --times 0,0.5,1 \
+      --point-arrays pdgf:1,tgf_beta:1,fibroblasts:1,collagen_III:1,collagen_I:1,collagen_gain:1 \
       --cell-arrays layer:1,rank:1,injury:1 --value "cell:injury:16127:0:0" --value "cell:layer:16127:0:4" \
       --png "$build/paraview_demo_healing.png" --colour-by injury || status=1
   else
