@@ -44,6 +44,8 @@ struct pp_diffusion {
                                      holds c^{n-1} of the next step, previous_dt its dt */
   double previous_dt;             /* s, the last step's dt */
   cl_mem neighbour, conductance, mass, shift, inverse_diagonal, interior, boundary;
+  cl_mem node_rate;               /* [owned * S] per-node linear rates, 1/s (zero unless set) */
+  double smallest_node_rate;      /* global min of node_rate (0 when unset) */
   cl_mem c, b, source, terms;
   cl_mem previous;                /* [owned * S]: c^{n-1} (BDF2) */
   cl_kernel apply, diagonal, rhs, rhs_bdf2, mass_terms;
@@ -220,6 +222,7 @@ static pp_err build(pp_diffusion *d)
     if ((err = buffer(d, owned, rs, "diffusion lumped volumes", &d->mass)) != PP_OK) goto done;
     if ((err = buffer(d, (size_t)S, rs, "diffusion shifts", &d->shift)) != PP_OK) goto done;
     if ((err = buffer(d, owned * (size_t)S, rs, "diffusion inverse diagonal", &d->inverse_diagonal)) != PP_OK) goto done;
+    if ((err = buffer(d, owned * (size_t)S, rs, "diffusion node rates", &d->node_rate)) != PP_OK) goto done;
     if ((err = buffer(d, (size_t)d->interior_count, sizeof(cl_int), "interior nodes", &d->interior)) != PP_OK) goto done;
     if ((err = buffer(d, (size_t)d->boundary_count, sizeof(cl_int), "boundary nodes", &d->boundary)) != PP_OK) goto done;
     if ((err = buffer(d, total, rs, "concentration", &d->c)) != PP_OK) goto done;
@@ -246,6 +249,7 @@ static pp_err build(pp_diffusion *d)
     err = pp_clrt_write_reals(d->clrt, d->c, zeros, total, "concentration");
     if (err == PP_OK) err = pp_clrt_write_reals(d->clrt, d->source, zeros, owned * (size_t)S, "diffusion source");
     if (err == PP_OK) err = pp_clrt_write_reals(d->clrt, d->previous, zeros, owned * (size_t)S, "diffusion previous field");
+    if (err == PP_OK) err = pp_clrt_write_reals(d->clrt, d->node_rate, zeros, owned * (size_t)S, "diffusion node rates");
     free(zeros);
     if (err != PP_OK) goto done;
   }
@@ -326,7 +330,7 @@ void pp_diffusion_destroy(pp_diffusion *d)
 {
   if (!d) return;
   pp_solver_destroy(d->solver);
-  cl_mem buffers[] = {d->neighbour, d->conductance, d->mass,       d->shift,         d->inverse_diagonal,
+  cl_mem buffers[] = {d->node_rate, d->neighbour, d->conductance, d->mass,       d->shift,         d->inverse_diagonal,
                       d->interior,  d->boundary,    d->c,          d->b,             d->source,
                       d->terms,     d->previous,    d->line_first, d->link_slot,     d->pivot_inverse,
                       d->line_coupling};
@@ -382,6 +386,33 @@ pp_err pp_diffusion_get_field(pp_diffusion *d, double *owned_values)
   return PP_OK;
 }
 
+pp_err pp_diffusion_set_node_rates(pp_diffusion *d, const double *owned_rates)
+{
+  const size_t count = d->owned * (size_t)d->species;
+  double smallest = 0;
+  pp_err err = PP_OK;
+  for (size_t i = 0; owned_rates && i < count; ++i) {
+    if (!isfinite(owned_rates[i])) {
+      err = pp_error_raise(PP_ERR_ARGUMENT, __FILE__, __LINE__, __func__, "diffusion node rate %zu is not finite (%g)", i,
+                           owned_rates[i]);
+      break;
+    }
+    smallest = fmin(smallest, owned_rates[i]);
+  }
+  if (err == PP_OK && count) {
+    double *zeros = owned_rates ? NULL : calloc(count, sizeof *zeros);
+    err = owned_rates || zeros ? pp_clrt_write_reals(d->clrt, d->node_rate, owned_rates ? owned_rates : zeros, count,
+                                                     "diffusion node rates")
+                               : pp_error_raise(PP_ERR_MEMORY, __FILE__, __LINE__, __func__, "out of memory");
+    free(zeros);
+  }
+  PP_CALL(pp_comm_agree(d->comm, err, "diffusion node rates"));
+  PP_MPI(MPI_Allreduce(MPI_IN_PLACE, &smallest, 1, MPI_DOUBLE, MPI_MIN, d->comm), "smallest node rate");
+  d->smallest_node_rate = smallest;
+  d->current_dt = 0; /* the diagonal and the line factors change with the rates */
+  return PP_OK;
+}
+
 pp_err pp_diffusion_set_source_rate(pp_diffusion *d, const double *owned_rates)
 {
   size_t count = d->owned * (size_t)d->species;
@@ -422,8 +453,8 @@ static pp_err launch_apply(pp_diffusion *d, cl_mem list, int count, cl_mem x, cl
   if (count == 0) return PP_OK;
   cl_ulong n = (cl_ulong)count;
   PP_CL(clSetKernelArg(d->apply, 0, sizeof n, &n), label);
-  cl_mem args[] = {list, d->neighbour, d->conductance, d->mass, d->shift, x, y};
-  PP_CALL(set_buffers(d->apply, 1, 7, args, label));
+  cl_mem args[] = {list, d->neighbour, d->conductance, d->mass, d->shift, d->node_rate, x, y};
+  PP_CALL(set_buffers(d->apply, 1, 8, args, label));
   PP_CALL(pp_clrt_launch(d->clrt, d->apply, label, (size_t)count, LOCAL_SIZE));
   return PP_OK;
 }
@@ -450,6 +481,10 @@ static pp_err apply_callback(void *context, cl_mem x, cl_mem y)
 static pp_err prepare(pp_diffusion *d, double dt, double leading)
 {
   PP_CHECK(dt > 0 && isfinite(dt), PP_ERR_ARGUMENT, "diffusion time step must be positive, got %g s", dt);
+  for (int s = 0; s < d->species; ++s)
+    PP_CHECK(leading / dt + d->parameters[s].decay_rate + d->smallest_node_rate > 0, PP_ERR_ARGUMENT,
+             "diffusion step of %g s: a node rate of %g 1/s makes species %d's diagonal a0/dt + k + rate <= 0 (the "
+             "matrix would not be positive definite)", dt, d->smallest_node_rate, s);
   if (dt == d->current_dt && leading == d->current_leading) return PP_OK;
   double shift[PP_SOLVER_MAX_SPECIES];
   for (int s = 0; s < d->species; ++s) shift[s] = leading / dt + d->parameters[s].decay_rate;
@@ -457,15 +492,16 @@ static pp_err prepare(pp_diffusion *d, double dt, double leading)
   if (d->owned) {
     cl_ulong n = d->owned;
     PP_CL(clSetKernelArg(d->diagonal, 0, sizeof n, &n), "diffusion diagonal");
-    cl_mem args[] = {d->conductance, d->mass, d->shift, d->inverse_diagonal};
-    PP_CALL(set_buffers(d->diagonal, 1, 4, args, "diffusion diagonal"));
+    cl_mem args[] = {d->conductance, d->mass, d->shift, d->node_rate, d->inverse_diagonal};
+    PP_CALL(set_buffers(d->diagonal, 1, 5, args, "diffusion diagonal"));
     PP_CALL(pp_clrt_launch(d->clrt, d->diagonal, "diffusion_inverse_diagonal", d->owned, LOCAL_SIZE));
   }
   if (d->preconditioner == PP_PRECONDITIONER_Z_LINES && d->line_count > 0) {
     cl_ulong lines = (cl_ulong)d->line_count;
     PP_CL(clSetKernelArg(d->line_factor, 0, sizeof lines, &lines), "diffusion line factor");
-    cl_mem args[] = {d->line_first, d->link_slot, d->conductance, d->mass, d->shift, d->pivot_inverse, d->line_coupling};
-    PP_CALL(set_buffers(d->line_factor, 1, 7, args, "diffusion line factor"));
+    cl_mem args[] = {d->line_first, d->link_slot, d->conductance, d->mass, d->shift, d->node_rate,
+                     d->pivot_inverse, d->line_coupling};
+    PP_CALL(set_buffers(d->line_factor, 1, 8, args, "diffusion line factor"));
     PP_CALL(pp_clrt_launch(d->clrt, d->line_factor, "diffusion_line_factor", (size_t)d->line_count, LOCAL_SIZE));
   }
   d->current_dt = dt;

@@ -181,6 +181,14 @@ pp_err pp_diffusion_get_field(pp_diffusion *diffusion, double *owned_values);
  * changed; applied implicitly (at the end of each step). The BDF2 history is kept (sources may
  * change smoothly every step); reset it when they jump. */
 pp_err pp_diffusion_set_source_rate(pp_diffusion *diffusion, const double *owned_rates);
+/* Per-node linear rates kappa (1/s, [owned_node_count * S], NULL: none, the default), added to the
+ * decay: the step solves ((a0/dt + k_s + kappa_n) M + K) c' = ... (a linearly implicit reaction:
+ * the caller puts minus the reaction's derivative here and the rest of it in the source). kappa may
+ * be negative (a production) as long as a0/dt + k_s + min kappa > 0, checked at each step
+ * (PP_ERR_ARGUMENT); the matrix is then still an M-matrix. The mass recurrence above then carries
+ * sum M kappa c. Held until changed; not part of the checkpoint (a caller setting them sets them
+ * again before each step). Collective. */
+pp_err pp_diffusion_set_node_rates(pp_diffusion *diffusion, const double *owned_rates);
 /* Node source rates from a density per element (mass per m^3 and s, [element_count * S], owned
  * and ghost elements): each node gets its corner volumes' share, in CSR order. Not collective. */
 pp_err pp_diffusion_source_from_elements(const pp_diffusion *diffusion, const double *element_density,

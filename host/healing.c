@@ -36,7 +36,7 @@ typedef struct {
   pp_healing_params model;
   pp_healing_rest rest;
   double flat[PP_HEALING_PARAMS];
-  pp_diffusion_species species[S]; /* diffusion and decay (implicit) */
+  pp_diffusion_species species[S]; /* diffusion; the reaction, decay included, is per node */
   double release[S];               /* kg/m^3 of injured volume: the platelet phase */
   double macrophage_release[S];    /* kg/m^3 of injured volume: the macrophage phase */
   double platelet_time, macrophage_time;
@@ -81,7 +81,7 @@ static pp_err read_parameters(const pp_config *config, parameters *p)
   for (int s = 0; s < S; ++s) {
     for (int layer = 0; layer < PP_LAYER_COUNT; ++layer)
       p->species[s].diffusivity[layer] = p->model.species[s].diffusivity * (layer < count ? factors[layer] : 1.0);
-    p->species[s].decay_rate = p->model.species[s].decay_rate;
+    p->species[s].decay_rate = 0; /* in the per-node rates of the linearly implicit reaction */
     p->release[s] = key_real(config, "healing.%s.release", species_key[s]);
     p->macrophage_release[s] = key_real(config, "healing.%s.macrophage_release", species_key[s]);
     p->scale[s] = fmax(p->rest.growth_factor[s], p->model.species[s].autocrine_half_saturation);
@@ -475,6 +475,7 @@ typedef struct {
   double *weighted;          /* [owned] */
   double *amplitude;         /* [owned] injured share of each node's control volume */
   double *rates;             /* [owned * S] the growth factors' source over a transport step, kg/s */
+  double *kappa;             /* [owned * S] their implicit per-node rate over it, 1/s */
   unsigned char *region;     /* [owned] REGION_* */
   double region_volume[3];
   double release_volume;     /* sum over nodes of M A: the injured volume the source sees */
@@ -500,6 +501,7 @@ static pp_err allocate(stage *st)
   PP_MALLOC(st->weighted, owned + 1, "stage-2 summary");
   PP_MALLOC(st->amplitude, owned + 1, "stage-2 injury source");
   PP_MALLOC(st->rates, S * owned + 1, "stage-2 sources");
+  PP_MALLOC(st->kappa, S * owned + 1, "stage-2 rates");
   PP_MALLOC(st->region, owned + 1, "stage-2 regions");
   return PP_OK;
 }
@@ -528,6 +530,7 @@ static void stage_free(stage *st)
   free(st->weighted);
   free(st->amplitude);
   free(st->rates);
+  free(st->kappa);
   free(st->region);
 }
 
@@ -593,14 +596,9 @@ static double release_rate(const parameters *p, int s, double t, double h)
   return total;
 }
 
-/* One step of the split scheme, in `out` from `in` (they may be the same array):
- *  1. reactions of n, c3, c1 over h/2 (the growth factors held);
- *  2. transport over h, each backward Euler: the fibroblasts' motility and chemotaxis in the growth
- *     factors as they are; the growth factors' diffusion and decay with their sources as implicit
- *     right-hand side: the fibroblasts' secretion at the same start state and the injury's release
- *     averaged exactly over the step (IMEX Euler: steady states of the growth-factor equation are kept
- *     exactly, so the splitting leaves no offset at rest or under a steady release);
- *  3. reactions of n, c3, c1 over h/2. */
+/* One step of the split scheme, in `out` from `in` (they may be the same array): reactions of n,
+ * c3, c1 over h/2; transport over h (fibroblasts, then the growth factors with their reaction
+ * linearly implicit); reactions over h/2 (healing.h). */
 static pp_err split_step(stage *st, double t, double h, const double *in, double *out, step_work *work)
 {
   const parameters *p = st->p;
@@ -616,11 +614,19 @@ static pp_err split_step(stage *st, double t, double h, const double *in, double
     const double cells = out[(size_t)FIB * N + n];
     for (int s = 0; s < S; ++s) {
       const pp_healing_species *g = &p->model.species[s];
-      const double level = out[(size_t)s * N + n];
-      const double secretion =
-        cells * (g->basal_secretion + g->autocrine_secretion * level / (g->autocrine_half_saturation + level));
+      const double level = out[(size_t)s * N + n], saturation = g->autocrine_half_saturation + level;
+      /* r(g) = -k g + n (beta + sigma g/(Ks + g)), J = dr/dg; the step takes kappa = -J implicitly
+         (not below -1/(2h), which keeps the diagonal positive) and r + kappa g explicitly, which is
+         n beta + n sigma g^2/(Ks + g)^2 + (kappa + J) g >= 0, written so, without cancellation */
+      const double J = -g->decay_rate + cells * g->autocrine_secretion * g->autocrine_half_saturation /
+                                          (saturation * saturation);
+      const double kappa = fmax(-J, -0.5 / h);
+      const double explicit_part = cells * (g->basal_secretion + g->autocrine_secretion * level * level /
+                                                                     (saturation * saturation)) +
+                                   (kappa + J) * level;
       st->factors[n * S + (size_t)s] = level;
-      st->rates[n * S + (size_t)s] = volume[n] * (secretion + st->amplitude[n] * release[s]);
+      st->kappa[n * S + (size_t)s] = kappa;
+      st->rates[n * S + (size_t)s] = volume[n] * (explicit_part + st->amplitude[n] * release[s]);
     }
   }
   if (st->chemotaxis) {
@@ -637,6 +643,7 @@ static pp_err split_step(stage *st, double t, double h, const double *in, double
   }
   PP_CALL(pp_runtime_agree(st->runtime, pp_diffusion_set_field(st->diffusion, st->factors), "stage-2 growth factors"));
   PP_CALL(pp_runtime_agree(st->runtime, pp_diffusion_set_source_rate(st->diffusion, st->rates), "stage-2 sources"));
+  PP_CALL(pp_diffusion_set_node_rates(st->diffusion, st->kappa));
   pp_diffusion_step_info info;
   pp_err err = pp_diffusion_step(st->diffusion, h, &info);
   if (err != PP_OK) return pp_error_context(err, "stage 2, growth-factor diffusion from day %.6g over %.6g s", t / day, h);
@@ -1064,7 +1071,11 @@ static pp_err time_loop(stage *st, const pp_output_schedule *outputs, const pp_o
                error, h, work.reaction_failed ? ", a node's reaction integrator gave up" : "", p->tolerance);
       continue;
     }
-    memcpy(st->u, st->halves, STATE * st->owned * sizeof *st->u);
+    /* local extrapolation: 2 u_h/2 - u_h cancels the leading O(h) error of the two half steps */
+    for (size_t i = 0; i < STATE * st->owned; ++i) {
+      const double extrapolated = 2 * st->halves[i] - st->whole[i];
+      st->u[i] = extrapolated > 0 ? extrapolated : 0;
+    }
     st->time = t_new;
     st->steps += 1;
     st->max_step_cg = step_cg > st->max_step_cg ? step_cg : st->max_step_cg;

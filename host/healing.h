@@ -20,21 +20,27 @@
  *  1. n, c3, c1: their reactions over h/2 (host/healing_reaction: Dormand-Prince 5(4) per node at
  *     healing.tolerance / 100, growth factors held, positivity kept);
  *  2. transport over h, backward Euler: the fibroblasts' motility and chemotaxis in the growth factors
- *     as they are (pp_chemotaxis: Scharfetter-Gummel, an M-matrix); the growth factors' diffusion and
- *     decay (pp_diffusion) with the fibroblasts' secretion at the same state and the release averaged
- *     exactly over the step as implicit right-hand side (IMEX Euler);
+ *     as they are (pp_chemotaxis: Scharfetter-Gummel, an M-matrix); the growth factors' diffusion with
+ *     their pointwise reaction r(g, n) = -k g + n (beta + sigma g/(Ks + g)) linearly implicit
+ *     (Rosenbrock-Euler): the per-node rate kappa = -dr/dg in the matrix (pp_diffusion_set_node_rates;
+ *     not below -1/(2h)), r + kappa g = n beta + n sigma g^2/(Ks + g)^2 (>= 0) and the release
+ *     averaged exactly over the step on the right-hand side, n at the same start state;
  *  3. n, c3, c1: reactions over h/2.
  * Why the growth factors are not split: their decay (15/d) nearly balances the release and the
- * secretion, and a split of decay from source leaves an O(h) offset of the quasi-steady level (a
- * first version, with decay and release in the reactions, was held to 2-6 s steps by it); IMEX Euler
- * keeps every steady state of the growth-factor equation exactly. The scheme is first order in h
- * (backward Euler and the explicit coupling; tests/test_healing_stage.c measures it). Every value
- * stays >= 0: the transport matrices are M-matrices (CG's round-off negatives, ~1e-14 of the
- * maximum, are set to 0) and the reaction integrator rejects negative sub-steps.
+ * autocrine secretion (12/d at rest by default), and a split of decay from source leaves an O(h)
+ * offset of the quasi-steady level (a first version, with decay and release in the reactions, was
+ * held to 2-6 s steps by it; one with the secretion explicit (IMEX) changed the 90-day collagen gain
+ * by 5 % when the tolerance was halved: it damped the autocrine loop's net 3/d wrongly). The linearly
+ * implicit step keeps every steady state of the growth-factor equation exactly and is exact for a
+ * linear reaction. Each step is first order in h; the accepted result is the local extrapolation
+ * 2 u_h/2 - u_h (second order where the solution is smooth; a negative extrapolated value, possible
+ * where a stiff mode was damped differently by the two, is set to 0). Every transport result is
+ * >= 0 (M-matrices; CG's round-off negatives, ~1e-14 of the maximum, set to 0) and the reaction
+ * integrator rejects negative sub-steps.
  * Adaptive steps by step doubling: one step of h and two of h/2 from the same state; the error
  * max over nodes and components of |u_h/2 - u_h| / (tol (scale + |u_h/2|)) (scale: each growth
  * factor's half-saturation or resting level, the resting fibroblast density, the normal collagen
- * content) decides: <= 1 accepts the two half steps, else the step is retried shorter and a "reject"
+ * content) decides: <= 1 accepts (the extrapolation above), else the step is retried shorter and a "reject"
  * row is logged (so is a reaction node giving up: retried at h/4). The next step is
  * h min(healing.step_growth, max(0.2, 0.9/sqrt(error))), at most healing.max_step, cut to land on
  * sessions, outputs, checkpoints and the end; each session starts again from healing.first_step.

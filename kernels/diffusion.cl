@@ -17,14 +17,16 @@
 #endif
 #define S SPECIES_COUNT
 
-/* y = (shift M + K) x at the count nodes listed (list[i] a local owned node index), with
- * shift[s] = 1/dt + k_s. The flux is written as g (x_n - x_m): a constant field gives exactly
+/* y = ((shift + rate_n) M + K) x at the count nodes listed (list[i] a local owned node index), with
+ * shift[s] = 1/dt + k_s and node_rate[n * S + s] a per-node linear rate (0 unless the caller set
+ * one: shift + 0 keeps the shift's bits). The flux is written as g (x_n - x_m): a constant field gives exactly
  * shift M x, and the sum of the fluxes over all nodes cancels pairwise (g_nm == g_mn in bits). The
  * slots are added in a fixed order, so the result does not depend on the rank count. */
 __kernel void diffusion_apply(const ulong count, __global const int *restrict list,
                               __global const int *restrict neighbour, __global const REAL *restrict conductance,
                               __global const REAL *restrict mass, __global const REAL *restrict shift,
-                              __global const REAL *restrict x, __global REAL *restrict y)
+                              __global const REAL *restrict node_rate, __global const REAL *restrict x,
+                              __global REAL *restrict y)
 {
   const size_t i = get_global_id(0);
   if (i >= count) return;
@@ -34,23 +36,24 @@ __kernel void diffusion_apply(const ulong count, __global const int *restrict li
   const REAL volume = mass[n];
   for (int s = 0; s < S; ++s) {
     const REAL xn = x[n * S + s];
-    REAL sum = shift[s] * volume * xn;
+    REAL sum = (shift[s] + node_rate[n * S + s]) * volume * xn;
     for (int slot = 0; slot < 6; ++slot)
       sum += conductance[(n * 6 + slot) * S + s] * (xn - x[(size_t)m[slot] * S + s]);
     y[n * S + s] = sum;
   }
 }
 
-/* inverse_diagonal[n * S + s] = 1 / (shift[s] mass[n] + sum of the node's conductances): the
+/* inverse_diagonal[n * S + s] = 1 / ((shift[s] + rate) mass[n] + sum of the node's conductances): the
  * Jacobi preconditioner of the same operator. */
 __kernel void diffusion_inverse_diagonal(const ulong count, __global const REAL *restrict conductance,
                                          __global const REAL *restrict mass, __global const REAL *restrict shift,
+                                         __global const REAL *restrict node_rate,
                                          __global REAL *restrict inverse_diagonal)
 {
   const size_t n = get_global_id(0);
   if (n >= count) return;
   for (int s = 0; s < S; ++s) {
-    REAL diagonal = shift[s] * mass[n];
+    REAL diagonal = (shift[s] + node_rate[n * S + s]) * mass[n];
     for (int slot = 0; slot < 6; ++slot) diagonal += conductance[(n * 6 + slot) * S + s];
     inverse_diagonal[n * S + s] = (REAL)1 / diagonal;
   }
@@ -100,7 +103,8 @@ __kernel void diffusion_mass_terms(const ulong count, __global const REAL *restr
 __kernel void diffusion_line_factor(const ulong lines, __global const int *restrict line_first,
                                     __global const int *restrict link_slot, __global const REAL *restrict conductance,
                                     __global const REAL *restrict mass, __global const REAL *restrict shift,
-                                    __global REAL *restrict pivot_inverse, __global REAL *restrict coupling)
+                                    __global const REAL *restrict node_rate, __global REAL *restrict pivot_inverse,
+                                    __global REAL *restrict coupling)
 {
   const size_t l = get_global_id(0);
   if (l >= lines) return;
@@ -108,7 +112,7 @@ __kernel void diffusion_line_factor(const ulong lines, __global const int *restr
   for (int s = 0; s < S; ++s) {
     REAL previous_coupling = 0, previous_ratio = 0; /* g_{k-1} and g_{k-1} / p_{k-1} */
     for (int n = first; n < end; ++n) {
-      REAL diagonal = shift[s] * mass[n];
+      REAL diagonal = (shift[s] + node_rate[(size_t)n * S + s]) * mass[n];
       for (int slot = 0; slot < 6; ++slot) diagonal += conductance[((size_t)n * 6 + slot) * S + s];
       const REAL inverse = (REAL)1 / (diagonal - previous_coupling * previous_ratio);
       const int link = link_slot[n];
