@@ -375,11 +375,11 @@ static const pp_key_spec key_table[] = {
    "Conversion k31 of type III into type I. Homeostasis needs k31 <= type_I_degradation_rate x (1 - f3)/f3 "
    "(7.2e-4 per day with the defaults): PHYSICS.md 6.4's 1/60 per day would need a negative type I "
    "synthesis, and the resting-state check refuses it."},
-  {"healing.collagen.type_III_stimulation", PP_KEY_REAL, "", "", "346.1", 0, 1e4, NULL,
+  {"healing.collagen.type_III_stimulation", PP_KEY_REAL, "", "", "374.0", 0, 1e4, NULL,
    "Factor a3 by which a saturating stimulus multiplies type III synthesis, 1 + a3 g/(Kc + g). Calibrated "
    "with a1 (their ratio 3 kept) to Lotfi 2013's +53.2 % papillary collagen 8 weeks after 5 monthly "
    "sessions (README, the healing model's calibration; PHYSICS.md's 10-50 is UNCONFIRMED)."},
-  {"healing.collagen.type_I_stimulation", PP_KEY_REAL, "", "", "115.4", 0, 1e4, NULL,
+  {"healing.collagen.type_I_stimulation", PP_KEY_REAL, "", "", "124.7", 0, 1e4, NULL,
    "Factor a1 by which a saturating stimulus multiplies type I synthesis (calibrated with a3, a3/a1 = 3: "
    "type III is laid down first)."},
   {"healing.collagen.stimulus", PP_KEY_CHOICE, NULL, NULL, "tgf_beta", 1, 0, "pdgf|tgf_beta",
