@@ -381,7 +381,11 @@ static pp_err load_text_log(const pp_runtime *runtime, const char *dir, double u
   int number = 1;
   for (char *line = text + strlen(log->header); err == PP_OK && *line; ++number) {
     char *end = strchr(line, '\n');
-    PP_CHECK(end, PP_ERR_IO, "%s line %d: the last line is cut off (no newline)", path, number + 1);
+    if (!end) {
+      err = pp_error_raise(PP_ERR_IO, __FILE__, __LINE__, __func__, "%s line %d: the last line is cut off (no newline)",
+                           path, number + 1);
+      break;
+    }
     const char *field = line;
     for (int c = 0; c < log->time_column && field; ++c) field = strchr(field, ',') ? strchr(field, ',') + 1 : NULL;
     char *after = NULL;
