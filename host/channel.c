@@ -902,37 +902,46 @@ pp_err pp_channel_library_write(const pp_runtime *runtime, const char *path, con
 
 /* ---- reading ------------------------------------------------------------------------------------- */
 
-/* Open the library and its entry `name`; a missing entry names the ones there are. */
-static pp_err open_entry(const char *path, const char *name, hid_t *file, hid_t *group)
+/* Open the library and its entry `name` ("": the library's only entry); a missing entry, or an
+ * empty name with several entries, names the ones there are. resolved (size PP_CHANNEL_NAME_SIZE,
+ * may be NULL) gets the entry's name. */
+static pp_err open_entry(const char *path, const char *name, hid_t *file, hid_t *group, char *resolved)
 {
   *file = *group = -1;
   PP_CHECK(path && *path, PP_ERR_ARGUMENT, "channel library: no path given");
-  PP_CHECK(name && valid_text(name, PP_CHANNEL_NAME_SIZE, 0, 1), PP_ERR_ARGUMENT,
+  PP_CHECK(name && (!*name || valid_text(name, PP_CHANNEL_NAME_SIZE, 0, 1)), PP_ERR_ARGUMENT,
            "channel library %s: invalid entry name '%s'", path, name ? name : "(null)");
   PP_CALL(pp_h5_open_serial(path, file));
   char *names = NULL;
   hsize_t count = 0;
   pp_err code = check_library(*file, path);
   if (code == PP_OK) code = list_entries(*file, &names, &count);
-  int found = 0;
-  for (hsize_t i = 0; code == PP_OK && i < count; ++i) found |= strcmp(names + i * PP_CHANNEL_NAME_SIZE, name) == 0;
-  if (code == PP_OK && !found) {
+  const char *chosen = NULL;
+  for (hsize_t i = 0; code == PP_OK && i < count; ++i)
+    if (*name ? strcmp(names + i * PP_CHANNEL_NAME_SIZE, name) == 0 : count == 1) chosen = names + i * PP_CHANNEL_NAME_SIZE;
+  if (code == PP_OK && !chosen) {
     char listed[LISTED_NAMES * (PP_CHANNEL_NAME_SIZE + 2) + 16] = "";
     for (hsize_t i = 0; i < count && i < LISTED_NAMES; ++i) {
       strcat(listed, i ? ", " : "");
       strcat(listed, names + i * PP_CHANNEL_NAME_SIZE);
     }
     if (count > LISTED_NAMES) strcat(listed, ", ...");
-    code = pp_error_raise(PP_ERR_IO, __FILE__, __LINE__, __func__, "channel library %s has no entry '%s' (%llu "
-                          "entries%s%s)", path, name, (unsigned long long)count, count ? ": " : "", listed);
+    if (*name)
+      code = pp_error_raise(PP_ERR_IO, __FILE__, __LINE__, __func__, "channel library %s has no entry '%s' (%llu "
+                            "entries%s%s)", path, name, (unsigned long long)count, count ? ": " : "", listed);
+    else
+      code = pp_error_raise(PP_ERR_IO, __FILE__, __LINE__, __func__, "channel library %s holds %llu entries%s%s: "
+                            "expected an entry name to choose one", path, (unsigned long long)count,
+                            count ? ": " : "", listed);
   }
-  free(names);
   if (code == PP_OK) {
     char group_path[PP_CHANNEL_NAME_SIZE + 16];
-    snprintf(group_path, sizeof group_path, "channels/%s", name);
+    snprintf(group_path, sizeof group_path, "channels/%s", chosen);
+    if (resolved) snprintf(resolved, PP_CHANNEL_NAME_SIZE, "%s", chosen);
     *group = H5Gopen2(*file, group_path, H5P_DEFAULT);
     if (*group < 0) code = pp_h5_error(__FILE__, __LINE__, __func__, "opening a channel's group");
   }
+  free(names);
   if (code != PP_OK) {
     pp_h5_close(group);
     pp_h5_close(file);
@@ -1021,7 +1030,7 @@ pp_err pp_channel_library_read(const char *path, const char *name, pp_channel *c
   PP_CHECK(channel, PP_ERR_ARGUMENT, "channel library: no result given");
   memset(channel, 0, sizeof *channel);
   hid_t file = -1, group = -1;
-  PP_CALL(open_entry(path, name, &file, &group));
+  PP_CALL(open_entry(path, name, &file, &group, NULL));
   pp_err code = read_entry(group, channel);
   pp_h5_close(&group);
   pp_h5_close(&file);
@@ -1051,9 +1060,19 @@ pp_err pp_channel_library_read_key(const char *path, const char *name, pp_channe
   PP_CHECK(key, PP_ERR_ARGUMENT, "channel library: no key given");
   memset(key, 0, sizeof *key);
   hid_t file = -1, group = -1;
-  PP_CALL(open_entry(path, name, &file, &group));
+  PP_CALL(open_entry(path, name, &file, &group, NULL));
   pp_err code = read_key(group, key);
   pp_h5_close(&group);
   pp_h5_close(&file);
   return name_the_file(code, path);
+}
+
+pp_err pp_channel_library_entry_name(const char *path, const char *requested, char *name, size_t size)
+{
+  PP_CHECK(name && size >= PP_CHANNEL_NAME_SIZE, PP_ERR_ARGUMENT, "channel library: no room for an entry name");
+  hid_t file = -1, group = -1;
+  PP_CALL(open_entry(path, requested, &file, &group, name));
+  pp_h5_close(&group);
+  pp_h5_close(&file);
+  return PP_OK;
 }

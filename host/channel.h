@@ -196,9 +196,13 @@ pp_err pp_channel_key_name(const pp_channel_key *key, char *name, size_t size);
 pp_err pp_channel_library_write(const pp_runtime *runtime, const char *path, const pp_channel_key *key,
                                 const pp_channel *channel);
 /* Local (any rank, serial HDF5): entry `name` of the library at path into *channel (allocated:
- * pp_channel_free). A missing entry is an error listing the names the file holds. */
+ * pp_channel_free). name "" reads the library's only entry. A missing entry (or "" with several)
+ * is an error listing the names the file holds. */
 pp_err pp_channel_library_read(const char *path, const char *name, pp_channel *channel);
-/* Local: the key entry `name` was written with. */
+/* Local: the key entry `name` was written with ("": the only entry). */
 pp_err pp_channel_library_read_key(const char *path, const char *name, pp_channel_key *key);
+/* Local: the name of the entry `requested` resolves to ("": the only entry) into name
+ * (size >= PP_CHANNEL_NAME_SIZE); the same errors as pp_channel_library_read. */
+pp_err pp_channel_library_entry_name(const char *path, const char *requested, char *name, size_t size);
 
 #endif

@@ -289,6 +289,14 @@ static const pp_key_spec key_table[] = {
   {"healing.initial_perturbation", PP_KEY_REAL, "", "", "0", -0.5, 0.5, NULL,
    "A verification aid: start stage 2 from the resting state disturbed uniformly by this relative amount "
    "(fibroblasts x (1 + value); each growth factor + value x its half-saturation level); 0 starts at rest."},
+  {"healing.channel_library", PP_KEY_STRING, NULL, NULL, "", 1, 0, NULL,
+   "Channel library (HDF5, written by stage 1 as DIR/channels.h5) whose entry gives each channel's "
+   "injury: the eroded plus damage-weighted volume per (depth, radius) bin around the needle axis, "
+   "placed at every needle axis. Empty: the channel is the needle's volume at full insertion (a cone "
+   "frustum). A relative path is taken from the current folder."},
+  {"healing.channel_entry", PP_KEY_STRING, NULL, NULL, "", 1, 0, NULL,
+   "Entry of healing.channel_library to use (its name, e.g. dermaroller_d500um_v0.5mps_forearm_normal); "
+   "empty: the library's only entry."},
   {"healing.platelet_release_time", PP_KEY_REAL, "s", "min", "10 min", 1, 1 * DAY, NULL,
    "Time constant tau_1 of the platelet phase of each session's release, e^(-t/tau_1)/tau_1 "
    "(degranulation takes minutes; PHYSICS.md 6.4, UNCONFIRMED)."},

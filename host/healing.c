@@ -12,6 +12,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "channel.h"
 #include "checkpoint.h"
 #include "diffusion.h"
 #include "io.h"
@@ -48,7 +49,8 @@ typedef struct {
   double output_interval, checkpoint_interval;
   double floor;                    /* kg/m^3: a growth factor whose maximum falls below is set to 0 */
   pp_solver_options solver;
-  double tip_radius, surface_radius, depth; /* channel frustum */
+  double tip_radius, surface_radius, depth; /* channel frustum; depth: the treated region's too */
+  const char *library_path, *library_entry;  /* healing.channel_library, healing.channel_entry */
   const double *axes_x, *axes_y;
   int axes_x_count, axes_y_count;
   char physics_hash[17];
@@ -110,6 +112,8 @@ static pp_err read_parameters(const pp_config *config, parameters *p)
   p->depth = pp_config_real(config, "needle.insertion_depth");
   double base_radius = 0.5 * pp_config_real(config, "needle.base_diameter");
   p->surface_radius = p->tip_radius + (base_radius - p->tip_radius) * p->depth / length;
+  p->library_path = pp_config_text(config, "healing.channel_library");
+  p->library_entry = pp_config_text(config, "healing.channel_entry");
   p->axes_x = pp_config_real_list(config, "mesh.refine_x", &p->axes_x_count);
   p->axes_y = pp_config_real_list(config, "mesh.refine_y", &p->axes_y_count);
   pp_config_physics_hash(config, p->physics_hash);
@@ -154,14 +158,129 @@ static double map_point(const double *xyz, const double xi[3], double x[3])
 }
 
 typedef struct {
-  double x, y;              /* axis */
+  double x, y;              /* axis: where it meets the surface */
   double top;               /* z of the surface */
 } channel_axis;
 
+/* A channel's injury around its axis: the needle's frustum (an indicator), or a channel-library
+ * entry's injured fraction per (s, r) bin. */
 typedef struct {
   const parameters *p;
   double period_x, period_y; /* 0: not periodic */
+  double reach_depth;        /* m along the axis, and m from it: nothing injured beyond */
+  double reach_radius;
+  double direction[3];       /* unit, into the skin */
+  /* library only (density NULL: the frustum) */
+  double *density;           /* [rows * columns] (eroded + damage-weighted volume) / bin volume */
+  int rows, columns;
+  double ds, dr;
+  double volume;             /* the entry's binned injured volume (m^3) */
+  double insertion_depth;    /* m, the entry key's */
+  char entry[PP_CHANNEL_NAME_SIZE];
 } channel_shape;
+
+static void channel_shape_free(channel_shape *shape)
+{
+  free(shape->density);
+  shape->density = NULL;
+}
+
+/* The library entry's injured fraction per bin: the bin's eroded and damage-weighted volume over the
+ * annulus volume pi (r2^2 - r1^2) ds. Every rank reads the file (serial HDF5, a few kB). */
+static pp_err load_library_shape(const parameters *p, channel_shape *shape)
+{
+  pp_channel channel;
+  pp_channel_key key;
+  pp_err err = pp_channel_library_entry_name(p->library_path, p->library_entry, shape->entry, sizeof shape->entry);
+  if (err == PP_OK) err = pp_channel_library_read(p->library_path, shape->entry, &channel);
+  if (err != PP_OK)
+    return pp_error_context(err, "reading healing.channel_library '%s' (healing.channel_entry '%s')",
+                            p->library_path, p->library_entry);
+  err = pp_channel_library_read_key(p->library_path, shape->entry, &key);
+  const pp_channel_options *o = &channel.options;
+  shape->rows = o->depth_bin_count;
+  shape->columns = o->radius_bin_count;
+  shape->ds = o->depth_bin_width;
+  shape->dr = o->radius_bin_width;
+  memcpy(shape->direction, channel.axis.direction, sizeof shape->direction);
+  const size_t bins = (size_t)shape->rows * (size_t)shape->columns;
+  shape->density = err == PP_OK ? malloc((bins + 1) * sizeof *shape->density) : NULL;
+  if (err == PP_OK && !shape->density)
+    err = pp_error_raise(PP_ERR_MEMORY, __FILE__, __LINE__, __func__, "out of memory for a channel's injury profile");
+  int deepest = -1, widest = -1;
+  double volume = 0;
+  for (int i = 0; err == PP_OK && i < shape->rows; ++i)
+    for (int j = 0; j < shape->columns; ++j) {
+      const size_t b = (size_t)i * (size_t)shape->columns + (size_t)j;
+      const double injured = channel.eroded_histogram[b] + channel.damage_histogram[b];
+      const double r1 = j * shape->dr, r2 = (j + 1) * shape->dr;
+      shape->density[b] = injured / (M_PI * (r2 * r2 - r1 * r1) * shape->ds);
+      if (!(injured >= 0) || !isfinite(injured)) {
+        err = pp_error_raise(PP_ERR_IO, __FILE__, __LINE__, __func__, "channel library %s, entry %s: bin (%d, %d) "
+                             "holds an injured volume of %g m3: expected a finite value >= 0", p->library_path,
+                             shape->entry, i, j, injured);
+        break;
+      }
+      if (injured > 0) {
+        deepest = i > deepest ? i : deepest;
+        widest = j > widest ? j : widest;
+      }
+      volume += injured;
+    }
+  if (err == PP_OK && !(volume > 0))
+    err = pp_error_raise(PP_ERR_CONFIG, __FILE__, __LINE__, __func__, "healing.channel_library: entry %s of %s holds "
+                         "no injured volume (no eroded or damaged element in its grid): expected a channel",
+                         shape->entry, p->library_path);
+  shape->reach_depth = (deepest + 1) * shape->ds;
+  shape->reach_radius = (widest + 1) * shape->dr;
+  shape->volume = volume;
+  shape->insertion_depth = key.insertion_depth;
+  if (err == PP_OK && (channel.eroded_volume_outside > 0 || channel.damage_volume_outside > 0))
+    pp_log(PP_LOG_WARN, "healing.channel_library: entry %s of %s has %.4g pL of its injury outside its grid "
+           "(eroded %.4g, damage-weighted %.4g pL), which stage 2 cannot place: left out", shape->entry,
+           p->library_path, (channel.eroded_volume_outside + channel.damage_volume_outside) * 1e15,
+           channel.eroded_volume_outside * 1e15, channel.damage_volume_outside * 1e15);
+  if (err == PP_OK) {
+    pp_log(PP_LOG_INFO, "stage 2 injury from %s, entry %s (needle %s, tip depth %.1f um, %s, %s): %.4g pL per "
+           "channel (eroded %.4g, damage-weighted %.4g), %d x %d bins of %.3g x %.3g um, reaching %.1f um deep and "
+           "%.1f um from the axis", p->library_path, shape->entry, *key.needle_name ? key.needle_name : "(shape)",
+           key.insertion_depth * 1e6, key.body_site, key.skin_state, volume * 1e15,
+           (channel.eroded_volume - channel.eroded_volume_outside) * 1e15,
+           (channel.damage_volume - channel.damage_volume_outside) * 1e15, shape->rows, shape->columns,
+           shape->ds * 1e6, shape->dr * 1e6, shape->reach_depth * 1e6, shape->reach_radius * 1e6);
+  }
+  pp_channel_free(&channel);
+  if (err != PP_OK) channel_shape_free(shape);
+  return err;
+}
+
+pp_err pp_healing_check_channel_library(const pp_config *config, FILE *report)
+{
+  const char *path = pp_config_text(config, "healing.channel_library");
+  if (!path || !*path) return PP_OK;
+  const char *entry = pp_config_text(config, "healing.channel_entry");
+  char name[PP_CHANNEL_NAME_SIZE];
+  pp_channel channel;
+  pp_err err = pp_channel_library_entry_name(path, entry, name, sizeof name);
+  if (err == PP_OK) err = pp_channel_library_read(path, name, &channel);
+  if (err != PP_OK)
+    return pp_error_context(err, "reading healing.channel_library '%s' (healing.channel_entry '%s')", path, entry);
+  const double eroded = channel.eroded_volume - channel.eroded_volume_outside;
+  const double damage = channel.damage_volume - channel.damage_volume_outside;
+  if (!(eroded + damage > 0)) {
+    pp_channel_free(&channel);
+    PP_RAISE(PP_ERR_CONFIG, "healing.channel_library: entry %s of %s holds no injured volume in its grid (eroded %g, "
+             "damage-weighted %g pL; the stroke eroded and damaged nothing?): expected a channel", name, path,
+             eroded * 1e15, damage * 1e15);
+  }
+  if (report)
+    fprintf(report, "# Stage 2's channel: %s, entry %s: %.4g pL injured per channel (eroded %.4g, damage-weighted "
+            "%.4g), open %.1f um deep, injury %.1f um deep, surface diameter %.1f um\n", path, name,
+            (eroded + damage) * 1e15, eroded * 1e15, damage * 1e15, channel.open_depth * 1e6,
+            channel.injury_depth * 1e6, channel.surface_diameter * 1e6);
+  pp_channel_free(&channel);
+  return PP_OK;
+}
 
 /* Lateral offset from the axis, the nearest periodic image where the side is periodic. */
 static double wrapped(double d, double period)
@@ -170,17 +289,26 @@ static double wrapped(double d, double period)
   return d;
 }
 
-static int inside(const channel_shape *shape, const channel_axis *axis, const double x[3])
+/* The injured fraction at x: 1 or 0 in the frustum, the bin's density for a library entry. */
+static double injured_density(const channel_shape *shape, const channel_axis *axis, const double x[3])
 {
-  const parameters *p = shape->p;
-  double below = axis->top - x[2];
-  if (below < 0 || below > p->depth) return 0;
-  double radius = p->surface_radius + (p->tip_radius - p->surface_radius) * below / p->depth;
-  double dx = wrapped(x[0] - axis->x, shape->period_x), dy = wrapped(x[1] - axis->y, shape->period_y);
-  return dx * dx + dy * dy <= radius * radius;
+  double v[3] = {wrapped(x[0] - axis->x, shape->period_x), wrapped(x[1] - axis->y, shape->period_y), x[2] - axis->top};
+  if (!shape->density) {
+    const parameters *p = shape->p;
+    double below = -v[2];
+    if (below < 0 || below > p->depth) return 0;
+    double radius = p->surface_radius + (p->tip_radius - p->surface_radius) * below / p->depth;
+    return v[0] * v[0] + v[1] * v[1] <= radius * radius;
+  }
+  const double *d = shape->direction;
+  const double s = v[0] * d[0] + v[1] * d[1] + v[2] * d[2];
+  const double r = sqrt(pow(v[0] - s * d[0], 2) + pow(v[1] - s * d[1], 2) + pow(v[2] - s * d[2], 2));
+  const double row = s < 0 ? 0 : floor(s / shape->ds), column = floor(r / shape->dr);
+  if (row >= shape->rows || column >= shape->columns) return 0;
+  return shape->density[(size_t)row * (size_t)shape->columns + (size_t)column];
 }
 
-/* Could any point of the element be inside? (bounding box against the widest radius) */
+/* Could any point of the element be injured? (its bounding box against the reach) */
 static int near(const channel_shape *shape, const channel_axis *axis, const double *xyz)
 {
   double low[3] = {DBL_MAX, DBL_MAX, DBL_MAX}, high[3] = {-DBL_MAX, -DBL_MAX, -DBL_MAX};
@@ -189,15 +317,17 @@ static int near(const channel_shape *shape, const channel_axis *axis, const doub
       low[d] = fmin(low[d], xyz[3 * c + d]);
       high[d] = fmax(high[d], xyz[3 * c + d]);
     }
-  if (high[2] < axis->top - shape->p->depth || low[2] > axis->top) return 0;
-  double reach = shape->p->surface_radius;
+  if (high[2] < axis->top - shape->reach_depth - shape->reach_radius || low[2] > axis->top) return 0;
+  /* a tilted axis drifts sideways by up to reach_depth sin(tilt) */
+  const double drift = shape->reach_depth * sqrt(fmax(0, 1 - shape->direction[2] * shape->direction[2]));
+  const double reach = shape->reach_radius + drift;
   double centre_x = 0.5 * (low[0] + high[0]), centre_y = 0.5 * (low[1] + high[1]);
   double dx = fabs(wrapped(centre_x - axis->x, shape->period_x)) - 0.5 * (high[0] - low[0]);
   double dy = fabs(wrapped(centre_y - axis->y, shape->period_y)) - 0.5 * (high[1] - low[1]);
   return dx <= reach && dy <= reach;
 }
 
-/* Quadrature (SAMPLES^3 midpoints) of the channel's indicator over the element. */
+/* Quadrature (SAMPLES^3 midpoints) of the channel's injured fraction over the element. */
 static double injured_quadrature(const channel_shape *shape, const channel_axis *axis, const double *xyz)
 {
   if (!near(shape, axis, xyz)) return 0;
@@ -208,7 +338,8 @@ static double injured_quadrature(const channel_shape *shape, const channel_axis 
       for (int k = 0; k < SAMPLES; ++k) {
         double xi[3] = {-1 + (2 * i + 1.0) / SAMPLES, -1 + (2 * j + 1.0) / SAMPLES, -1 + (2 * k + 1.0) / SAMPLES};
         double det = map_point(xyz, xi, x);
-        if (inside(shape, axis, x)) sum += weight * det;
+        double density = injured_density(shape, axis, x);
+        if (density > 0) sum += weight * det * density;
       }
   return sum;
 }
@@ -219,6 +350,8 @@ typedef struct {
   double *element_volume;   /* [element_count] */
   int channels;
   double channel_volume;    /* exact, all channels */
+  char entry[PP_CHANNEL_NAME_SIZE]; /* the library entry; "": the frustum */
+  double treated_depth;     /* m: the insertion depth (the library entry's, or needle.insertion_depth) */
 } injury;
 
 static void injury_free(injury *j)
@@ -232,12 +365,33 @@ static void injury_free(injury *j)
 static pp_err build_injury(const parameters *p, const pp_runtime *runtime, const pp_mesh *mesh, injury *j)
 {
   memset(j, 0, sizeof *j);
+  j->treated_depth = p->depth;
   const int elements = mesh->element_count, owned = mesh->owned_element_count;
-  PP_MALLOC(j->injured, (size_t)elements + 1, "injured volumes");
-  PP_MALLOC(j->fraction, (size_t)owned + 1, "injured fractions");
-  PP_MALLOC(j->element_volume, (size_t)elements + 1, "element volumes");
-  double *owned_share = NULL;
-  PP_MALLOC(owned_share, (size_t)owned + 1, "channel volumes");
+  channel_shape shape = {.p = p, .reach_depth = p->depth, .reach_radius = p->surface_radius, .direction = {0, 0, -1}};
+  double one_channel = M_PI * p->depth *
+                       (p->surface_radius * p->surface_radius + p->surface_radius * p->tip_radius +
+                        p->tip_radius * p->tip_radius) / 3.0;
+  if (*p->library_path) {
+    PP_CALL(pp_runtime_agree(runtime, load_library_shape(p, &shape), "reading healing.channel_library"));
+    one_channel = shape.volume;
+    j->treated_depth = shape.insertion_depth;
+    snprintf(j->entry, sizeof j->entry, "%s", shape.entry);
+  }
+  if (!mesh->imported && mesh->spec.side_x == PP_SIDE_PERIODIC) shape.period_x = mesh->spec.length_x;
+  if (!mesh->imported && mesh->spec.side_y == PP_SIDE_PERIODIC) shape.period_y = mesh->spec.length_y;
+  double *owned_share = malloc(((size_t)owned + 1) * sizeof *owned_share);
+  j->injured = malloc(((size_t)elements + 1) * sizeof *j->injured);
+  j->fraction = malloc(((size_t)owned + 1) * sizeof *j->fraction);
+  j->element_volume = malloc(((size_t)elements + 1) * sizeof *j->element_volume);
+  pp_err err = owned_share && j->injured && j->fraction && j->element_volume
+                 ? PP_OK
+                 : pp_error_raise(PP_ERR_MEMORY, __FILE__, __LINE__, __func__, "out of memory for the stage-2 injury");
+  err = pp_runtime_agree(runtime, err, "stage-2 injury memory"); /* before the collectives below */
+  if (err != PP_OK) {
+    free(owned_share);
+    channel_shape_free(&shape);
+    return err;
+  }
   for (int e = 0; e < elements; ++e) {
     j->injured[e] = 0;
     j->element_volume[e] = pp_hex8_volume(mesh->element_corner_coords + 24 * (size_t)e);
@@ -245,15 +399,8 @@ static pp_err build_injury(const parameters *p, const pp_runtime *runtime, const
   /* The surface: the highest node of the block (z = 0 for generated meshes). */
   double top = -DBL_MAX, global_top = 0;
   for (int n = 0; n < mesh->owned_node_count; ++n) top = fmax(top, mesh->node_coords[3 * n + 2]);
-  pp_err err = PP_OK;
   int mpi = MPI_Allreduce(&top, &global_top, 1, MPI_DOUBLE, MPI_MAX, runtime->comm);
   if (mpi != MPI_SUCCESS) err = pp_mpi_error(mpi, __FILE__, __LINE__, __func__, "surface height");
-  channel_shape shape = {p, 0, 0};
-  if (!mesh->imported && mesh->spec.side_x == PP_SIDE_PERIODIC) shape.period_x = mesh->spec.length_x;
-  if (!mesh->imported && mesh->spec.side_y == PP_SIDE_PERIODIC) shape.period_y = mesh->spec.length_y;
-  const double frustum = M_PI * p->depth *
-                         (p->surface_radius * p->surface_radius + p->surface_radius * p->tip_radius +
-                          p->tip_radius * p->tip_radius) / 3.0;
   for (int ix = 0; ix < p->axes_x_count && err == PP_OK; ++ix)
     for (int iy = 0; iy < p->axes_y_count && err == PP_OK; ++iy) {
       channel_axis axis = {p->axes_x[ix], p->axes_y[iy], global_top};
@@ -263,16 +410,25 @@ static pp_err build_injury(const parameters *p, const pp_runtime *runtime, const
       err = pp_reduce_sum_host(owned_share, (size_t)owned, runtime->comm, &quadrature);
       if (err != PP_OK) break;
       if (!(quadrature > 0)) {
-        err = pp_error_raise(PP_ERR_CONFIG, __FILE__, __LINE__, __func__,
-                             "the needle channel at x = %g um, y = %g um (mesh.refine_x, mesh.refine_y) holds no "
-                             "quadrature point of the mesh: the channel (radius %g um at the surface, depth %g um) "
-                             "is outside the block or finer than its elements",
-                             axis.x * 1e6, axis.y * 1e6, p->surface_radius * 1e6, p->depth * 1e6);
+        if (shape.density)
+          err = pp_error_raise(PP_ERR_CONFIG, __FILE__, __LINE__, __func__,
+                               "the needle channel at x = %g um, y = %g um (mesh.refine_x, mesh.refine_y) holds no "
+                               "quadrature point of the mesh: the injury of %s's entry %s (reaching %g um from the "
+                               "axis, %g um deep) is outside the block or finer than its elements",
+                               axis.x * 1e6, axis.y * 1e6, p->library_path, shape.entry, shape.reach_radius * 1e6,
+                               shape.reach_depth * 1e6);
+        else
+          err = pp_error_raise(PP_ERR_CONFIG, __FILE__, __LINE__, __func__,
+                               "the needle channel at x = %g um, y = %g um (mesh.refine_x, mesh.refine_y) holds no "
+                               "quadrature point of the mesh: the channel (radius %g um at the surface, depth %g um) "
+                               "is outside the block or finer than its elements",
+                               axis.x * 1e6, axis.y * 1e6, p->surface_radius * 1e6, p->depth * 1e6);
         pp_error_set_collective(runtime->rank == 0 ? PP_ERROR_COLLECTIVE : PP_ERROR_COLLECTIVE_QUIET);
         break;
       }
-      /* Scale so the channel's volume is the frustum's exactly; ghosts get the same scale. */
-      double scale = frustum / quadrature;
+      /* Scale so the channel's volume is exact (the frustum's, or the entry's binned total); ghosts
+       * get the same scale. */
+      double scale = one_channel / quadrature;
       for (int e = 0; e < elements; ++e) {
         double share = e < owned ? owned_share[e]
                                  : injured_quadrature(&shape, &axis, mesh->element_corner_coords + 24 * (size_t)e);
@@ -281,9 +437,10 @@ static pp_err build_injury(const parameters *p, const pp_runtime *runtime, const
       j->channels += 1;
     }
   free(owned_share);
+  channel_shape_free(&shape);
   PP_CALL(err);
   for (int e = 0; e < owned; ++e) j->fraction[e] = j->injured[e] / j->element_volume[e];
-  j->channel_volume = frustum * j->channels;
+  j->channel_volume = one_channel * j->channels;
   return PP_OK;
 }
 
@@ -414,7 +571,8 @@ enum { REGION_NONE = 0, REGION_TREATED = 1, REGION_UNTREATED = 2 };
  * elements there) no deeper than the insertion depth; untreated = such a dermal node farther than
  * three growth-factor lengths sqrt(D/k) (the larger species') from every channel's axis segment,
  * where the injury's signals have fallen below e^-3 of their level at the channel. */
-static void classify_nodes(const parameters *p, const pp_mesh *mesh, double top, unsigned char *region)
+static void classify_nodes(const parameters *p, const pp_mesh *mesh, double top, double treated_depth,
+                           unsigned char *region)
 {
   double length = 0;
   for (int s = 0; s < S; ++s) {
@@ -434,7 +592,7 @@ static void classify_nodes(const parameters *p, const pp_mesh *mesh, double top,
     if (!dermal) continue;
     const double *x = mesh->node_coords + 3 * (size_t)n;
     double depth = top - x[2];
-    if (depth <= p->depth) {
+    if (depth <= treated_depth) {
       region[n] = REGION_TREATED;
       continue;
     }
@@ -444,7 +602,7 @@ static void classify_nodes(const parameters *p, const pp_mesh *mesh, double top,
         double dx = x[0] - p->axes_x[ix], dy = x[1] - p->axes_y[iy];
         if (period_x > 0) dx -= period_x * floor(dx / period_x + 0.5);
         if (period_y > 0) dy -= period_y * floor(dy / period_y + 0.5);
-        nearest = fmin(nearest, hypot(hypot(dx, dy), fmax(0, depth - p->depth)));
+        nearest = fmin(nearest, hypot(hypot(dx, dy), fmax(0, depth - treated_depth)));
       }
     if (nearest > far) region[n] = REGION_UNTREATED;
   }
@@ -942,7 +1100,7 @@ static pp_err set_up(stage *st, int restart, double *restarted_from)
   double top = -DBL_MAX;
   for (int n = 0; n < st->mesh->owned_node_count; ++n) top = fmax(top, st->mesh->node_coords[3 * n + 2]);
   PP_MPI(MPI_Allreduce(MPI_IN_PLACE, &top, 1, MPI_DOUBLE, MPI_MAX, runtime->comm), "surface height");
-  classify_nodes(p, st->mesh, top, st->region);
+  classify_nodes(p, st->mesh, top, st->injury.treated_depth, st->region);
   const double *volume = pp_diffusion_node_volume(st->diffusion);
   for (int which = REGION_TREATED; which <= REGION_UNTREATED; ++which) {
     for (size_t n = 0; n < st->owned; ++n) st->weighted[n] = st->region[n] == which ? volume[n] : 0;
@@ -1129,6 +1287,7 @@ pp_err pp_healing_run(const pp_config *config, const pp_runtime *runtime, pp_clr
     memset(summary, 0, sizeof *summary);
     summary->restarted_from = restarted_from;
     summary->channels = st.injury.channels;
+    snprintf(summary->channel_entry, sizeof summary->channel_entry, "%s", st.injury.entry);
     summary->channel_volume = st.injury.channel_volume;
     summary->source_volume_error = st.injury.channel_volume > 0
                                      ? fabs(st.release_volume - st.injury.channel_volume) / st.injury.channel_volume
@@ -1200,19 +1359,34 @@ pp_err pp_healing_check_model(const pp_config *config, const pp_runtime *runtime
   return PP_OK;
 }
 
+/* A JSON number, or null where the value is not finite (a region that is absent: JSON has no NaN). */
+static const char *json_number(char *text, size_t size, double value)
+{
+  if (isfinite(value))
+    snprintf(text, size, "%.9g", value);
+  else
+    snprintf(text, size, "null");
+  return text;
+}
+
 void pp_healing_summary_json(const pp_healing_summary *s, char *text, size_t size)
 {
   const double f = s->factor_per_si;
+  char gain[32], share[32], untreated[32];
   snprintf(text, size,
-           "{\"species\": [\"pdgf\", \"tgf_beta\"], \"channels_per_session\": %d, \"channel_volume_m3\": %.9g, "
+           "{\"species\": [\"pdgf\", \"tgf_beta\"], \"channels_per_session\": %d, \"channel_library_entry\": \"%s\", "
+           "\"channel_volume_m3\": %.9g, "
            "\"source_volume_error\": %.3e, \"sessions\": %d, \"steps\": %lld, \"rejected_steps\": %lld, "
            "\"cleared\": %d, \"cg_iterations\": %lld, \"max_cg_iterations_per_step\": %d, \"reaction_substeps\": %lld, "
            "\"growth_factor_unit\": \"%s\", \"peak_growth_factor\": [%.9g, %.9g], \"peak_fibroblasts_per_mm3\": %.9g, "
-           "\"treated_upper_dermis\": {\"volume_m3\": %.9g, \"collagen_gain\": %.9g, \"type_III_share\": %.9g}, "
-           "\"untreated\": {\"volume_m3\": %.9g, \"collagen_gain\": %.9g}, \"outputs\": %lld, "
+           "\"treated_upper_dermis\": {\"volume_m3\": %.9g, \"collagen_gain\": %s, \"type_III_share\": %s}, "
+           "\"untreated\": {\"volume_m3\": %.9g, \"collagen_gain\": %s}, \"outputs\": %lld, "
            "\"checkpoints_written\": %lld, \"restarted_from_s\": %.17g}",
-           s->channels, s->channel_volume, s->source_volume_error, s->pulses, s->steps, s->rejected_steps, s->cleared,
-           s->cg_iterations, s->max_cg_iterations, s->reaction_substeps, s->factor_unit, s->peak[0] * f, s->peak[1] * f,
-           s->peak_fibroblasts * 1e-9, s->treated_volume, s->treated_collagen_gain, s->treated_type_III_share,
-           s->untreated_volume, s->untreated_collagen_gain, s->outputs, s->checkpoints, s->restarted_from);
+           s->channels, s->channel_entry, s->channel_volume, s->source_volume_error, s->pulses, s->steps,
+           s->rejected_steps, s->cleared, s->cg_iterations, s->max_cg_iterations, s->reaction_substeps, s->factor_unit,
+           s->peak[0] * f, s->peak[1] * f, s->peak_fibroblasts * 1e-9, s->treated_volume,
+           json_number(gain, sizeof gain, s->treated_collagen_gain),
+           json_number(share, sizeof share, s->treated_type_III_share), s->untreated_volume,
+           json_number(untreated, sizeof untreated, s->untreated_collagen_gain), s->outputs, s->checkpoints,
+           s->restarted_from);
 }

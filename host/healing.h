@@ -3,12 +3,16 @@
  * treatment session's injury. This module owns the stage's schedule, injury source, time
  * integration, outputs, summaries and checkpoints.
  *
- * Injury. Until the puncture stage's channel library feeds it, a channel is the volume the needle
- * fills at full insertion: a cone frustum around each needle axis (every pair of mesh.refine_x x
- * mesh.refine_y: the lattice a periodic cell stands for), from radius r_tip + (r_base - r_tip) d / L
- * at the surface down to r_tip at the insertion depth d (the rounded tip itself is left out). Each
- * element's injured volume comes from a 4x4x4-point quadrature of the channel's indicator; per
- * channel the element volumes are scaled so that their sum is the frustum's exact volume. A node's
+ * Injury. A channel stands at every needle axis (every pair of mesh.refine_x x mesh.refine_y: the
+ * lattice a periodic cell stands for). By default it is the volume the needle fills at full
+ * insertion: a cone frustum from radius r_tip + (r_base - r_tip) d / L at the surface down to r_tip
+ * at the insertion depth d (the rounded tip itself is left out). With healing.channel_library (stage
+ * 1's channels.h5, host/channel.h) it is that entry's injury: the injured fraction of each (s, r) bin
+ * about the axis, (eroded + damage-weighted volume) / (pi (r2^2 - r1^2) ds), along the entry's
+ * direction from the surface point of each axis (the treated region then ends at the entry's
+ * insertion depth). Each element's injured volume comes from a 4x4x4-point quadrature of the
+ * channel's injured fraction; per channel the element volumes are scaled so that their sum is the
+ * channel's exact volume (the frustum's, or the entry's binned total). A node's
  * injured share A is its corner-volume share of those volumes over its control volume, so sum M A
  * is the channels' volume exactly (logged, and in the summary). From the start of session k (t_k =
  * k x treatment.session_interval) each growth factor is released at
@@ -69,6 +73,8 @@
 #ifndef PP_HEALING_H
 #define PP_HEALING_H
 
+#include <stdio.h>
+
 #include "clrt.h"
 #include "config.h"
 #include "error.h"
@@ -84,6 +90,7 @@ typedef struct {
   int pulses;                            /* treatment sessions begun */
   int cleared;                           /* times a growth factor fell below healing.concentration_floor */
   int channels;                          /* channels per session */
+  char channel_entry[256];               /* the channel library's entry the injury came from; "": the frustum */
   double channel_volume;                 /* m^3, all channels of one session */
   double source_volume_error;            /* |sum M A - channel volume| / channel volume (A: node injured share) */
   long long cg_iterations;               /* summed over every transport solve, rejected steps included */
@@ -101,6 +108,10 @@ typedef struct {
   double factor_per_si;                  /* output.growth_factor_unit per kg/m^3 */
   char factor_unit[8];
 } pp_healing_summary;
+
+/* Local: opens the entry of healing.channel_library (if one is set) that stage 2 would read and,
+ * with report, prints a line about it ("# Stage 2's channel: ..."). Errors name the key and file. */
+pp_err pp_healing_check_channel_library(const pp_config *config, FILE *report);
 
 /* Runs stage 2 on the mesh (whose output view pp_mesh_io_view must have been built) and writes
  * its outputs into output_dir. restart: continue from the newest checkpoint in output_dir

@@ -299,6 +299,7 @@ static pp_err command_check(const cli_options *options)
          "# with where each value came from:\n", options->config_path);
   result = pp_config_write_yaml(&config, stdout, 1);
   if (result == PP_OK) result = describe_mesh(&config);
+  if (result == PP_OK) result = pp_healing_check_channel_library(&config, stdout);
   pp_config_free(&config);
   PP_CALL(result);
   return PP_OK;
@@ -383,6 +384,9 @@ static pp_err run_case(run_state *state, const cli_options *options, int embedde
   pp_clrt_describe(state->clrt, state->device_line, sizeof state->device_line);
   pp_log_all(PP_LOG_INFO, "%s", state->device_line);
 
+  /* Stage 2's channel library is read now, so that a wrong path or entry fails before stage 1. */
+  PP_CALL(pp_runtime_agree(runtime, pp_healing_check_channel_library(&state->config, NULL), "healing.channel_library"));
+
   /* The layered mesh: each rank generates its own block and ghosts, then its halo plan. */
   pp_mesh_spec spec;
   PP_CALL(pp_mesh_spec_from_config(&state->config, &spec));
@@ -454,7 +458,7 @@ static pp_err run_case(run_state *state, const cli_options *options, int embedde
   snprintf(stage1_note, sizeof stage1_note,
            "%d needle(s) to %.4g um (TLED, penalty contact with friction): %lld steps to %.4g us, peak force %.4g mN, "
            "worst energy closure %.1e of the work; %lld elements eroded, needle 0's channel %.4g um open, surface "
-           "diameter %.4g um (channels.h5; stage 2 still takes the needle's volume at full insertion); series "
+           "diameter %.4g um (channels.h5, which stage 2 of a later run can take: healing.channel_library); series "
            "%s/mechanics.xdmf",
            stage1.needles, stage1.final_tip_depth * 1e6, stage1.steps, stage1.end_time * 1e6, stage1.peak_force * 1e3,
            stage1.worst_closure, stage1.eroded.elements, stage1.channel_open_depth * 1e6,

@@ -2,7 +2,8 @@
  * with the config's needles pressing on it (host/needle, host/contact), from t = 0 to
  * mechanics.end_time or the end of the needles' trajectory, whichever comes first. Puncture is
  * crack-band erosion (mechanics.erosion; host/mechanics.h); the eroded and damage cell fields show
- * the injury. Stage 2 still takes the needle's volume as its channel.
+ * the injury. DIR/channels.h5 keeps each needle's channel; stage 2 of a later run reads it with
+ * healing.channel_library (this run's stage 2 has started before it could be checked).
  *
  * Two ways through the stroke:
  *  - explicit dynamics (the default): steps at the automatic (exact stable) step, cut to land on
