@@ -185,6 +185,11 @@ static const pp_key_spec key_table[] = {
    "within each element's layer; the crack band's width becomes this radius instead of the element size. "
    "30 um: the V9c study's stratum-corneum average changed by 5 % from 16 to 8 um elements at this radius, "
    "by 160 % at 15 um (tests/validation/RESULTS.md). Elements should be at most about half of it."},
+  {"mechanics.distortion_limit", PP_KEY_REAL, "", "", "0", 0, 0.9, NULL,
+   "With mechanics.erosion: an element whose smallest Gauss-point volume ratio det F falls below this "
+   "erodes too, whatever its tensile state (a distortion erosion, the last resort of explicit codes against "
+   "an element crushed flat under a tip before the puncture criterion fires, which would invert and stop "
+   "the run); counted apart from the criterion's erosions. 0: off (an inverted element stops the run)."},
 
   {"mechanics.end_time", PP_KEY_REAL, "s", "us", "100 us", 1e-9, 60, NULL,
    "Stage 1 stops at this time after the start of the stroke even if the needle has not finished its "

@@ -69,7 +69,7 @@ struct pp_mechanics {
   char build_options[64];  /* -DMECHANICS_WIDTH=width -DEROSION=0|1, for every mechanics kernel (one program) */
   /* erosion (kernels/mechanics.cl: erode_elements, node_activity); the buffers exist either way */
   cl_mem eroded, tensile, principal, threshold, failure_density, damage, eroded_energy, node_active, eroding_force,
-    erosion_force;
+    erosion_force, distortion, distorted;
   cl_kernel erode, activity;
   double *element_volume;  /* host [elements]: undeformed */
   double eroded_total;     /* J, exact sum of eroded_energy over owned elements */
@@ -105,6 +105,7 @@ pp_err pp_mechanics_options_from_config(const pp_config *config, pp_mechanics_op
   options->erosion = pp_config_boolean(config, "mechanics.erosion");
   options->nonlocal = !strcmp(pp_config_text(config, "mechanics.puncture_criterion"), "nonlocal");
   options->nonlocal_radius = pp_config_real(config, "mechanics.nonlocal_radius");
+  options->distortion_limit = pp_config_real(config, "mechanics.distortion_limit");
   for (int l = 0; l < PP_LAYER_COUNT; ++l) {
     char key[96];
     snprintf(key, sizeof key, "skin.%s.fracture_energy", pp_mesh_layer_key(l));
@@ -377,6 +378,8 @@ static pp_err build_device(pp_mechanics *m)
   PP_CALL(device_buffer(m, N * rs, "node activity", &m->node_active));
   PP_CALL(device_buffer(m, E * 24 * rs, "eroding corner forces", &m->eroding_force));
   PP_CALL(device_buffer(m, N * rs, "erosion corrections", &m->erosion_force));
+  PP_CALL(device_buffer(m, E * rs, "element distortions", &m->distortion));
+  PP_CALL(device_buffer(m, E * rs, "distortion-eroded flags", &m->distorted));
 
   double table[PP_LAYER_COUNT * MATERIAL_STRIDE];
   for (int l = 0; l < PP_LAYER_COUNT; ++l) {
@@ -433,6 +436,7 @@ static pp_err build_device(pp_mechanics *m)
       (err = pp_clrt_write_reals(m->clrt, m->ones, ones, N * TERM_COUNT, "mechanics ones")) ||
       (err = pp_clrt_write_reals(m->clrt, m->eroded, zeros, E, "eroded flags")) ||
       (err = pp_clrt_write_reals(m->clrt, m->damage, zeros, E, "element damage")) ||
+      (err = pp_clrt_write_reals(m->clrt, m->distorted, zeros, E, "distortion-eroded flags")) ||
       (err = pp_clrt_write_reals(m->clrt, m->eroded_energy, zeros, E, "eroded energies")) ||
       (err = pp_clrt_write_reals(m->clrt, m->threshold, threshold, E, "erosion thresholds")) ||
       (err = pp_clrt_write_reals(m->clrt, m->failure_density, failure, E, "failure energy densities")) ||
@@ -454,12 +458,13 @@ static pp_err build_device(pp_mechanics *m)
   /* fixed arguments */
   {
     const cl_ulong element_count = E, owned = N;
-    const cl_mem force_args[13] = {m->corners,      m->element_nodes, m->displacement, m->material_index,
+    const cl_mem force_args[14] = {m->corners,      m->element_nodes, m->displacement, m->material_index,
                                    m->materials,    m->corner_force,  m->energy,       m->dilatation,
                                    m->element_step, m->density_scale_buffer, m->eroded, m->tensile,
-                                   m->principal};
-    const cl_mem erode_args[10] = {m->eroded, m->tensile, m->principal, m->threshold,    m->failure_density,
-                                   m->damage, m->energy,  m->eroded_energy, m->corner_force, m->eroding_force};
+                                   m->principal,    m->distortion};
+    const cl_mem erode_args[13] = {m->eroded, m->tensile, m->principal, m->threshold,    m->failure_density,
+                                   m->damage, m->energy,  m->eroded_energy, m->corner_force, m->eroding_force,
+                                   m->distortion, m->distorted, m->element_step};
     const cl_mem activity_args[7] = {m->offsets,       m->entries,  m->eroded,       m->node_active,
                                      m->eroding_force, m->velocity, m->erosion_force};
     const cl_mem gather_args[4] = {m->offsets, m->entries, m->corner_force, m->node_force};
@@ -475,8 +480,10 @@ static pp_err build_device(pp_mechanics *m)
       err = pp_error_raise(PP_ERR_OPENCL, __FILE__, __LINE__, __func__, "mechanics: setting kernel counts failed");
       goto done;
     }
-    if ((err = set_buffers(m->forces, 1, 13, force_args, "hex8_forces arguments")) ||
-        (err = set_buffers(m->erode, 1, 10, erode_args, "erode_elements arguments")) ||
+    if ((err = set_buffers(m->forces, 1, 14, force_args, "hex8_forces arguments")) ||
+        (err = set_buffers(m->erode, 1, 13, erode_args, "erode_elements arguments")) ||
+        (err = pp_clrt_set_real_arg(m->clrt, m->erode, 14, m->options.erosion ? m->options.distortion_limit : 0,
+                                    "erode_elements distortion limit")) ||
         (err = set_buffers(m->activity, 2, 7, activity_args, "node_activity arguments")) ||
         (err = set_buffers(m->gather, 1, 4, gather_args, "gather_corner_forces arguments")) ||
         (err = set_buffers(m->update, 6, 12, update_args, "central_difference arguments")))
@@ -623,7 +630,8 @@ void pp_mechanics_destroy(pp_mechanics *m)
                       m->terms,        m->ones,          m->face_reference, m->face_nodes,    m->face_force,
                       m->face_offsets, m->face_entries,  m->constant_force, m->element_values,
                       m->eroded,       m->tensile,       m->principal,      m->threshold,     m->failure_density,
-                      m->damage,       m->eroded_energy, m->node_active,    m->eroding_force, m->erosion_force};
+                      m->damage,       m->eroded_energy, m->node_active,    m->eroding_force, m->erosion_force,
+                      m->distortion,   m->distorted};
   for (size_t i = 0; i < sizeof buffers / sizeof *buffers; ++i)
     if (buffers[i]) clReleaseMemObject(buffers[i]);
   free(m->mass);
@@ -1208,16 +1216,18 @@ pp_err pp_mechanics_erosion(pp_mechanics *m, pp_mechanics_erosion_totals *totals
 {
   memset(totals, 0, sizeof *totals);
   const size_t E = m->owned_elements, N = m->owned;
-  double *flags = malloc((E + N + 1) * sizeof *flags), *values = malloc((2 * E + N + 1) * sizeof *values);
+  double *flags = malloc((2 * E + N + 1) * sizeof *flags), *values = malloc((2 * E + N + 1) * sizeof *values);
   pp_err err = flags && values ? PP_OK : pp_error_raise(PP_ERR_MEMORY, __FILE__, __LINE__, __func__, "out of memory");
   if (err == PP_OK) err = pp_clrt_read_reals(m->clrt, m->eroded, flags, E, "eroded flags");
   if (err == PP_OK) err = pp_clrt_read_reals(m->clrt, m->node_active, flags + E, N, "node activity");
-  long long count = 0;
+  if (err == PP_OK) err = pp_clrt_read_reals(m->clrt, m->distorted, flags + E + N, E, "distortion-eroded flags");
+  long long count[2] = {0, 0};
   if (err == PP_OK) {
     /* volumes, masses (undeformed: rho V, without mass scaling), orphan masses: exact sums */
     for (size_t e = 0; e < E; ++e) {
       const int gone = flags[e] != 0;
-      count += gone;
+      count[0] += gone;
+      count[1] += flags[E + N + e] != 0;
       values[e] = gone ? m->element_volume[e] : 0;
       values[E + e] = gone ? m->element_volume[e] * m->options.layer[m->mesh->element_layer[e]].density : 0;
     }
@@ -1230,7 +1240,10 @@ pp_err pp_mechanics_erosion(pp_mechanics *m, pp_mechanics_erosion_totals *totals
   free(flags);
   free(values);
   PP_CALL(err);
-  PP_MPI(MPI_Allreduce(&count, &totals->elements, 1, MPI_LONG_LONG, MPI_SUM, m->comm), "counting eroded elements");
+  long long global[2] = {0, 0};
+  PP_MPI(MPI_Allreduce(count, global, 2, MPI_LONG_LONG, MPI_SUM, m->comm), "counting eroded elements");
+  totals->elements = global[0];
+  totals->distorted = global[1];
   totals->energy = m->eroded_total + m->eroded_correction;
   return PP_OK;
 }

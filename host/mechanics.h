@@ -81,6 +81,8 @@ typedef struct {
    * force evaluation. */
   int nonlocal;
   double nonlocal_radius;                         /* m */
+  double distortion_limit;                        /* with erosion: an element whose smallest Gauss-point
+                                                     det F falls below it erodes (counted apart); 0: off */
   double fracture_energy[PP_LAYER_COUNT];         /* J/m^2, G_c per layer */
   double failure_energy_density[PP_LAYER_COUNT];  /* J/m^3, W_f per layer (the damage scale) */
 } pp_mechanics_options;
@@ -250,6 +252,7 @@ pp_err pp_mechanics_element_output(pp_mechanics *mechanics, double *values);
  * with the velocity they had, out of the needles' reach), and the energy released (J). */
 typedef struct {
   long long elements;
+  long long distorted;  /* of those, eroded by distortion (options.distortion_limit), not the criterion */
   double volume, mass, orphan_mass, energy;
 } pp_mechanics_erosion_totals;
 pp_err pp_mechanics_erosion(pp_mechanics *mechanics, pp_mechanics_erosion_totals *totals);

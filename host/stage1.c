@@ -715,7 +715,8 @@ void pp_stage1_summary_json(const pp_stage1_summary *s, char *text, size_t size)
            "\"external_work_J\": %.9g, \"worst_energy_closure\": %.3e, \"final_kinetic_to_stored\": %.4g, "
            "\"peak_needle_force_N\": %.9g, \"final_tip_depth_m\": %.9g, \"max_penetration_m\": %.6g, "
            "\"friction_dissipated_J\": %.9g, \"needle_work_J\": %.9g, \"contact_balance_drift\": %.3e, "
-           "\"tip_handoff_drift\": %.3e, \"tip_handoffs\": %lld, \"eroded_elements\": %lld, \"eroded_volume_m3\": %.6g, "
+           "\"tip_handoff_drift\": %.3e, \"tip_handoffs\": %lld, \"eroded_elements\": %lld, \"distortion_eroded_elements\": %lld, "
+           "\"eroded_volume_m3\": %.6g, "
            "\"eroded_mass_kg\": %.6g, \"orphan_node_mass_kg\": %.6g, \"erosion_energy_J\": %.9g, "
            "\"worst_kinetic_to_stored\": %.4g, \"puncture\": %s, \"channel_open_depth_m\": %.6g, "
            "\"channel_injury_depth_m\": %.6g, \"channel_surface_diameter_m\": %.6g, \"channel_eroded_volume_m3\": %.6g, "
@@ -725,7 +726,8 @@ void pp_stage1_summary_json(const pp_stage1_summary *s, char *text, size_t size)
            "\"wall_seconds\": %.4g, \"element_steps_per_second\": %.4g}",
            s->needles, s->steps, s->end_time, s->smallest_step, s->largest_step, s->work, s->worst_closure,
            s->final_kinetic_ratio, s->peak_force, s->final_tip_depth, s->max_penetration, s->friction_dissipated,
-           s->needle_work, s->contact_drift, s->handoff_drift, s->handoffs, s->eroded.elements, s->eroded.volume,
+           s->needle_work, s->contact_drift, s->handoff_drift, s->handoffs, s->eroded.elements, s->eroded.distorted,
+           s->eroded.volume,
            s->eroded.mass, s->eroded.orphan_mass, s->eroded.energy, s->worst_kinetic_ratio, s->puncture_json,
            s->channel_open_depth, s->channel_injury_depth, s->channel_surface_diameter, s->channel_eroded_volume,
            s->channel_damaged_volume,

@@ -421,7 +421,8 @@ __kernel void hex8_forces(const ulong count, __global const REAL *restrict refer
                           __global REAL *restrict corner_force, __global REAL *restrict element_energy,
                           __global REAL *restrict element_dilatation, __global REAL *restrict element_step,
                           __global const REAL *restrict density_scale, __global const REAL *restrict eroded,
-                          __global REAL *restrict element_tensile, __global REAL *restrict element_principal)
+                          __global REAL *restrict element_tensile, __global REAL *restrict element_principal,
+                          __global REAL *restrict element_distortion)
 {
   enum { L = MECHANICS_WIDTH };
   const size_t first = get_global_id(0) * L;
@@ -483,7 +484,7 @@ __kernel void hex8_forces(const ulong count, __global const REAL *restrict refer
     AU[i][7] *= gg;
   }
   /* per Gauss point q: R_q = P_dev cof(J) and B_q = cof(F) cof(J) */
-  VREAL R[72], B[72], V = 0, v = 0, energy = 0, stiffening = 1;
+  VREAL R[72], B[72], V = 0, v = 0, energy = 0, stiffening = 1, smallest_detF = INFINITY;
   VINT inverted = 0;
 #pragma unroll
   for (int q = 0; q < 8; ++q) {
@@ -509,6 +510,7 @@ __kernel void hex8_forces(const ulong count, __global const REAL *restrict refer
       }
     const VREAL detF = cofactor3_lanes(F, cF), w = detJ * (REAL)(1.0 / 512.0);
     inverted |= !isgreater(detF, (VREAL)0);
+    smallest_detF = fmin(smallest_detF, detF);
     V += w;
     v += w * detF;
     /* neo-Hookean on every lane: P_dev = F S_dev = mu J^-2/3 (F - I1/3 F^-T), F^-T = cof(F) / det F */
@@ -570,7 +572,8 @@ __kernel void hex8_forces(const ulong count, __global const REAL *restrict refer
   }
   const VREAL J_bar = v / V, pressure = kappa * (J_bar - 1), wave_scale = (REAL)(1.0 / 512.0);
 #if EROSION
-  REAL tensile_out[L], principal_out[L];
+  REAL tensile_out[L], principal_out[L], distortion_out[L];
+  VSTORE_LANES(smallest_detF, distortion_out);
   tensile_state(AX, AU, energy, V, J_bar, pressure, model_lane, mu_lane, alpha_lane, element, materials,
                 element_material, tensile_out, principal_out);
 #endif
@@ -622,9 +625,11 @@ __kernel void hex8_forces(const ulong count, __global const REAL *restrict refer
 #if EROSION
       element_tensile[first + l] = gone[l] ? (REAL)0 : tensile_out[l];
       element_principal[first + l] = gone[l] ? (REAL)0 : principal_out[l];
+      element_distortion[first + l] = gone[l] ? (REAL)1 : distortion_out[l];
 #else
       element_tensile[first + l] = 0;
       element_principal[first + l] = 0;
+      element_distortion[first + l] = 1;
 #endif
     }
 }
@@ -637,12 +642,19 @@ __kernel void hex8_forces(const ulong count, __global const REAL *restrict refer
  * to eroded_energy [e] (the energy balance's erosion term) and it stays eroded: flag 2 in the
  * evaluation it erodes in (node_activity gathers its forces then), 1 from the next one on.
  * damage [e] = max over time of min(1, W+ / W_f) (failure_density [e] = W_f, the energy to tensile
- * failure), 1 once eroded. */
+ * failure), 1 once eroded.
+ * Distortion erosion (distortion_limit > 0): an element whose smallest Gauss-point det F
+ * (distortion [e], from hex8_forces) falls below the limit erodes the same way, whatever its
+ * tensile state, and is flagged in distorted [e]: the last resort of explicit codes against an
+ * element crushed flat (under a tip no mesh resolves) before the criterion fires, which would
+ * otherwise invert and stop the run. Its step then limits nothing (element_step [e]). */
 __kernel void erode_elements(const ulong count, __global REAL *restrict eroded, __global const REAL *restrict tensile,
                              __global const REAL *restrict principal, __global const REAL *restrict threshold,
                              __global const REAL *restrict failure_density, __global REAL *restrict damage,
                              __global REAL *restrict element_energy, __global REAL *restrict eroded_energy,
-                             __global REAL *restrict corner_force, __global REAL *restrict eroding_force)
+                             __global REAL *restrict corner_force, __global REAL *restrict eroding_force,
+                             __global const REAL *restrict distortion, __global REAL *restrict distorted,
+                             __global REAL *restrict element_step, const REAL distortion_limit)
 {
   const size_t e = get_global_id(0);
   if (e >= count) return;
@@ -652,7 +664,11 @@ __kernel void erode_elements(const ulong count, __global REAL *restrict eroded, 
   }
   const REAL W = tensile[e];
   damage[e] = fmax(damage[e], fmin((REAL)1, W / failure_density[e]));
-  if (principal[e] > 0 && W >= threshold[e]) {
+  const int criterion = principal[e] > 0 && W >= threshold[e];
+  const int crushed = distortion_limit > 0 && !(distortion[e] >= distortion_limit);
+  if (criterion || crushed) {
+    if (!criterion) distorted[e] = 1;
+    element_step[e] = ERODED_STEP;
     eroded[e] = 2;
     damage[e] = 1;
     eroded_energy[e] = element_energy[e];
