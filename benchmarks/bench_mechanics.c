@@ -76,7 +76,7 @@
 #include "mesh.h"
 #include "reduce.h"
 
-enum { MATERIAL_STRIDE = 6, KERNEL_BUFFERS = 13 }; /* kernels/mechanics.cl: model, mu, alpha, kappa, density, tensile floor */
+enum { MATERIAL_STRIDE = 6, KERNEL_BUFFERS = 14 }; /* kernels/mechanics.cl: model, mu, alpha, kappa, density, tensile floor */
 enum { CHECK_SAMPLE = 65536 };         /* checked elements and nodes at most */
 
 /* Flops per element of hex8_forces by law, and per node of the update and the energy-term dots
@@ -191,10 +191,10 @@ static pp_err time_kernel(pp_bench *bench, mechanics_case *c, const pp_mechanics
   const char *names[KERNEL_BUFFERS] = {
     "bench corners", "bench element nodes", "bench displacement", "bench materials index", "bench material table",
     "bench corner forces", "bench energies", "bench dilatations", "bench steps", "bench density scale",
-    "bench eroded flags", "bench tensile energies", "bench principal stresses"};
+    "bench eroded flags", "bench tensile energies", "bench principal stresses", "bench distortions"};
   const size_t bytes[KERNEL_BUFFERS] = {E * 24 * rs, E * 8 * sizeof(int), N * 3 * rs, E * sizeof(int),
                                         PP_LAYER_COUNT * MATERIAL_STRIDE * rs, E * 24 * rs, E * rs, E * rs, E * rs,
-                                        E * rs, E * rs, E * rs, E * rs};
+                                        E * rs, E * rs, E * rs, E * rs, E * rs};
   for (int i = 0; i < KERNEL_BUFFERS; ++i)
     PP_CALL(pp_clrt_buffer(bench->clrt, CL_MEM_READ_WRITE, bytes[i], names[i], &c->buffers[i]));
   double table[PP_LAYER_COUNT * MATERIAL_STRIDE];

@@ -20,6 +20,39 @@ enum { ELEMENTS = 64 };
 static pp_runtime runtime;
 static pp_clrt *clrt;
 
+/* The smallest det F over the 2x2x2 Gauss points of element e (corners X, displacements u, 24 each):
+ * F = dx/dxi (dX/dxi)^-1, det F = det(dx/dxi) / det(dX/dxi). */
+static double smallest_gauss_detF(const double *X, const double *u)
+{
+  const double g = 1 / sqrt(3.0);
+  double smallest = INFINITY;
+  for (int q = 0; q < 8; ++q) {
+    double J0[9] = {0}, J[9] = {0};
+    for (int a = 0; a < 8; ++a) {
+      double dN[3];
+      for (int d = 0; d < 3; ++d) {
+        double f[3];
+        for (int c = 0; c < 3; ++c) {
+          const double sa = pp_hex_corner_bit(a, c) ? 1.0 : -1.0, sq = pp_hex_corner_bit(q, c) ? g : -g;
+          f[c] = c == d ? sa : 1 + sa * sq;
+        }
+        dN[d] = f[0] * f[1] * f[2] / 8;
+      }
+      for (int i = 0; i < 3; ++i)
+        for (int j = 0; j < 3; ++j) {
+          J0[3 * i + j] += X[3 * a + i] * dN[j];
+          J[3 * i + j] += (X[3 * a + i] + u[3 * a + i]) * dN[j];
+        }
+    }
+    const double det0 = J0[0] * (J0[4] * J0[8] - J0[5] * J0[7]) - J0[1] * (J0[3] * J0[8] - J0[5] * J0[6]) +
+                        J0[2] * (J0[3] * J0[7] - J0[4] * J0[6]);
+    const double det = J[0] * (J[4] * J[8] - J[5] * J[7]) - J[1] * (J[3] * J[8] - J[5] * J[6]) +
+                       J[2] * (J[3] * J[7] - J[4] * J[6]);
+    smallest = fmin(smallest, det / det0);
+  }
+  return smallest;
+}
+
 START_TEST(test_forces_match_host_element)
 {
   const pp_material laws[4] = {
@@ -53,13 +86,15 @@ START_TEST(test_forces_match_host_element)
   u[24 * 5 + 3 * 6 + 2] = -30e-6;
   double ones[ELEMENTS], eroded[ELEMENTS] = {0};
   for (int e = 0; e < ELEMENTS; ++e) ones[e] = 1;
-  /* 0-4 inputs, 5-8 outputs, 9 density scale, 10 eroded flags (none), 11-12 tensile outputs */
-  cl_mem buffers[13] = {NULL};
-  const size_t bytes[13] = {sizeof X, sizeof nodes, sizeof u, sizeof material, sizeof table, sizeof X,
+  /* 0-4 inputs, 5-8 outputs, 9 density scale, 10 eroded flags (none), 11-12 tensile outputs, 13 the
+     smallest Gauss-point det F (distortion erosion) */
+  cl_mem buffers[14] = {NULL};
+  const size_t bytes[14] = {sizeof X, sizeof nodes, sizeof u, sizeof material, sizeof table, sizeof X,
                             ELEMENTS * sizeof(double), ELEMENTS * sizeof(double), ELEMENTS * sizeof(double),
-                            sizeof ones, sizeof eroded, ELEMENTS * sizeof(double), ELEMENTS * sizeof(double)};
+                            sizeof ones, sizeof eroded, ELEMENTS * sizeof(double), ELEMENTS * sizeof(double),
+                            ELEMENTS * sizeof(double)};
   const void *hosts[5] = {X, nodes, u, material, table};
-  for (int b = 0; b < 13; ++b) {
+  for (int b = 0; b < 14; ++b) {
     ck_assert_int_eq(pp_clrt_buffer(clrt, CL_MEM_READ_WRITE, bytes[b], "test buffer", &buffers[b]), PP_OK);
     if (b < 5) ck_assert_int_eq(pp_clrt_write(clrt, buffers[b], 0, bytes[b], hosts[b], "test input"), PP_OK);
     if (b == 9) ck_assert_int_eq(pp_clrt_write(clrt, buffers[b], 0, bytes[b], ones, "density scale"), PP_OK);
@@ -69,7 +104,7 @@ START_TEST(test_forces_match_host_element)
   ck_assert_msg(pp_clrt_kernel(clrt, "mechanics", "hex8_forces", &kernel) == PP_OK, "%s", pp_error_message());
   cl_ulong count = ELEMENTS;
   ck_assert_int_eq(clSetKernelArg(kernel, 0, sizeof count, &count), CL_SUCCESS);
-  for (int b = 0; b < 13; ++b) ck_assert_int_eq(clSetKernelArg(kernel, (cl_uint)(b + 1), sizeof(cl_mem), &buffers[b]), CL_SUCCESS);
+  for (int b = 0; b < 14; ++b) ck_assert_int_eq(clSetKernelArg(kernel, (cl_uint)(b + 1), sizeof(cl_mem), &buffers[b]), CL_SUCCESS);
   ck_assert_int_eq(pp_clrt_launch(clrt, kernel, "hex8_forces", ELEMENTS, 64), PP_OK);
   double force[ELEMENTS * 24], energy[ELEMENTS], dilatation[ELEMENTS], step[ELEMENTS];
   ck_assert_int_eq(pp_clrt_read(clrt, buffers[5], 0, sizeof force, force, "forces"), PP_OK);
@@ -89,7 +124,7 @@ START_TEST(test_forces_match_host_element)
       ck_assert_int_eq(pp_clrt_write(clrt, buffers[b], 0, bytes[b], zeros, "clear"), PP_OK);
     }
     ck_assert_int_eq(clSetKernelArg(wide, 0, sizeof count, &count), CL_SUCCESS);
-    for (int b = 0; b < 13; ++b) ck_assert_int_eq(clSetKernelArg(wide, (cl_uint)(b + 1), sizeof(cl_mem), &buffers[b]), CL_SUCCESS);
+    for (int b = 0; b < 14; ++b) ck_assert_int_eq(clSetKernelArg(wide, (cl_uint)(b + 1), sizeof(cl_mem), &buffers[b]), CL_SUCCESS);
     ck_assert_int_eq(pp_clrt_launch(clrt, wide, "hex8_forces", (ELEMENTS + width - 1) / width, 64), PP_OK);
     double wide_force[ELEMENTS * 24], wide_scalars[3][ELEMENTS];
     ck_assert_int_eq(pp_clrt_read(clrt, buffers[5], 0, sizeof wide_force, wide_force, "forces"), PP_OK);
@@ -137,7 +172,7 @@ START_TEST(test_forces_match_host_element)
     ck_assert_msg(pp_clrt_kernel_with_options(clrt, "mechanics", options, "hex8_forces", &eroding) == PP_OK, "%s",
                   pp_error_message());
     ck_assert_int_eq(clSetKernelArg(eroding, 0, sizeof count, &count), CL_SUCCESS);
-    for (int b = 0; b < 13; ++b)
+    for (int b = 0; b < 14; ++b)
       ck_assert_int_eq(clSetKernelArg(eroding, (cl_uint)(b + 1), sizeof(cl_mem), &buffers[b]), CL_SUCCESS);
     ck_assert_int_eq(pp_clrt_launch(clrt, eroding, "hex8_forces", (ELEMENTS + width - 1) / width, 64), PP_OK);
     double e_force[ELEMENTS * 24], e_energy[ELEMENTS], e_step[ELEMENTS], tensile[ELEMENTS], principal[ELEMENTS];
@@ -146,6 +181,17 @@ START_TEST(test_forces_match_host_element)
     ck_assert_int_eq(pp_clrt_read(clrt, buffers[8], 0, sizeof e_step, e_step, "steps"), PP_OK);
     ck_assert_int_eq(pp_clrt_read(clrt, buffers[11], 0, sizeof tensile, tensile, "tensile"), PP_OK);
     ck_assert_int_eq(pp_clrt_read(clrt, buffers[12], 0, sizeof principal, principal, "principal"), PP_OK);
+    double distortion[ELEMENTS], worst_distortion = 0;
+    ck_assert_int_eq(pp_clrt_read(clrt, buffers[13], 0, sizeof distortion, distortion, "distortion"), PP_OK);
+    /* the smallest Gauss-point det F (distortion erosion's measure): 1 for the eroded element, <= 0 for
+       the inverted one, the host's value (smallest_gauss_detF) for the others */
+    for (int e = 0; e < ELEMENTS; ++e) {
+      if (e == 3) ck_assert_double_eq(distortion[e], 1);
+      else if (e == 5) ck_assert_msg(distortion[e] <= 0, "inverted element: smallest det F %g", distortion[e]);
+      else worst_distortion = fmax(worst_distortion, fabs(distortion[e] - smallest_gauss_detF(X + 24 * e, u + 24 * e)));
+    }
+    ck_assert_msg(worst_distortion < 1e-12, "smallest Gauss-point det F differs from the host's by %.3e",
+                  worst_distortion);
     double worst_tensile = 0, worst_principal = 0, largest_tensile = 0;
     for (int e = 0; e < ELEMENTS; ++e) {
       if (e == 3) {
@@ -202,7 +248,7 @@ START_TEST(test_forces_match_host_element)
     ck_assert_msg(worst_tensile < 1e-10 && worst_principal < 1e-10, "tensile state differs from the host: %.3e, %.3e",
                   worst_tensile, worst_principal);
   }
-  for (int b = 0; b < 13; ++b) clReleaseMemObject(buffers[b]);
+  for (int b = 0; b < 14; ++b) clReleaseMemObject(buffers[b]);
 }
 END_TEST
 
@@ -220,20 +266,21 @@ static double *node_forces(const pp_mesh *mesh, const pp_material *law, const do
       for (int j = 0; j < 3; ++j) sum += G[3 * i + j] * mesh->node_coords[3 * n + j];
       u[3 * n + i] = sum;
     }
-  cl_mem b[14] = {NULL};
-  const size_t bytes[14] = {(size_t)elements * 24 * sizeof(double) + 8, (size_t)elements * 8 * sizeof(int) + 8,
+  cl_mem b[15] = {NULL};
+  const size_t bytes[15] = {(size_t)elements * 24 * sizeof(double) + 8, (size_t)elements * 8 * sizeof(int) + 8,
                            (size_t)nodes * 3 * sizeof(double) + 8,    (size_t)elements * sizeof(int) + 8,
                            sizeof table,                               (size_t)elements * 24 * sizeof(double) + 8,
                            (size_t)elements * sizeof(double) + 8,      (size_t)elements * sizeof(double) + 8,
                            (size_t)owned * 3 * sizeof(double) + 8,    (size_t)elements * sizeof(double) + 8,
                            (size_t)elements * sizeof(double) + 8,      (size_t)elements * sizeof(double) + 8,
-                           (size_t)elements * sizeof(double) + 8,      (size_t)elements * sizeof(double) + 8};
+                           (size_t)elements * sizeof(double) + 8,      (size_t)elements * sizeof(double) + 8,
+                           (size_t)elements * sizeof(double) + 8};
   const void *hosts[5] = {mesh->element_corner_coords, mesh->element_nodes, u, material, table};
   const size_t used[5] = {(size_t)elements * 24 * sizeof(double), (size_t)elements * 8 * sizeof(int),
                           (size_t)nodes * 3 * sizeof(double), (size_t)elements * sizeof(int), sizeof table};
   double *ones = malloc((size_t)elements * sizeof *ones + 8);
   for (int e = 0; e < elements; ++e) ones[e] = 1;
-  for (int k = 0; k < 14; ++k) {
+  for (int k = 0; k < 15; ++k) {
     ck_assert_int_eq(pp_clrt_buffer(clrt, CL_MEM_READ_WRITE, bytes[k], "patch buffer", &b[k]), PP_OK);
     if (k < 5) ck_assert_int_eq(pp_clrt_write(clrt, b[k], 0, used[k], hosts[k], "patch input"), PP_OK);
   }
@@ -256,7 +303,7 @@ static double *node_forces(const pp_mesh *mesh, const pp_material *law, const do
   for (int k = 0; k < 8; ++k) ck_assert_int_eq(clSetKernelArg(forces, (cl_uint)(k + 1), sizeof(cl_mem), &b[k]), CL_SUCCESS);
   ck_assert_int_eq(clSetKernelArg(forces, 9, sizeof(cl_mem), &b[9]), CL_SUCCESS);
   ck_assert_int_eq(clSetKernelArg(forces, 10, sizeof(cl_mem), &b[10]), CL_SUCCESS);
-  for (int k = 11; k < 14; ++k) ck_assert_int_eq(clSetKernelArg(forces, (cl_uint)k, sizeof(cl_mem), &b[k]), CL_SUCCESS);
+  for (int k = 11; k < 15; ++k) ck_assert_int_eq(clSetKernelArg(forces, (cl_uint)k, sizeof(cl_mem), &b[k]), CL_SUCCESS);
   ck_assert_int_eq(pp_clrt_launch(clrt, forces, "hex8_forces", (size_t)elements, 64), PP_OK);
   ck_assert_int_eq(clSetKernelArg(gather, 0, sizeof owned_count, &owned_count), CL_SUCCESS);
   ck_assert_int_eq(clSetKernelArg(gather, 1, sizeof(cl_mem), &offset), CL_SUCCESS);
@@ -270,7 +317,7 @@ static double *node_forces(const pp_mesh *mesh, const pp_material *law, const do
   *energy_sum = 0;
   for (int e = 0; e < mesh->owned_element_count; ++e) *energy_sum += energy[e];
   free(energy);
-  for (int k = 0; k < 14; ++k) clReleaseMemObject(b[k]);
+  for (int k = 0; k < 15; ++k) clReleaseMemObject(b[k]);
   clReleaseMemObject(offset);
   clReleaseMemObject(entry);
   free(u);
