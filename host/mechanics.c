@@ -437,6 +437,7 @@ static pp_err build_device(pp_mechanics *m)
       (err = pp_clrt_write_reals(m->clrt, m->eroded, zeros, E, "eroded flags")) ||
       (err = pp_clrt_write_reals(m->clrt, m->damage, zeros, E, "element damage")) ||
       (err = pp_clrt_write_reals(m->clrt, m->distorted, zeros, E, "distortion-eroded flags")) ||
+      (err = pp_clrt_write_reals(m->clrt, m->energy, zeros, E, "mechanics element energies")) ||
       (err = pp_clrt_write_reals(m->clrt, m->eroded_energy, zeros, E, "eroded energies")) ||
       (err = pp_clrt_write_reals(m->clrt, m->threshold, threshold, E, "erosion thresholds")) ||
       (err = pp_clrt_write_reals(m->clrt, m->failure_density, failure, E, "failure energy densities")) ||

@@ -589,8 +589,9 @@ __kernel void hex8_forces(const ulong count, __global const REAL *restrict refer
   }
   const VREAL wave_speed2 = (kappa * J_bar * (J_bar + fabs(J_bar - 1)) + (REAL)(4.0 / 3.0) * mu * stiffening) / rho;
   const VREAL step = 2 * v / sqrt(8 * wave_speed2 * bb);
-  /* lane by lane; an inverted element: forces, energy and J_bar 0, step -1; an eroded one (no
-     longer part of the body, whatever its shape): forces and energy 0, a step that limits nothing */
+  /* lane by lane; an inverted element: forces and J_bar 0, step -1, energy 0 (erosion builds: the
+     last evaluation's); an eroded one (no longer part of the body, whatever its shape): forces and
+     energy 0, a step that limits nothing */
   REAL out[L];
   BITS bad[L];
   VSTORE_LANES(inverted, bad);
@@ -610,7 +611,12 @@ __kernel void hex8_forces(const ulong count, __global const REAL *restrict refer
   VSTORE_LANES(energy, out);
 #pragma unroll
   for (int l = 0; l < L; ++l)
+#if EROSION
+    /* an inverted element keeps its last energy, so that a distortion erosion books what it held */
+    if (first + l < count) element_energy[first + l] = gone[l] ? (REAL)0 : bad[l] ? element_energy[first + l] : out[l];
+#else
     if (first + l < count) element_energy[first + l] = bad[l] || gone[l] ? (REAL)0 : out[l];
+#endif
   VSTORE_LANES(J_bar, out);
 #pragma unroll
   for (int l = 0; l < L; ++l)
