@@ -302,7 +302,8 @@ static double injured_density(const channel_shape *shape, const channel_axis *ax
   }
   const double *d = shape->direction;
   const double s = v[0] * d[0] + v[1] * d[1] + v[2] * d[2];
-  const double r = sqrt(pow(v[0] - s * d[0], 2) + pow(v[1] - s * d[1], 2) + pow(v[2] - s * d[2], 2));
+  const double w[3] = {v[0] - s * d[0], v[1] - s * d[1], v[2] - s * d[2]}; /* the offset normal to the axis */
+  const double r = sqrt(w[0] * w[0] + w[1] * w[1] + w[2] * w[2]);
   const double row = s < 0 ? 0 : floor(s / shape->ds), column = floor(r / shape->dr);
   if (row >= shape->rows || column >= shape->columns) return 0;
   return shape->density[(size_t)row * (size_t)shape->columns + (size_t)column];
